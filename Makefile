@@ -1,0 +1,55 @@
+# pipeline — build, demo, tests, benchmarks and the nightly run.
+SHELL := /bin/bash
+SWIFT ?= swift
+export PATH := $(PATH):/opt/swift/usr/bin
+BIN := .build/release/pipeline
+WORKDIR ?= artifacts
+APT_PACKAGES := pkg-config libpoppler-glib-dev libzstd-dev zstd libsqlite3-dev sqlite3 libopenblas-dev poppler-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENV := .venv-bench
+PY := $(VENV)/bin/python
+
+.PHONY: setup system-packages build demo test bench nightly clean venv
+
+## setup: install the system packages (apt-get) and build the release binary
+setup: system-packages build
+
+system-packages:
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing system packages: $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+build: system-packages
+	$(SWIFT) build -c release --product pipeline
+
+## demo: set up, then run every stage on the sample data in data/
+demo: setup
+	@echo "== pipeline status ($(WORKDIR))"
+	$(BIN) status --workdir $(WORKDIR)
+	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat)"
+
+## test: the test suite (installs what the tests need first)
+test: system-packages
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## venv: the Python reference tools for fixtures and benchmarks
+venv: $(VENV)/.ok
+$(VENV)/.ok: Benchmarks/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r Benchmarks/requirements.txt
+	touch $@
+
+## bench: side-by-side benchmarks against the reference tools
+bench: build venv
+	@for b in Benchmarks/bench_*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash "$$b" || exit 1; done
+
+## nightly: every stage in order, incremental through the manifests, logs to runs/<date>/
+nightly: build
+	@mkdir -p runs/$$(date -u +%Y%m%dT%H%M%SZ)
+	$(BIN) status --workdir $(WORKDIR)
+
+clean:
+	rm -rf .build $(WORKDIR)

@@ -1,0 +1,49 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "pipeline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pipeline", targets: ["CLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config; each has a one-line shim header and a module map.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(name: "CPoppler", pkgConfig: "poppler-glib",
+                       providers: [.apt(["libpoppler-glib-dev"]), .brew(["poppler"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+
+        .target(name: "CShims"),
+        .target(name: "Core", dependencies: [
+            "CZstd", "CShims",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Ingest", dependencies: ["Core", "CPoppler"]),
+        .target(name: "Tokenize", dependencies: ["Core"]),
+        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"]),
+        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"]),
+        .executableTarget(name: "CLI", dependencies: [
+            "Core", "Ingest", "Tokenize", "Index", "Train",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"]),
+        .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Core"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Core"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Core
+import Foundation
+
+struct Pipeline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Turn raw material into the inputs and results of small-LLM work, on one machine.",
+        discussion: """
+        Stages run in order; each reads the previous stage's artifacts under the work directory \
+        (default ./artifacts, or --workdir, or $PIPELINE_WORKDIR) and writes its own folder there, \
+        zstd-compressed, with a manifest.json. A stage whose inputs and parameters are unchanged is skipped \
+        ("up to date"); --force re-runs it.
+
+        Exit codes: 0 ok, 1 failed, 2 usage error, 3 finished but some inputs were skipped.
+        """,
+        subcommands: Pipeline.stageCommands + [Status.self]
+    )
+}
+
+/// Options every stage command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Work directory holding one folder per stage (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
+    var workdir: String?
+
+    @Flag(name: .long, help: "Re-run the stage even when its manifest says it is up to date.")
+    var force = false
+
+    @Flag(name: [.short, .long], help: "No progress lines.")
+    var quiet = false
+
+    var work: Workdir { Workdir(explicit: workdir) }
+
+    func apply() { if quiet { Progress.enabled = false } }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each stage's state: up to date, stale (and why) or missing.",
+        discussion: "Reads every stage's manifest.json and checks its recorded inputs and outputs against the files as they are now.")
+
+    @Option(name: .long, help: ArgumentHelp("Work directory (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
+    var workdir: String?
+
+    func run() throws {
+        let work = Workdir(explicit: workdir)
+        print("work directory: \(work.path)")
+        let width = Workdir.stages.map(\.count).max() ?? 8
+        for stage in Workdir.stages {
+            let state = work.freshness(stage)
+            var line = stage.padding(toLength: width + 2, withPad: " ", startingAt: 0) + state.label
+            if state == .upToDate, let m = work.manifest(stage) {
+                line += "  (finished \(m.finished), \(Progress.duration(m.seconds)))"
+            }
+            print(line)
+        }
+    }
+}

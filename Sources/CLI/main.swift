@@ -1,0 +1,34 @@
+import ArgumentParser
+import Core
+import Foundation
+import Logging
+
+LoggingSystem.bootstrap { label in LineLogHandler(label: label) }
+setvbuf(stdout, nil, _IOFBF, 1 << 16)
+
+do {
+    var command = try Pipeline.parseAsRoot()
+    try command.run()
+    fflush(stdout)
+    exit(0)
+} catch let error as PipelineError {
+    fflush(stdout)
+    FileHandle.standardError.write(Data("error: \(error.message)\n".utf8))
+    exit(error.exitStatus.rawValue)
+} catch let error as StageExit {
+    fflush(stdout)
+    exit(error.status.rawValue)
+} catch {
+    fflush(stdout)
+    let code = Pipeline.exitCode(for: error)
+    if code == .success {
+        Pipeline.exit(withError: error) // --help, --version
+    }
+    if code == .validationFailure {
+        FileHandle.standardError.write(Data((Pipeline.fullMessage(for: error) + "\n").utf8))
+        exit(ExitStatus.usage.rawValue)
+    }
+    let message = Pipeline.message(for: error)
+    FileHandle.standardError.write(Data("error: \(message.isEmpty ? "\(error)" : message)\n".utf8))
+    exit(ExitStatus.failed.rawValue)
+}

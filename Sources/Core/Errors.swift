@@ -1,0 +1,59 @@
+import Foundation
+
+/// Exit codes shared by every command (documented in the README).
+public enum ExitStatus: Int32, Sendable {
+    case ok = 0
+    /// The command failed: nothing new was committed.
+    case failed = 1
+    /// The command line was wrong.
+    case usage = 2
+    /// The command finished, but some inputs were skipped (reported on stderr and in the artifacts).
+    case finishedWithSkips = 3
+}
+
+/// Every module's error type conforms to this: one line for the user, naming the file, row or page at fault.
+public protocol PipelineError: Error, CustomStringConvertible {
+    /// One line, without the `error: ` prefix.
+    var message: String { get }
+    var exitStatus: ExitStatus { get }
+}
+
+extension PipelineError {
+    public var exitStatus: ExitStatus { .failed }
+    public var description: String { message }
+}
+
+/// Errors of the artifact store and its streams.
+public enum CoreError: PipelineError {
+    case io(path: String, operation: String, errno: Int32)
+    case notFound(path: String)
+    case corrupt(path: String, reason: String)
+    case truncated(path: String)
+    case badRecord(path: String, line: Int, reason: String)
+    case usage(String)
+    case locked(path: String)
+
+    public var message: String {
+        switch self {
+        case let .io(path, operation, code):
+            return "\(path): \(operation) failed: \(String(cString: strerror(code)))"
+        case let .notFound(path):
+            return "\(path): no such file or directory"
+        case let .corrupt(path, reason):
+            return "\(path): corrupt compressed data (\(reason))"
+        case let .truncated(path):
+            return "\(path): truncated compressed stream (the file ends inside a zstd frame)"
+        case let .badRecord(path, line, reason):
+            return "\(path):\(line): \(reason)"
+        case let .usage(text):
+            return text
+        case let .locked(path):
+            return "\(path): another pipeline run holds the lock"
+        }
+    }
+
+    public var exitStatus: ExitStatus {
+        if case .usage = self { return .usage }
+        return .failed
+    }
+}

@@ -1,0 +1,150 @@
+import CShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The work directory (default `./artifacts`): one folder per stage, each holding its outputs and `manifest.json`.
+public struct Workdir: Sendable {
+    public let path: String
+
+    /// Every stage's folder name, in pipeline order.
+    public static let stages = ["ingest", "tokenize", "tokens", "gsm8k", "chunk", "index", "pretrain", "sft", "grpo", "eval"]
+
+    /// `explicit` (a `--workdir` flag) wins over `PIPELINE_WORKDIR`, which wins over `./artifacts`.
+    public init(explicit: String? = nil) {
+        path = explicit ?? ProcessInfo.processInfo.environment["PIPELINE_WORKDIR"] ?? "artifacts"
+    }
+
+    public init(path: String) { self.path = path }
+
+    public func stageDir(_ stage: String) -> String { path + "/" + stage }
+    public func manifestPath(_ stage: String) -> String { stageDir(stage) + "/manifest.json" }
+
+    public func manifest(_ stage: String) -> Manifest? {
+        try? Manifest.load(path: manifestPath(stage))
+    }
+
+    public func freshness(_ stage: String) -> Freshness {
+        guard FileSystem.exists(manifestPath(stage)) else { return .missing }
+        guard let m = manifest(stage) else { return .stale(reason: "manifest unreadable") }
+        return m.freshness(stageDir: stageDir(stage))
+    }
+
+    /// Removes temporary folders left by runs that died (their process is gone).
+    public func cleanStale() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
+        for name in names where name.hasPrefix(".tmp-") || name.hasPrefix(".old-") {
+            // .tmp-<stage>-<pid>-<n>
+            let parts = name.split(separator: "-")
+            if parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid != getpid(), kill(pid, 0) == 0 {
+                continue // still running
+            }
+            if parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid == getpid() { continue }
+            FileSystem.remove(path + "/" + name)
+        }
+    }
+}
+
+/// One run of a stage: outputs go into a temporary folder inside the work directory, which replaces the stage's
+/// folder in one atomic step when `commit()` is called. A crash at any point leaves the previous complete output
+/// (or none), never a mix; the temporary folder is removed by the next run.
+public final class StageRun {
+    public let workdir: Workdir
+    public let stage: String
+    public let parameters: [String: String]
+    public let inputs: [String]
+    /// Where the stage writes its outputs during the run.
+    public let tempDir: String
+    /// The previous complete output, if any (for incremental stages to reuse).
+    public let previousDir: String?
+    public let previous: Manifest?
+    public var records: [String: Int] = [:]
+    /// Inputs as hashed when the run began.
+    private let inputRecords: [FileRecord]
+    private let startedAt = Date()
+    private var finished = false
+    private static var counter = 0
+
+    /// Starts a run, or returns nil when the stage is up to date (unless `force`).
+    public static func begin(workdir: Workdir, stage: String, inputs: [String], parameters: [String: String],
+                             force: Bool) throws -> StageRun? {
+        try FileSystem.makeDirectory(workdir.path)
+        workdir.cleanStale()
+        let previous = workdir.manifest(stage)
+        if !force, let m = previous,
+           m.freshness(stageDir: workdir.stageDir(stage), inputs: inputs, parameters: parameters) == .upToDate {
+            return nil
+        }
+        return try StageRun(workdir: workdir, stage: stage, inputs: inputs, parameters: parameters, previous: previous)
+    }
+
+    private init(workdir: Workdir, stage: String, inputs: [String], parameters: [String: String], previous: Manifest?) throws {
+        self.workdir = workdir
+        self.stage = stage
+        self.inputs = inputs
+        self.parameters = parameters
+        self.previous = previous
+        previousDir = previous == nil ? nil : workdir.stageDir(stage)
+        inputRecords = try inputs.map { try FileRecord.of(path: $0) }
+        StageRun.counter += 1
+        tempDir = workdir.path + "/.tmp-\(stage)-\(getpid())-\(StageRun.counter)"
+        FileSystem.remove(tempDir)
+        try FileSystem.makeDirectory(tempDir)
+    }
+
+    deinit { if !finished { FileSystem.remove(tempDir) } }
+
+    /// The path of an output file inside the temporary folder.
+    public func output(_ name: String) -> String { tempDir + "/" + name }
+
+    /// Hashes the outputs, writes `manifest.json` last, makes everything durable, and swaps the folder into place.
+    @discardableResult
+    public func commit() throws -> Manifest {
+        let files = FileSystem.listFiles(tempDir).filter { $0 != "manifest.json" }
+        var outputs: [FileRecord] = []
+        for f in files { outputs.append(try FileRecord.of(path: tempDir + "/" + f, name: f)) }
+        let end = Date()
+        let manifest = Manifest(stage: stage, toolVersion: PipelineVersion.current, parameters: parameters,
+                                inputs: inputRecords, outputs: outputs,
+                                started: Timestamp.iso8601(startedAt), finished: Timestamp.iso8601(end),
+                                seconds: (end.timeIntervalSince(startedAt) * 1000).rounded() / 1000, records: records)
+        try FileSystem.atomicWrite(try JSON.encode(manifest, pretty: true) + [0x0A], to: tempDir + "/manifest.json")
+        FileSystem.syncDirectory(tempDir)
+        let target = workdir.stageDir(stage)
+        if FileSystem.exists(target) {
+            if pipeline_rename_exchange(tempDir, target) != 0 {
+                // No atomic exchange on this system: move the old folder aside first.
+                let aside = workdir.path + "/.old-\(stage)-\(getpid())-\(StageRun.counter)"
+                guard rename(target, aside) == 0 else { throw CoreError.io(path: target, operation: "rename", errno: errno) }
+                guard rename(tempDir, target) == 0 else { throw CoreError.io(path: target, operation: "rename", errno: errno) }
+                FileSystem.remove(aside)
+            } else {
+                FileSystem.remove(tempDir) // now holds the previous output
+            }
+        } else if rename(tempDir, target) != 0 {
+            throw CoreError.io(path: target, operation: "rename", errno: errno)
+        }
+        FileSystem.syncDirectory(workdir.path)
+        finished = true
+        return manifest
+    }
+
+    /// Drops the temporary folder; the previous output stays as it was.
+    public func abort() {
+        FileSystem.remove(tempDir)
+        finished = true
+    }
+}
+
+public enum Timestamp {
+    public static func iso8601(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: date)
+    }
+}
+
+public enum Machine {
+    public static var cores: Int { Int(pipeline_cpu_count()) }
+}
