@@ -1,0 +1,1 @@
+// Module Index: see the README section of its stage(s).

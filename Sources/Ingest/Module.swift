@@ -1,0 +1,1 @@
+// Module Ingest: see the README section of its stage(s).

@@ -1,0 +1,1 @@
+// Module Tokenize: see the README section of its stage(s).

@@ -1,0 +1,1 @@
+// Module Train: see the README section of its stage(s).
