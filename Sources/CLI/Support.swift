@@ -18,15 +18,14 @@ struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
         let prefix: String
-        switch level {
+        switch event.level {
         case .trace, .debug: prefix = "debug: "
         case .info, .notice: prefix = ""
         case .warning: prefix = "warning: "
         case .error, .critical: prefix = "error: "
         }
-        FileHandle.standardError.write(Data((prefix + message.description + "\n").utf8))
+        FileHandle.standardError.write(Data((prefix + event.message.description + "\n").utf8))
     }
 }
