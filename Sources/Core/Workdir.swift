@@ -35,12 +35,11 @@ public struct Workdir: Sendable {
     public func cleanStale() {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: path) else { return }
         for name in names where name.hasPrefix(".tmp-") || name.hasPrefix(".old-") {
-            // .tmp-<stage>-<pid>-<n>
-            let parts = name.split(separator: "-")
-            if parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid != getpid(), kill(pid, 0) == 0 {
-                continue // still running
-            }
-            if parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid == getpid() { continue }
+            // .tmp-<stage>-<pid>-<n> (stage folders) or .tmp-<pid>-<file> (single files): the first all-digit
+            // component is the pid of the process that made it.
+            let pid = name.split(separator: "-").dropFirst().first { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
+                .flatMap { Int32($0) }
+            if let pid, pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue } // still running
             FileSystem.remove(path + "/" + name)
         }
     }
