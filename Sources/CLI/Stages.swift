@@ -4,6 +4,9 @@ extension Pipeline {
     /// The stage commands, in pipeline order. Each stage's issue adds its command here.
     static let stageCommands: [ParsableCommand.Type] = [
         BPETrain.self,
+        TokenizeCorpus.self,
+        Encode.self,
+        Decode.self,
         Export.self,
     ]
 }

@@ -51,4 +51,49 @@ public enum TokenizeStages {
         }
         print("wrote tokenizer.json, vocab.json, merges.txt to \(dir)")
     }
+
+    /// `tokenize`: encodes the corpus line by line (as training reads it) into `tokens/tokens.bin.zst`.
+    /// Returns (tokens written, lines whose invalid UTF-8 was replaced), or nil when up to date.
+    @discardableResult
+    public static func tokenize(workdir: Workdir, corpus: String?, tokenizer: String?, force: Bool,
+                                threads: Int = max(1, Machine.cores)) throws -> (tokens: Int64, replaced: Int)? {
+        let input = corpus ?? defaultCorpus(workdir)
+        let tokPath = tokenizer ?? workdir.stageDir("tokenize")
+        guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
+        var tokenizerFiles: [String] = []
+        if FileSystem.isDirectory(tokPath) {
+            for name in ["tokenizer.json.zst", "tokenizer.json", "vocab.json.zst", "vocab.json", "merges.txt.zst", "merges.txt"] {
+                let p = tokPath + "/" + name
+                if FileSystem.exists(p) { tokenizerFiles.append(p) }
+            }
+            if tokenizerFiles.contains(where: { $0.contains("tokenizer.json") }) {
+                tokenizerFiles = tokenizerFiles.filter { $0.contains("tokenizer.json") }
+            }
+        } else {
+            tokenizerFiles = [tokPath]
+        }
+        let tok = try BPETokenizer(path: tokPath)
+        guard let run = try StageRun.begin(workdir: workdir, stage: "tokens", inputs: [input] + tokenizerFiles,
+                                           parameters: ["segmentation": "lines", "format": "PTOK1"], force: force) else {
+            print("tokens: up to date")
+            return nil
+        }
+        let writer = try TokenFileWriter(path: run.output("tokens.bin.zst"), vocabSize: tok.vocabSize)
+        let enc = ParallelEncoder(tokenizer: tok, threads: threads)
+        let progress = Core.Progress("tokenize", unit: "bytes")
+        try enc.encodeLines(file: input, progress: progress) { try writer.append($0) }
+        progress.finish()
+        try writer.close()
+        run.records["tokens"] = Int(writer.count)
+        run.records["lines"] = enc.lines
+        run.records["vocab_size"] = tok.vocabSize
+        run.records["bytes_per_token"] = writer.bytesPerToken
+        run.records["lines_with_invalid_utf8"] = enc.replacedLines
+        try run.commit()
+        if enc.replacedLines > 0 {
+            Core.log.warning("\(input): \(enc.replacedLines) lines held invalid UTF-8 (replaced by U+FFFD before encoding)")
+        }
+        print("tokens: \(writer.count) tokens from \(enc.bytes) bytes -> \(workdir.stageDir("tokens"))/tokens.bin.zst")
+        return (writer.count, enc.replacedLines)
+    }
 }
