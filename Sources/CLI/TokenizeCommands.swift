@@ -112,6 +112,9 @@ struct Encode: ParsableCommand {
     @Flag(name: .long, help: "Map added/special tokens in the text to their ids.")
     var special = false
 
+    @Option(name: .long, help: ArgumentHelp("Write the ids to this token file (PTOK format, zstd) instead of printing them.", valueName: "file"))
+    var output: String?
+
     @Argument(help: "Text to encode.")
     var text: String?
 
@@ -129,7 +132,19 @@ struct Encode: ParsableCommand {
             let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : try ByteReader(path: f).readAll()
             ids = tok.encode(TextInput.decode(data), allowSpecial: special).map { UInt32($0) }
         } else if let f = file {
+            if let o = output {
+                let w = try TokenFileWriter(path: o, vocabSize: tok.vocabSize)
+                try ParallelEncoder(tokenizer: tok).encodeText(file: f) { try w.append($0) }
+                try w.close()
+                return
+            }
             try ParallelEncoder(tokenizer: tok).encodeText(file: f) { ids.append(contentsOf: $0) }
+        }
+        if let o = output {
+            let w = try TokenFileWriter(path: o, vocabSize: tok.vocabSize)
+            try w.append(ids)
+            try w.close()
+            return
         }
         var line = ""
         line.reserveCapacity(ids.count * 6)

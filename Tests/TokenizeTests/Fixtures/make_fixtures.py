@@ -174,6 +174,10 @@ CASES = [
     ("ties_300_f50", ["ties"], 300, 50, True, False, SPECIALS, False),
     ("crlf_1000_f2", ["crlf"], 1000, 2, True, False, SPECIALS, False),
     ("crlf_600_f0_prefix_noalpha", ["crlf"], 600, 0, False, True, [], False),
+    # Special tokens that equal alphabet symbols or merge results (their ids are reused), and need JSON escapes.
+    ("ties_300_f0_specials", ["ties"], 300, 0, True, False,
+     ["<pad>", "ab", "\u0120abx", "x", "\"q\"", "b\\s", "t\tz", "\u00fcn\u00ef\U0001f600", "\u0120a"], True),
+    ("english_3000_f1_reuse", ["english"], 3000, 1, False, False, ["\u0120the", "\u0120and", "ing", "<s>", "e"], False),
     ("all_8000_f2", ["english", "code", "mixed", "ties", "crlf"], 8000, 2, True, False, SPECIALS, False),
 ]
 
