@@ -204,7 +204,7 @@ public final class Encoder {
     @inline(__always)
     func piece(_ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [UInt32]) {
         if n <= Encoder.maxCached, let e = cache.lookup(p, n) {
-            let v = Int(cache.values[e])
+            let v = Int(cache.value(e))
             let off = v >> 8, cnt = v & 0xFF
             cacheIds.withUnsafeBufferPointer { out.append(contentsOf: $0[off..<(off + cnt)]) }
             return

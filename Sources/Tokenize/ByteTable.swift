@@ -23,107 +23,158 @@ func hashBytes(_ p: UnsafePointer<UInt8>, _ n: Int) -> UInt64 {
     return h ^ (h >> 32)
 }
 
+@inline(__always)
+func bytesEqual(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ n: Int) -> Bool {
+    if n <= 8 {
+        var i = 0
+        while i < n { if a[i] != b[i] { return false }; i += 1 }
+        return true
+    }
+    return memcmp(a, b, n) == 0
+}
+
 /// An open-addressing hash table from byte strings to an Int64 value. Keys are stored in one arena;
-/// entries keep insertion order (entry index = insertion rank).
+/// entries keep insertion order (entry index = insertion rank). Manual memory for speed (no bounds or
+/// uniqueness checks in the probe loop).
 final class ByteTable {
-    private(set) var arena: [UInt8] = []
-    private(set) var keyStart: [Int] = []
-    private(set) var keyLen: [Int32] = []
-    var values: [Int64] = []
-    private var hashes: [UInt32] = []
-    /// Slot -> entry index + 1 (0 = empty).
-    private var slots: [Int32]
+    private var arena: UnsafeMutablePointer<UInt8>
+    private var arenaCount = 0
+    private var arenaCapacity: Int
+    private var keyStart: UnsafeMutablePointer<Int>
+    private var keyLen: UnsafeMutablePointer<Int32>
+    private var vals: UnsafeMutablePointer<Int64>
+    private var entryCapacity: Int
+    private(set) var count = 0
+    /// Slots: full hash, and entry index + 1 (0 = empty).
+    private var slotHash: UnsafeMutablePointer<UInt64>
+    private var slotEntry: UnsafeMutablePointer<Int32>
+    private var slotCount: Int
     private var mask: Int
 
-    init(capacity: Int = 1 << 16) {
+    init(capacity: Int = 1 << 12) {
         var c = 1024
         while c < capacity * 2 { c <<= 1 }
-        slots = [Int32](repeating: 0, count: c)
+        slotCount = c
         mask = c - 1
+        slotHash = .allocate(capacity: c)
+        slotEntry = .allocate(capacity: c)
+        slotEntry.initialize(repeating: 0, count: c)
+        entryCapacity = max(256, capacity)
+        keyStart = .allocate(capacity: entryCapacity)
+        keyLen = .allocate(capacity: entryCapacity)
+        vals = .allocate(capacity: entryCapacity)
+        arenaCapacity = entryCapacity * 8
+        arena = .allocate(capacity: arenaCapacity)
     }
 
-    var count: Int { values.count }
+    deinit {
+        arena.deallocate(); keyStart.deallocate(); keyLen.deallocate(); vals.deallocate()
+        slotHash.deallocate(); slotEntry.deallocate()
+    }
+
+    /// The value of entry `e`.
+    @inline(__always) func value(_ e: Int) -> Int64 { vals[e] }
 
     /// Adds `delta` to the value of the key (inserting it with `delta`); returns the entry index.
     @inline(__always)
     @discardableResult
     func add(_ p: UnsafePointer<UInt8>, _ n: Int, _ delta: Int64) -> Int {
         let h = hashBytes(p, n)
-        if let e = find(p, n, h) {
-            values[e] += delta
-            return e
+        var s = Int(truncatingIfNeeded: h) & mask
+        while true {
+            let e = Int(slotEntry[s])
+            if e == 0 { break }
+            if slotHash[s] == h && Int(keyLen[e - 1]) == n && bytesEqual(arena + keyStart[e - 1], p, n) {
+                vals[e - 1] += delta
+                return e - 1
+            }
+            s = (s + 1) & mask
         }
-        return insert(p, n, h, delta)
+        return insert(p, n, h, delta, slot: s)
     }
 
     /// The entry index of the key, or nil.
     @inline(__always)
     func lookup(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
-        find(p, n, hashBytes(p, n))
-    }
-
-    @inline(__always)
-    private func find(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64) -> Int? {
+        let h = hashBytes(p, n)
         var s = Int(truncatingIfNeeded: h) & mask
-        let h32 = UInt32(truncatingIfNeeded: h >> 32)
-        return slots.withUnsafeBufferPointer { sl -> Int? in
-            while true {
-                let e = Int(sl[s])
-                if e == 0 { return nil }
-                if hashes[e - 1] == h32 && Int(keyLen[e - 1]) == n {
-                    let start = keyStart[e - 1]
-                    let equal = arena.withUnsafeBufferPointer { a in memcmp(a.baseAddress! + start, p, n) == 0 }
-                    if equal { return e - 1 }
-                }
-                s = (s + 1) & mask
+        while true {
+            let e = Int(slotEntry[s])
+            if e == 0 { return nil }
+            if slotHash[s] == h && Int(keyLen[e - 1]) == n && bytesEqual(arena + keyStart[e - 1], p, n) {
+                return e - 1
             }
+            s = (s + 1) & mask
         }
     }
 
-    @discardableResult
-    func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64, _ value: Int64) -> Int {
-        let e = values.count
-        keyStart.append(arena.count)
-        keyLen.append(Int32(n))
-        arena.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
-        values.append(value)
-        hashes.append(UInt32(truncatingIfNeeded: h >> 32))
-        if (e + 1) * 2 > slots.count { grow() } else { place(e, h) }
+    private func insert(_ p: UnsafePointer<UInt8>, _ n: Int, _ h: UInt64, _ value: Int64, slot: Int) -> Int {
+        if count == entryCapacity {
+            let c = entryCapacity * 2
+            keyStart = grown(keyStart, count, c)
+            keyLen = grown(keyLen, count, c)
+            vals = grown(vals, count, c)
+            entryCapacity = c
+        }
+        if arenaCount + n > arenaCapacity {
+            var c = arenaCapacity * 2
+            while arenaCount + n > c { c *= 2 }
+            arena = grown(arena, arenaCount, c)
+            arenaCapacity = c
+        }
+        let e = count
+        (arena + arenaCount).update(from: p, count: n)
+        keyStart[e] = arenaCount
+        keyLen[e] = Int32(n)
+        vals[e] = value
+        arenaCount += n
+        count += 1
+        slotHash[slot] = h
+        slotEntry[slot] = Int32(e + 1)
+        if count * 2 > slotCount { rehash() }
         return e
     }
 
-    private func place(_ e: Int, _ h: UInt64) {
-        var s = Int(truncatingIfNeeded: h) & mask
-        while slots[s] != 0 { s = (s + 1) & mask }
-        slots[s] = Int32(e + 1)
+    private func grown<T>(_ p: UnsafeMutablePointer<T>, _ used: Int, _ capacity: Int) -> UnsafeMutablePointer<T> {
+        let q = UnsafeMutablePointer<T>.allocate(capacity: capacity)
+        q.moveInitialize(from: p, count: used)
+        p.deallocate()
+        return q
     }
 
-    private func grow() {
-        let c = slots.count * 2
-        slots = [Int32](repeating: 0, count: c)
+    private func rehash() {
+        let c = slotCount * 2
+        let oldHash = slotHash, oldEntry = slotEntry, oldCount = slotCount
+        slotHash = .allocate(capacity: c)
+        slotEntry = .allocate(capacity: c)
+        slotEntry.initialize(repeating: 0, count: c)
+        slotCount = c
         mask = c - 1
-        for e in 0..<values.count {
-            let h = key(e) { hashBytes($0, $1) }
-            place(e, h)
+        for i in 0..<oldCount where oldEntry[i] != 0 {
+            var s = Int(truncatingIfNeeded: oldHash[i]) & mask
+            while slotEntry[s] != 0 { s = (s + 1) & mask }
+            slotHash[s] = oldHash[i]
+            slotEntry[s] = oldEntry[i]
         }
+        oldHash.deallocate()
+        oldEntry.deallocate()
     }
 
     /// Calls `body` with the bytes of entry `e`'s key.
     @inline(__always)
     func key<R>(_ e: Int, _ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
-        let start = keyStart[e], n = Int(keyLen[e])
-        return arena.withUnsafeBufferPointer { body($0.baseAddress! + start, n) }
+        body(arena + keyStart[e], Int(keyLen[e]))
     }
 
-    func keyBytes(_ e: Int) -> [UInt8] { key(e) { Array(UnsafeBufferPointer(start: $0, count: $1)) } }
+    func keyBytes(_ e: Int) -> [UInt8] { Array(UnsafeBufferPointer(start: arena + keyStart[e], count: Int(keyLen[e]))) }
+
+    /// Total bytes of all keys.
+    var keyBytesTotal: Int { arenaCount }
 
     func removeAll() {
-        arena.removeAll(keepingCapacity: true)
-        keyStart.removeAll(keepingCapacity: true)
-        keyLen.removeAll(keepingCapacity: true)
-        values.removeAll(keepingCapacity: true)
-        hashes.removeAll(keepingCapacity: true)
-        for i in slots.indices { slots[i] = 0 }
+        count = 0
+        arenaCount = 0
+        slotEntry.update(repeating: 0, count: slotCount)
     }
 }
 
@@ -151,12 +202,16 @@ struct U64Index {
 
     @inline(__always)
     func get(_ k: UInt64) -> Int32? {
-        var s = U64Index.mix(k) & mask
-        while true {
-            let v = vals[s]
-            if v < 0 { return nil }
-            if keys[s] == k { return v }
-            s = (s + 1) & mask
+        keys.withUnsafeBufferPointer { kp in
+            vals.withUnsafeBufferPointer { vp in
+                var s = U64Index.mix(k) & mask
+                while true {
+                    let v = vp[s]
+                    if v < 0 { return nil }
+                    if kp[s] == k { return v }
+                    s = (s + 1) & mask
+                }
+            }
         }
     }
 

@@ -27,28 +27,34 @@ public enum UnicodeClasses {
         var seen: [[UInt8]: UInt16] = [:]
         var block = [UInt8](repeating: 0, count: 256)
         for hi in 0..<(0x110000 >> 8) {
+            // Planes 4-13 hold no characters in Unicode 16.0, planes 15-16 only private use (class other):
+            // their blocks are all "other" without asking each scalar.
+            let plane = hi >> 8
+            if (4...13).contains(plane) || plane >= 15 {
+                for lo in 0..<256 { block[lo] = CharClass.other.rawValue }
+            } else {
             for lo in 0..<256 {
                 let cp = UInt32(hi << 8 | lo)
                 var c = CharClass.other
                 if let s = Unicode.Scalar(cp) {
                     let p = s.properties
-                    let newer = p.age.map { ($0.major, $0.minor) > (unicodeVersion.major, unicodeVersion.minor) } ?? false
-                    if newer {
+                    switch p.generalCategory {
+                    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
+                        c = .letter
+                    case .decimalNumber, .letterNumber, .otherNumber:
+                        c = .number
+                    case .spaceSeparator, .lineSeparator, .paragraphSeparator, .control:
+                        // Every White_Space character is in one of these categories.
+                        c = p.isWhitespace ? .space : .other
+                    default:
                         c = .other
-                    } else if p.isWhitespace {
-                        c = .space
-                    } else {
-                        switch p.generalCategory {
-                        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-                            c = .letter
-                        case .decimalNumber, .letterNumber, .otherNumber:
-                            c = .number
-                        default:
-                            c = .other
-                        }
+                    }
+                    if c != .other, let age = p.age, (age.major, age.minor) > (unicodeVersion.major, unicodeVersion.minor) {
+                        c = .other
                     }
                 }
                 block[lo] = c.rawValue
+            }
             }
             if let k = seen[block] {
                 index[hi] = k

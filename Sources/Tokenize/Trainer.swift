@@ -118,7 +118,7 @@ public enum BPETrainer {
         // 3. Words as symbol ids.
         let wordCount = table.count
         var symbols: [UInt32] = []
-        symbols.reserveCapacity(table.arena.count)
+        symbols.reserveCapacity(table.keyBytesTotal)
         var wStart = [Int](repeating: 0, count: wordCount)
         var wLen = [Int32](repeating: 0, count: wordCount)
         var wCount = [Int64](repeating: 0, count: wordCount)
@@ -126,11 +126,11 @@ public enum BPETrainer {
             wStart[e] = symbols.count
             table.key(e) { p, n in for i in 0..<n { symbols.append(byteId[Int(p[i])]) } }
             wLen[e] = Int32(symbols.count - wStart[e])
-            wCount[e] = table.values[e]
+            wCount[e] = table.value(e)
         }
 
         // 4. Pair counts and where each pair occurs.
-        var pairIndex = U64Index(capacity: 1 << 16)
+        var pairIndex = U64Index(capacity: 1 << 12)
         var pairKey: [UInt64] = []
         var pairCount: [Int64] = []
         var pending: [Int32] = [] // per pair: list being collected, or -1
@@ -255,6 +255,9 @@ public enum BPETrainer {
     /// Counts the words of `files` and trains.
     public static func train(files: [String], options: TrainerOptions, threads: Int = max(1, Machine.cores),
                              log: ((String) -> Void)? = nil) throws -> TrainedBPE {
+        let t0 = Date()
+        _ = UnicodeClasses.tables
+        Core.log.debug("unicode tables: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB")
         let counter = WordCounter(addPrefixSpace: options.addPrefixSpace, threads: threads)
         var total: Int64 = 0
         for f in files { total += (try? FileSystem.fileSize(f)) ?? 0 }
@@ -263,11 +266,22 @@ public enum BPETrainer {
             try counter.add(file: f, progress: progress)
             progress.finish()
         }
+        Core.log.debug("counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB")
         let words = counter.result()
+        Core.log.debug("merged counts: \(Date().timeIntervalSince(t0)) s")
         log?("counted \(words.count) distinct words in \(counter.lines) lines (\(counter.bytesRead) bytes)")
         let progress = Core.Progress("merges", total: max(0, options.vocabSize - 256 - options.specialTokens.count), unit: "merges")
         let model = train(words: words, options: options, progress: progress)
         progress.finish()
+        Core.log.debug("merges: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB")
         return model
     }
+}
+
+/// Resident memory of this process in MB (Linux; 0 elsewhere), for debug logs.
+func residentMB() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let parts = s.split(separator: " ")
+    guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }
+    return pages * 4096 / 1_000_000
 }

@@ -13,11 +13,11 @@ public final class WordCounter {
     public private(set) var bytesRead: Int64 = 0
     public private(set) var lines: Int = 0
 
-    public init(addPrefixSpace: Bool, threads: Int = max(1, Machine.cores), blockSize: Int = 4 << 20) {
+    public init(addPrefixSpace: Bool, threads: Int = max(1, Machine.cores), blockSize: Int = 1 << 20) {
         self.addPrefixSpace = addPrefixSpace
         self.threads = max(1, threads)
         self.blockSize = blockSize
-        tables = (0..<max(1, threads)).map { _ in ByteTable(capacity: 1 << 18) }
+        tables = (0..<max(1, threads)).map { _ in ByteTable(capacity: 1 << 14) }
     }
 
     /// Counts the words of one file (plain or zstd).
@@ -58,7 +58,7 @@ public final class WordCounter {
         let first = tables[0]
         for t in tables.dropFirst() {
             for e in 0..<t.count {
-                let v = t.values[e]
+                let v = t.value(e)
                 _ = t.key(e) { p, n in first.add(p, n, v) }
             }
         }

@@ -97,7 +97,7 @@ final class TrainingTests: XCTestCase {
         for e in 0..<a.count {
             let k = a.keyBytes(e)
             let j = k.withUnsafeBufferPointer { b.lookup($0.baseAddress!, $0.count) }
-            XCTAssertEqual(j.map { b.values[$0] }, a.values[e])
+            XCTAssertEqual(j.map { b.value($0) }, a.value(e))
         }
         XCTAssertEqual(small.lines, 2001)
     }
