@@ -45,6 +45,15 @@ struct BPETrain: ParsableCommand {
     @Option(name: .long, help: "Worker threads for counting (default: all cores).")
     var threads: Int?
 
+    func validate() throws {
+        if vocabSize <= 0 { throw ValidationError("--vocab-size must be positive") }
+        if minFrequency < 0 { throw ValidationError("--min-frequency must be >= 0") }
+        if !specialTokens.isEmpty && specialTokens.split(separator: ",", omittingEmptySubsequences: false).contains("") {
+            throw ValidationError("--special-tokens: empty token in \"\(specialTokens)\"")
+        }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
     func run() throws {
         global.apply()
         let work = global.work
@@ -54,8 +63,6 @@ struct BPETrain: ParsableCommand {
         o.specialTokens = specialTokens.isEmpty ? [] : specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         o.addPrefixSpace = addPrefixSpace
         o.initialAlphabet = !noInitialAlphabet
-        if vocabSize <= 0 { throw ValidationError("--vocab-size must be positive") }
-        if minFrequency < 0 { throw ValidationError("--min-frequency must be >= 0") }
         let inputs = files.isEmpty ? [TokenizeStages.defaultCorpus(work)] : files
         try TokenizeStages.bpeTrain(workdir: work, files: inputs, options: o, force: global.force,
                                     threads: max(1, threads ?? Machine.cores))

@@ -23,6 +23,8 @@ public final class BPETokenizer: @unchecked Sendable {
     public let addPrefixSpace: Bool
     /// One more than the largest id.
     public var vocabSize: Int { tokens.count }
+    /// Ids must stay below this (16,777,216).
+    public static let maxId = 1 << 24
     private let lock = NSLock()
     private var shared: Encoder?
 
@@ -31,6 +33,9 @@ public final class BPETokenizer: @unchecked Sendable {
         var size = 0
         for (_, id) in vocab { size = max(size, id + 1) }
         for (_, id) in added { size = max(size, id + 1) }
+        guard size <= BPETokenizer.maxId else {
+            throw TokenizeError.badTokenizer(path: source, reason: "token id \(size - 1) is too large (limit \(BPETokenizer.maxId - 1))")
+        }
         var tokens = [[UInt8]](repeating: [], count: size)
         var raw = [[UInt8]](repeating: [], count: size)
         var isAdded = [Bool](repeating: false, count: size)

@@ -16,6 +16,7 @@ public enum TokenizeStages {
         for f in files where !FileSystem.exists(f) { throw CoreError.notFound(path: f) }
         guard options.vocabSize > 0 else { throw TokenizeError.invalidOption("--vocab-size must be positive") }
         guard options.minFrequency >= 0 else { throw TokenizeError.invalidOption("--min-frequency must be >= 0") }
+        guard !options.specialTokens.contains("") else { throw TokenizeError.invalidOption("special tokens must not be empty") }
         guard let run = try StageRun.begin(workdir: workdir, stage: "tokenize", inputs: files,
                                            parameters: options.parameters, force: force) else {
             print("tokenize: up to date")
@@ -30,6 +31,7 @@ public enum TokenizeStages {
         run.records["vocab_size"] = model.tokens.count
         run.records["merges"] = model.serializedMerges.count
         try run.commit()
+        Core.log.debug("committed: rss \(residentMB()) MB")
         print("tokenize: \(model.tokens.count) tokens, \(model.serializedMerges.count) merges -> \(workdir.stageDir("tokenize"))")
         return model
     }
