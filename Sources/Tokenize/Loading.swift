@@ -58,6 +58,18 @@ extension BPETokenizer {
         if let n = root["normalizer"], !(n is NSNull) {
             throw TokenizeError.badTokenizer(path: path, reason: "normalizers are not supported")
         }
+        if let pp = root["post_processor"] as? [String: Any], (pp["type"] as? String) != "ByteLevel" {
+            throw TokenizeError.badTokenizer(path: path, reason: "post-processor \(pp["type"] ?? "?") is not supported")
+        }
+        // Model options that change encoding and are not implemented: refuse rather than encode differently.
+        if (model["ignore_merges"] as? Bool) == true || (model["byte_fallback"] as? Bool) == true {
+            throw TokenizeError.badTokenizer(path: path, reason: "ignore_merges / byte_fallback are not supported")
+        }
+        for key in ["dropout", "continuing_subword_prefix", "end_of_word_suffix"] {
+            if let v = model[key], !(v is NSNull) {
+                throw TokenizeError.badTokenizer(path: path, reason: "model option \(key) is not supported")
+            }
+        }
         var prefix = false
         if let pre = root["pre_tokenizer"] as? [String: Any] {
             guard (pre["type"] as? String) == "ByteLevel" else {

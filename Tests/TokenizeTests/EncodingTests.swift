@@ -123,3 +123,44 @@ final class EncodingTests: XCTestCase {
         XCTAssertThrowsError(try BPETokenizer(path: dir + "/t.json"))
     }
 }
+
+final class LoadingTests: XCTestCase {
+    /// tokenizer.json (merges as pairs), the older "left right" string form, and vocab.json + merges.txt all load
+    /// to the same tokenizer.
+    func testAllFormsEncodeAlike() throws {
+        let dir = Fixtures.dir + "/expected/mixed_500_f0"
+        let fromJSON = try BPETokenizer(path: dir + "/tokenizer.json")
+        let fromFiles = try BPETokenizer(vocabJSON: dir + "/vocab.json", mergesTxt: dir + "/merges.txt")
+        var root = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json"))) as! [String: Any]
+        var model = root["model"] as! [String: Any]
+        model["merges"] = (model["merges"] as! [[String]]).map { $0[0] + " " + $0[1] }
+        root["model"] = model
+        let tmp = NSTemporaryDirectory() + "oldform-\(getpid()).json"
+        try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: tmp))
+        defer { FileSystem.remove(tmp) }
+        let fromOld = try BPETokenizer(path: tmp)
+        let text = try String(contentsOfFile: Fixtures.dir + "/corpora/mixed.txt", encoding: .utf8)
+        let ids = fromJSON.encode(text)
+        XCTAssertGreaterThan(ids.count, 1000)
+        XCTAssertEqual(fromFiles.encode(text), ids)
+        XCTAssertEqual(fromOld.encode(text), ids)
+        XCTAssertEqual(try fromJSON.decode(ids), text)
+        // vocab.json + merges.txt carry no added tokens: "<pad>" is plain text there, special with tokenizer.json.
+        XCTAssertEqual(fromJSON.encode("<pad>", allowSpecial: true), [0])
+        XCTAssertNotEqual(fromFiles.encode("<pad>", allowSpecial: true), [0])
+    }
+
+    func testUnsupportedOptionsAreRefused() throws {
+        let dir = Fixtures.dir + "/expected/mixed_500_f0"
+        for (key, value) in [("ignore_merges", true as Any), ("continuing_subword_prefix", "##" as Any)] {
+            var root = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json"))) as! [String: Any]
+            var model = root["model"] as! [String: Any]
+            model[key] = value
+            root["model"] = model
+            let tmp = NSTemporaryDirectory() + "unsupported-\(getpid()).json"
+            try JSONSerialization.data(withJSONObject: root).write(to: URL(fileURLWithPath: tmp))
+            defer { FileSystem.remove(tmp) }
+            XCTAssertThrowsError(try BPETokenizer(path: tmp)) { XCTAssertTrue("\($0)".contains(key), "\($0)") }
+        }
+    }
+}
