@@ -39,11 +39,21 @@ public final class BPETokenizer: @unchecked Sendable {
         var tokens = [[UInt8]](repeating: [], count: size)
         var raw = [[UInt8]](repeating: [], count: size)
         var isAdded = [Bool](repeating: false, count: size)
-        var ids: [[UInt8]: Int] = [:]
+        let ids = ByteTable(capacity: vocab.count + 16)
+        func idOf(_ t: [UInt8]) -> Int? {
+            t.withUnsafeBufferPointer { b -> Int? in
+                guard let base = b.baseAddress else { return nil }
+                return ids.lookup(base, b.count).map { Int(ids.value($0)) }
+            }
+        }
         for (t, id) in vocab {
             guard id >= 0 else { throw TokenizeError.badTokenizer(path: source, reason: "negative id \(id)") }
             tokens[id] = t
-            ids[t] = id
+            t.withUnsafeBufferPointer { b in
+                guard let base = b.baseAddress else { return }
+                let e = ids.add(base, b.count, 0)
+                ids.setValue(e, Int64(id))
+            }
             raw[id] = ByteLevel.decode(t) ?? t
         }
         for (t, id) in added {
@@ -52,15 +62,21 @@ public final class BPETokenizer: @unchecked Sendable {
             isAdded[id] = true
         }
         var byteId = [Int32](repeating: -1, count: 256)
-        for b in 0..<256 { if let id = ids[ByteLevel.byteToUTF8[b]] { byteId[b] = Int32(id) } }
+        for b in 0..<256 { if let id = idOf(ByteLevel.byteToUTF8[b]) { byteId[b] = Int32(id) } }
         var index = U64Index(capacity: merges.count + 16)
         var rank: [UInt32] = []
         var result: [UInt32] = []
+        rank.reserveCapacity(merges.count)
+        result.reserveCapacity(merges.count)
+        var joined: [UInt8] = []
         for (r, m) in merges.enumerated() {
-            guard let a = ids[m.0], let b = ids[m.1] else {
+            guard let a = idOf(m.0), let b = idOf(m.1) else {
                 throw TokenizeError.badTokenizer(path: source, reason: "merge \(r + 1) uses a token missing from the vocabulary")
             }
-            guard let c = ids[m.0 + m.1] else {
+            joined.removeAll(keepingCapacity: true)
+            joined.append(contentsOf: m.0)
+            joined.append(contentsOf: m.1)
+            guard let c = idOf(joined) else {
                 throw TokenizeError.badTokenizer(path: source, reason: "the result of merge \(r + 1) is missing from the vocabulary")
             }
             let (i, inserted) = index.getOrInsert(UInt64(a) << 32 | UInt64(b))

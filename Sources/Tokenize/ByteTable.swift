@@ -75,6 +75,8 @@ final class ByteTable {
     /// The value of entry `e`.
     @inline(__always) func value(_ e: Int) -> Int64 { vals[e] }
 
+    @inline(__always) func setValue(_ e: Int, _ v: Int64) { vals[e] = v }
+
     /// Adds `delta` to the value of the key (inserting it with `delta`); returns the entry index.
     @inline(__always)
     @discardableResult
