@@ -228,6 +228,19 @@ def adversarial():
         samples.append(chr(cp))
     s.append("".join(samples))
     s.append(" ".join(samples))
+    # Every general category: up to 6 characters of each (seeded choice), alone and between spaces, letters, digits.
+    import unicodedata
+    by_cat = {}
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000:
+            continue
+        by_cat.setdefault(unicodedata.category(chr(cp)), []).append(cp)
+    for cat in sorted(by_cat):
+        cps = by_cat[cat]
+        picks = [cps[0]] + [rng.choice(cps) for _ in range(5)]
+        chars = "".join(chr(c) for c in picks)
+        s.append(chars)
+        s.append(" " + " ".join(chars) + " a" + chars + "1" + chars + "  " + chars + "\n")
     # Random mixtures.
     alphabet = list("abc XYZ 019 '\n\t.,!") + ["é", "e\u0301", "日", "😀", "\u00a0", "١", "½", "'s", "  ", "\r\n"]
     for _ in range(40):
