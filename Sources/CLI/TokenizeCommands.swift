@@ -204,7 +204,8 @@ struct Decode: ParsableCommand {
             guard let n = Int(w) else { throw ValidationError("not a token id: \(w)") }
             numbers.append(n)
         }
-        let bytes = try tok.decodeBytes(numbers)
+        try tok.check(numbers)
+        let bytes = tok.decodeBytes(numbers)
         let text = String(decoding: bytes, as: UTF8.self)
         FileHandle.standardOutput.write(Data(text.utf8))
     }

@@ -130,20 +130,28 @@ public final class BPETokenizer: @unchecked Sendable {
 
     // MARK: Decoding
 
-    /// The bytes that `ids` stand for.
-    public func decodeBytes(_ ids: [Int]) throws -> [UInt8] {
+    /// Whether `id` names a token.
+    public func isKnown(_ id: Int) -> Bool {
+        id >= 0 && id < raw.count && !(raw[id].isEmpty && tokens[id].isEmpty)
+    }
+
+    /// Throws `TokenizeError.unknownId` for the first id that names no token.
+    public func check(_ ids: [Int]) throws {
+        if let bad = ids.first(where: { !isKnown($0) }) { throw TokenizeError.unknownId(bad) }
+    }
+
+    /// The bytes that `ids` stand for (ids that name no token are skipped, as tokenizers' decode does).
+    public func decodeBytes(_ ids: [Int]) -> [UInt8] {
         var out: [UInt8] = []
-        for id in ids {
-            guard id >= 0, id < raw.count, !(raw[id].isEmpty && tokens[id].isEmpty) else { throw TokenizeError.unknownId(id) }
-            out.append(contentsOf: raw[id])
-        }
+        out.reserveCapacity(ids.count * 4)
+        for id in ids where isKnown(id) { out.append(contentsOf: raw[id]) }
         return out
     }
 
-    /// The text of `ids` (byte sequences that are not UTF-8 become U+FFFD, as in tokenizers and tiktoken).
-    /// Added tokens are rendered as their text.
-    public func decode(_ ids: [Int]) throws -> String {
-        String(decoding: try decodeBytes(ids), as: UTF8.self)
+    /// The text of `ids` (byte sequences that are not UTF-8 become U+FFFD, as in tokenizers and tiktoken;
+    /// unknown ids are skipped — use `check` first to reject them). Added tokens are rendered as their text.
+    public func decode(_ ids: [Int]) -> String {
+        String(decoding: decodeBytes(ids), as: UTF8.self)
     }
 
     /// The symbol string of one token (for display).
