@@ -26,7 +26,7 @@ public final class ParallelEncoder {
     }
 
     /// Encodes a whole file as one text (identical to encoding its full content at once: blocks are cut only
-    /// after a `\n` between two non-space ASCII bytes, where the pre-tokenizer always splits).
+    /// after a `\n` between two non-whitespace characters, where the pre-tokenizer always splits).
     public func encodeText(file path: String, blockSize: Int = 4 << 20, _ sink: ([UInt32]) throws -> Void) throws {
         var first = true
         try blocks(file: path, blockSize: blockSize, progress: nil, safeCut: true) { buffer, count in
@@ -64,12 +64,20 @@ public final class ParallelEncoder {
         }
     }
 
-    @inline(__always)
+    /// Whether text may be cut right after the `\n` at `p[i]` without changing the encoding: the characters
+    /// before and after it are not whitespace (the pattern then always ends a piece before the `\n`, makes the
+    /// `\n` a piece of its own, and starts a new piece after it).
     static func isSafeAround(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
-        // p[i] == '\n'; the bytes before and after must be ASCII and not whitespace.
         guard i > 0, i + 1 < n else { return false }
-        func ok(_ b: UInt8) -> Bool { b >= 0x21 && b <= 0x7E }
-        return ok(p[i - 1]) && ok(p[i + 1])
+        // The character after.
+        let (next, ln) = PreTokenizer.decode(p, i + 1, n)
+        if ln == 0 || UnicodeClasses.rawClass(next) == CharClass.space.rawValue { return false }
+        // The character before: find its first byte (at most 3 continuation bytes back).
+        var s = i - 1
+        while s > 0 && i - s < 4 && p[s] & 0xC0 == 0x80 { s -= 1 }
+        let (prev, lp) = PreTokenizer.decode(p, s, i)
+        if lp == 0 || s + lp != i || UnicodeClasses.rawClass(prev) == CharClass.space.rawValue { return false }
+        return true
     }
 
     /// The end of the last complete line (or safe cut) in `p[0..<n]`, or nil.

@@ -266,7 +266,7 @@ public enum BPETrainer {
             try counter.add(file: f, progress: progress)
             progress.finish()
         }
-        Core.log.debug("counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB")
+        Core.log.debug("counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB; parallel sections \(Double(counter.parallelNanos) / 1e9) s, worker time \(Double(counter.workerNanos) / 1e9) s")
         let words = counter.result()
         Core.log.debug("merged counts: \(Date().timeIntervalSince(t0)) s")
         log?("counted \(words.count) distinct words in \(counter.lines) lines (\(counter.bytesRead) bytes)")

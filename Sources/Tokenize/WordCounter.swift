@@ -12,6 +12,9 @@ public final class WordCounter {
     private var tables: [ByteTable]
     public private(set) var bytesRead: Int64 = 0
     public private(set) var lines: Int = 0
+    /// Time spent in the parallel sections, and summed over the workers (for debug logs).
+    public private(set) var parallelNanos: UInt64 = 0
+    public private(set) var workerNanos: UInt64 = 0
 
     public init(addPrefixSpace: Bool, threads: Int = max(1, Machine.cores), blockSize: Int = 1 << 20) {
         self.addPrefixSpace = addPrefixSpace
@@ -83,15 +86,22 @@ public final class WordCounter {
         defer { lineCounts.deallocate(); errors.deallocate() }
         let tables = self.tables
         let prefix = addPrefixSpace
+        let started = DispatchTime.now().uptimeNanoseconds
+        let busy = UnsafeMutablePointer<UInt64>.allocate(capacity: threads)
+        defer { busy.deallocate() }
         buffer.withUnsafeBufferPointer { b in
             let base = b.baseAddress!
             DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let t0 = DispatchTime.now().uptimeNanoseconds
                 let (lc, err) = WordCounter.count(base + cuts[t], cuts[t + 1] - cuts[t], into: tables[t],
                                                   addPrefixSpace: prefix)
+                busy[t] = DispatchTime.now().uptimeNanoseconds - t0
                 lineCounts[t] = lc
                 errors[t] = err ?? -1
             }
         }
+        parallelNanos += DispatchTime.now().uptimeNanoseconds - started
+        for t in 0..<threads { workerNanos += busy[t] }
         var before = lines
         for t in 0..<threads {
             if errors[t] >= 0 { throw TokenizeError.invalidUTF8(path: path, line: before + errors[t] + 1) }

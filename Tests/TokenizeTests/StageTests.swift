@@ -89,10 +89,17 @@ final class TokenStageTests: XCTestCase {
             text += try String(contentsOfFile: Fixtures.dir + "/corpora/\(name).txt", encoding: .utf8)
         }
         text += "  \n\n x\ny\n \n"
+        text += String(repeating: "日本語の文。\n中文\n😀\n\u{00a0}\n\u{3000}x\né\n", count: 400)
         let path = tmp + "/text.txt"
         try FileSystem.atomicWrite(text, to: path)
         var ids: [UInt32] = []
         try ParallelEncoder(tokenizer: tok, threads: 2).encodeText(file: path, blockSize: 4096) { ids += $0 }
-        XCTAssertEqual(ids.map(Int.init), tok.encode(text))
+        XCTAssertTrue(ids.map(Int.init) == tok.encode(text), "blocked encoding differs")
+        // Cut points: only after a newline between two non-space characters.
+        let bytes = Array("a\nb \nc\n d日\n本\u{3000}\nx".utf8)
+        let safe = bytes.withUnsafeBufferPointer { b in
+            (0..<b.count).filter { b[$0] == 0x0A && ParallelEncoder.isSafeAround(b.baseAddress!, $0, b.count) }
+        }
+        XCTAssertEqual(safe, [1, 12])
     }
 }
