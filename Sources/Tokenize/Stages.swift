@@ -22,11 +22,14 @@ public enum TokenizeStages {
             print("tokenize: up to date")
             return nil
         }
+        keepHeapTrimmed()
         Core.log.debug("stage begun: rss \(residentMB()) MB")
         let model = try BPETrainer.train(files: files, options: options, threads: threads) { Core.log.info("\($0)") }
+        releaseFreeMemory()
         try write(model.tokenizerJSON(), to: run.output("tokenizer.json.zst"))
         try write(model.vocabJSON(), to: run.output("vocab.json.zst"))
         try write(model.mergesText(), to: run.output("merges.txt.zst"))
+        releaseFreeMemory()
         Core.log.debug("outputs written: rss \(residentMB()) MB")
         run.records["vocab_size"] = model.tokens.count
         run.records["merges"] = model.serializedMerges.count

@@ -1,5 +1,8 @@
 import Core
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Settings of `bpe-train`, mirroring `tokenizers`' `BpeTrainer` with a ByteLevel pre-tokenizer.
 public struct TrainerOptions: Sendable {
@@ -268,6 +271,7 @@ public enum BPETrainer {
         }
         Core.log.debug("counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB; parallel sections \(Double(counter.parallelNanos) / 1e9) s, worker time \(Double(counter.workerNanos) / 1e9) s")
         let words = counter.result()
+        releaseFreeMemory()
         Core.log.debug("merged counts: \(Date().timeIntervalSince(t0)) s")
         log?("counted \(words.count) distinct words in \(counter.lines) lines (\(counter.bytesRead) bytes)")
         let progress = Core.Progress("merges", total: max(0, options.vocabSize - 256 - options.specialTokens.count), unit: "merges")
@@ -285,3 +289,30 @@ func residentMB() -> Int {
     guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }
     return pages * 4096 / 1_000_000
 }
+
+/// Returns freed heap memory to the system (glibc keeps it otherwise; this lowers the peak resident size of the
+/// later phases, e.g. after counting and before the stage commit).
+public func releaseFreeMemory() {
+    #if canImport(Glibc)
+    mallocTrim?(0)
+    #endif
+}
+
+/// Asks glibc to give freed memory back to the system as soon as 64 KiB are free at the top of a heap
+/// (`mallopt(M_TRIM_THRESHOLD, 65536)`; the default threshold adapts upwards and keeps megabytes resident).
+public func keepHeapTrimmed() {
+    #if canImport(Glibc)
+    if let sym = dlsym(nil, "mallopt") {
+        let mallopt = unsafeBitCast(sym, to: (@convention(c) (Int32, Int32) -> Int32).self)
+        _ = mallopt(-1 /* M_TRIM_THRESHOLD */, 65536)
+    }
+    #endif
+}
+
+#if canImport(Glibc)
+/// glibc's `malloc_trim`, looked up at run time (its header is not part of the Glibc module).
+private let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    guard let sym = dlsym(nil, "malloc_trim") else { return nil }
+    return unsafeBitCast(sym, to: (@convention(c) (Int) -> Int32).self)
+}()
+#endif
