@@ -216,18 +216,33 @@ public final class Encoder {
         if n > start { encodeSegment(base + start, n - start, into: &out) }
     }
 
-    func encodeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, prefix: Bool = true, into out: inout [UInt32]) {
+    /// Encodes one segment; returns false (output unchanged) when it is not valid UTF-8.
+    @discardableResult
+    func encodeSegment(_ p: UnsafePointer<UInt8>, _ n: Int, prefix: Bool = true, into out: inout [UInt32]) -> Bool {
+        let before = out.count
+        var bad: Int? = nil
         if prefix && t.addPrefixSpace && p[0] != 0x20 {
             if scratch.count < n + 1 { scratch = [UInt8](repeating: 0, count: n + 1) }
             scratch.withUnsafeMutableBufferPointer { s in
                 s[0] = 0x20
                 (s.baseAddress! + 1).update(from: p, count: n)
                 let sp = UnsafePointer(s.baseAddress!)
-                _ = scanner.split(sp, n + 1) { a, z in piece(sp + a, z - a, into: &out) }
+                bad = scanner.split(sp, n + 1) { a, z in piece(sp + a, z - a, into: &out) }
             }
-            return
+        } else {
+            bad = scanner.split(p, n) { a, z in piece(p + a, z - a, into: &out) }
         }
-        _ = scanner.split(p, n) { a, z in piece(p + a, z - a, into: &out) }
+        if bad != nil {
+            out.removeSubrange(before...)
+            return false
+        }
+        return true
+    }
+
+    /// Encodes UTF-8 bytes without special tokens; returns false (output unchanged) when they are not valid UTF-8.
+    func encodeIfValid(_ text: UnsafeBufferPointer<UInt8>, prefix: Bool, into out: inout [UInt32]) -> Bool {
+        guard let base = text.baseAddress, text.count > 0 else { return true }
+        return encodeSegment(base, text.count, prefix: prefix, into: &out)
     }
 
     @inline(__always)
@@ -235,7 +250,7 @@ public final class Encoder {
         if n <= Encoder.maxCached, let e = cache.lookup(p, n) {
             let v = Int(cache.value(e))
             let off = v >> 8, cnt = v & 0xFF
-            cacheIds.withUnsafeBufferPointer { out.append(contentsOf: $0[off..<(off + cnt)]) }
+            cacheIds.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[off..<(off + cnt)])) }
             return
         }
         let before = out.count

@@ -143,9 +143,7 @@ public final class ParallelEncoder {
         var lines = 0
         func one(_ q: UnsafePointer<UInt8>, _ len: Int) {
             let buf = UnsafeBufferPointer(start: q, count: len)
-            if validUTF8(buf) {
-                encoder.encode(buf, prefix: prefix, into: &out)
-            } else {
+            if !encoder.encodeIfValid(buf, prefix: prefix, into: &out) {
                 replaced += 1
                 var s = String(decoding: buf, as: UTF8.self)
                 s.withUTF8 { encoder.encode($0, prefix: prefix, into: &out) }
@@ -168,18 +166,5 @@ public final class ParallelEncoder {
             start = end
         }
         return (replaced, lines)
-    }
-
-    static func validUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard let p = b.baseAddress else { return true }
-        var i = 0
-        let n = b.count
-        while i < n {
-            if p[i] < 0x80 { i += 1; continue }
-            let (_, l) = PreTokenizer.decode(p, i, n)
-            if l == 0 { return false }
-            i += l
-        }
-        return true
     }
 }

@@ -104,17 +104,18 @@ public final class TokenFileWriter {
     }
 
     public func append(_ ids: [UInt32]) throws {
-        buf.removeAll(keepingCapacity: true)
-        buf.reserveCapacity(ids.count * bytesPerToken)
-        if bytesPerToken == 2 {
-            for id in ids { buf.append(UInt8(id & 0xFF)); buf.append(UInt8(id >> 8 & 0xFF)) }
-        } else {
-            for id in ids {
-                buf.append(UInt8(id & 0xFF)); buf.append(UInt8(id >> 8 & 0xFF))
-                buf.append(UInt8(id >> 16 & 0xFF)); buf.append(UInt8(id >> 24))
+        let width = bytesPerToken
+        if buf.count < ids.count * width { buf = [UInt8](repeating: 0, count: ids.count * width) }
+        buf.withUnsafeMutableBytes { b in
+            ids.withUnsafeBufferPointer { src in
+                if width == 2 {
+                    for (i, id) in src.enumerated() { b.storeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                } else {
+                    for (i, id) in src.enumerated() { b.storeBytes(of: id.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+                }
             }
         }
-        try out.write(buf)
+        try buf.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<(ids.count * width)])) }
         count += Int64(ids.count)
     }
 

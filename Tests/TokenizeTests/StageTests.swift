@@ -95,6 +95,13 @@ final class TokenStageTests: XCTestCase {
         var ids: [UInt32] = []
         try ParallelEncoder(tokenizer: tok, threads: 2).encodeText(file: path, blockSize: 4096) { ids += $0 }
         XCTAssertTrue(ids.map(Int.init) == tok.encode(text), "blocked encoding differs")
+        // Invalid UTF-8 in the file: replaced (U+FFFD per maximal invalid subpart), then encoded.
+        var bytes0 = Array(text.utf8)
+        bytes0 += [0x61, 0xFF, 0x62, 0x0A, 0xE2, 0x82, 0x20, 0x63, 0x0A, 0xF0, 0x9F, 0x98, 0x0A, 0x64]
+        try FileSystem.atomicWrite(bytes0, to: path)
+        ids = []
+        try ParallelEncoder(tokenizer: tok, threads: 2).encodeText(file: path, blockSize: 4096) { ids += $0 }
+        XCTAssertTrue(ids.map(Int.init) == tok.encode(String(decoding: bytes0, as: UTF8.self)), "invalid UTF-8 handling differs")
         // Cut points: only after a newline between two non-space characters.
         let bytes = Array("a\nb \nc\n d日\n本\u{3000}\nx".utf8)
         let safe = bytes.withUnsafeBufferPointer { b in
