@@ -140,7 +140,7 @@ struct Encode: ParsableCommand {
             ids = tok.encode(TextInput.decode(data), allowSpecial: special).map { UInt32($0) }
         } else if let f = file {
             if let o = output {
-                let w = try TokenFileWriter(path: o, vocabSize: tok.vocabSize)
+                let w = try BackgroundTokenWriter(path: o, vocabSize: tok.vocabSize)
                 try ParallelEncoder(tokenizer: tok).encodeText(file: f) { try w.append($0) }
                 try w.close()
                 return

@@ -85,7 +85,7 @@ public enum TokenizeStages {
             print("tokens: up to date")
             return nil
         }
-        let writer = try TokenFileWriter(path: run.output("tokens.bin.zst"), vocabSize: tok.vocabSize)
+        let writer = try BackgroundTokenWriter(path: run.output("tokens.bin.zst"), vocabSize: tok.vocabSize)
         let enc = ParallelEncoder(tokenizer: tok, threads: threads)
         let progress = Core.Progress("tokenize", unit: "bytes")
         try enc.encodeLines(file: input, progress: progress) { try writer.append($0) }

@@ -121,3 +121,41 @@ public final class TokenFileWriter {
 
     public func close() throws { try out.close() }
 }
+
+/// A token file writer that compresses and writes on a background queue, so that encoding the next block overlaps
+/// with writing the previous one (at most two blocks in flight).
+public final class BackgroundTokenWriter {
+    private let writer: TokenFileWriter
+    private let queue = DispatchQueue(label: "tokenize.writer")
+    private let slots = DispatchSemaphore(value: 2)
+    private var failure: Error?
+    private let lock = NSLock()
+
+    public init(path: String, vocabSize: Int) throws {
+        writer = try TokenFileWriter(path: path, vocabSize: vocabSize)
+    }
+
+    public var bytesPerToken: Int { writer.bytesPerToken }
+
+    /// Tokens written so far (complete after `close`).
+    public var count: Int64 { queue.sync { writer.count } }
+
+    public func append(_ ids: [UInt32]) throws {
+        lock.lock(); let f = failure; lock.unlock()
+        if let f = f { throw f }
+        slots.wait()
+        queue.async { [self] in
+            defer { slots.signal() }
+            lock.lock(); let failed = failure != nil; lock.unlock()
+            if failed { return }
+            do { try writer.append(ids) } catch { lock.lock(); failure = error; lock.unlock() }
+        }
+    }
+
+    /// Waits for pending writes, then closes the file; rethrows the first write error.
+    public func close() throws {
+        queue.sync {}
+        if let f = failure { throw f }
+        try writer.close()
+    }
+}
