@@ -18,6 +18,8 @@ public final class BPETokenizer: @unchecked Sendable {
     /// Byte -> id of its one-symbol token (-1 when the vocabulary lacks it: such bytes are dropped, as tokenizers does).
     let byteId: [Int32]
     let mergeIndex: U64Index
+    /// Symbol string -> id.
+    let vocabIndex: ByteTable
     let mergeRank: [UInt32]
     let mergeResult: [UInt32]
     public let addPrefixSpace: Bool
@@ -83,6 +85,7 @@ public final class BPETokenizer: @unchecked Sendable {
             if inserted { rank.append(UInt32(r)); result.append(UInt32(c)) } else { rank[Int(i)] = UInt32(r); result[Int(i)] = UInt32(c) }
         }
         self.tokens = tokens
+        vocabIndex = ids
         self.raw = raw
         self.isAdded = isAdded
         self.added = added.sorted { $0.0.count > $1.0.count }
@@ -152,6 +155,17 @@ public final class BPETokenizer: @unchecked Sendable {
     /// unknown ids are skipped — use `check` first to reject them). Added tokens are rendered as their text.
     public func decode(_ ids: [Int]) -> String {
         String(decoding: decodeBytes(ids), as: UTF8.self)
+    }
+
+    /// The id of a token given by its text: an added (special) token such as `<pad>`, or a vocabulary entry as
+    /// written in vocab.json (byte-level symbols, e.g. `Ġthe`). Nil when there is none.
+    public func tokenId(_ text: String) -> Int? {
+        let b = Array(text.utf8)
+        if let a = added.first(where: { $0.0 == b }) { return a.1 }
+        return b.withUnsafeBufferPointer { p -> Int? in
+            guard let base = p.baseAddress else { return nil }
+            return vocabIndex.lookup(base, p.count).map { Int(vocabIndex.value($0)) }
+        }
     }
 
     /// The symbol string of one token (for display).

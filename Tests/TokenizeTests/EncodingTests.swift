@@ -18,6 +18,9 @@ final class EncodingTests: XCTestCase {
     func testGPT2MatchesTiktoken() throws {
         let tok = try gpt2()
         XCTAssertEqual(tok.vocabSize, 50257)
+        XCTAssertEqual(tok.tokenId("\u{0120}the"), 262)
+        XCTAssertEqual(tok.tokenId("<|endoftext|>"), 50256)
+        XCTAssertNil(tok.tokenId("no such token"))
         let fx = try Fixtures.load(GPT2Fixtures.self, "encode_gpt2.json")
         XCTAssertGreaterThan(fx.cases.count, 100)
         for c in fx.cases {
@@ -150,6 +153,7 @@ final class LoadingTests: XCTestCase {
         XCTAssertEqual(fromJSON.decode(ids), text)
         // vocab.json + merges.txt carry no added tokens: "<pad>" is plain text there, special with tokenizer.json.
         XCTAssertEqual(fromJSON.encode("<pad>", allowSpecial: true), [0])
+        XCTAssertEqual(fromJSON.tokenId("<s>"), 2)
         XCTAssertNotEqual(fromFiles.encode("<pad>", allowSpecial: true), [0])
     }
 
