@@ -354,8 +354,7 @@ def main():
         trained.append({"case": name, "strings": [{"text": t, "ids": tok.encode(t).ids} for t in strings]})
     write(os.path.join(HERE, "encode_trained.json"), json.dumps(trained, ensure_ascii=True, indent=0) + "\n")
 
-    if "--unicode" in sys.argv or not os.path.exists(os.path.join(HERE, "unicode_classes.json")):
-        write(os.path.join(HERE, "unicode_classes.json"), json.dumps(unicode_classes()) + "\n")
+    write(os.path.join(HERE, "unicode_classes.json"), json.dumps(unicode_classes()) + "\n")
 
 
 if __name__ == "__main__":
