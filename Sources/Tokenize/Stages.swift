@@ -12,7 +12,7 @@ public enum TokenizeStages {
     /// to the `tokenize` stage folder. Returns nil when up to date.
     @discardableResult
     public static func bpeTrain(workdir: Workdir, files: [String], options: TrainerOptions, force: Bool,
-                                threads: Int = max(1, Machine.cores)) throws -> TrainedBPE? {
+                                threads: Int = max(1, Machine.cores)) throws -> TrainSummary? {
         for f in files where !FileSystem.exists(f) { throw CoreError.notFound(path: f) }
         guard options.vocabSize > 0 else { throw TokenizeError.invalidOption("--vocab-size must be positive") }
         guard options.minFrequency >= 0 else { throw TokenizeError.invalidOption("--min-frequency must be >= 0") }
@@ -24,19 +24,33 @@ public enum TokenizeStages {
         }
         keepHeapTrimmed()
         Core.log.debug("stage begun: rss \(residentMB()) MB")
-        let model = try BPETrainer.train(files: files, options: options, threads: threads) { Core.log.info("\($0)") }
-        releaseFreeMemory()
-        try write(model.tokenizerJSON(), to: run.output("tokenizer.json.zst"))
-        try write(model.vocabJSON(), to: run.output("vocab.json.zst"))
-        try write(model.mergesText(), to: run.output("merges.txt.zst"))
+        // The model lives only in this scope: its memory is returned before the commit.
+        let summary: TrainSummary = try {
+            let model = try BPETrainer.train(files: files, options: options, threads: threads) { Core.log.info("\($0)") }
+            releaseFreeMemory()
+            Core.log.debug("trained: rss \(residentMB()) MB")
+            try write(model.tokenizerJSON(), to: run.output("tokenizer.json.zst"))
+            Core.log.debug("tokenizer.json written: rss \(residentMB()) MB")
+            try write(model.vocabJSON(), to: run.output("vocab.json.zst"))
+            try write(model.mergesText(), to: run.output("merges.txt.zst"))
+            return TrainSummary(tokens: model.tokens.count, merges: model.serializedMerges.count)
+        }()
         releaseFreeMemory()
         Core.log.debug("outputs written: rss \(residentMB()) MB")
-        run.records["vocab_size"] = model.tokens.count
-        run.records["merges"] = model.serializedMerges.count
+        run.records["vocab_size"] = summary.tokens
+        run.records["merges"] = summary.merges
         try run.commit()
         Core.log.debug("committed: rss \(residentMB()) MB")
-        print("tokenize: \(model.tokens.count) tokens, \(model.serializedMerges.count) merges -> \(workdir.stageDir("tokenize"))")
-        return model
+        print("tokenize: \(summary.tokens) tokens, \(summary.merges) merges -> \(workdir.stageDir("tokenize"))")
+        return summary
+    }
+
+    /// What `bpeTrain` produced.
+    public struct TrainSummary: Sendable {
+        /// Vocabulary size actually reached.
+        public var tokens: Int
+        /// Merges in merges.txt.
+        public var merges: Int
     }
 
     static func write(_ bytes: [UInt8], to path: String) throws {

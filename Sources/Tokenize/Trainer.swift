@@ -98,12 +98,14 @@ public enum BPETrainer {
 
     /// Trains on word counts (keys: raw bytes of pre-tokenized pieces).
     static func train(words table: ByteTable, options: TrainerOptions, progress: Core.Progress? = nil) -> TrainedBPE {
-        var tokens: [[UInt8]] = []
-        var tokenIds: [[UInt8]: UInt32] = [:]
+        // Tokens by id, in one arena: entry index == id (tokens are unique and added in id order).
+        let vocab = ByteTable(capacity: min(max(options.vocabSize, 512), 1 << 20))
+        func idOf(_ t: [UInt8]) -> UInt32? {
+            t.withUnsafeBufferPointer { b in vocab.lookup(b.baseAddress!, b.count).map { UInt32($0) } }
+        }
         func addToken(_ t: [UInt8]) {
-            if tokenIds[t] == nil {
-                tokenIds[t] = UInt32(tokens.count)
-                tokens.append(t)
+            t.withUnsafeBufferPointer { b in
+                if vocab.lookup(b.baseAddress!, b.count) == nil { vocab.add(b.baseAddress!, b.count, 0) }
             }
         }
         // 1. Special tokens, in the given order.
@@ -116,7 +118,7 @@ public enum BPETrainer {
         let alphabet = (0..<256).filter { seen[$0] }.sorted { ByteLevel.byteToScalar[$0] < ByteLevel.byteToScalar[$1] }
         for b in alphabet { addToken(ByteLevel.byteToUTF8[b]) }
         var byteId = [UInt32](repeating: 0, count: 256)
-        for b in 0..<256 { byteId[b] = tokenIds[ByteLevel.byteToUTF8[b]] ?? UInt32.max }
+        for b in 0..<256 { byteId[b] = idOf(ByteLevel.byteToUTF8[b]) ?? UInt32.max }
 
         // 3. Words as symbol ids.
         let wordCount = table.count
@@ -189,7 +191,8 @@ public enum BPETrainer {
 
         // 5. Merges.
         var merges: [(UInt32, UInt32, UInt32)] = []
-        while tokens.count < options.vocabSize {
+        var joined: [UInt8] = []
+        while vocab.count < options.vocabSize {
             guard var top = heap.pop() else { break }
             let pid = Int(pairIndex.get(UInt64(top.a) << 32 | UInt64(top.b))!)
             let current = pairCount[pid]
@@ -199,14 +202,12 @@ public enum BPETrainer {
                 continue
             }
             if top.count < 1 || options.minFrequency > top.count { break }
-            let newToken = tokens[Int(top.a)] + tokens[Int(top.b)]
-            let newId: UInt32
-            if let existing = tokenIds[newToken] {
-                newId = existing
-            } else {
-                newId = UInt32(tokens.count)
-                tokenIds[newToken] = newId
-                tokens.append(newToken)
+            joined.removeAll(keepingCapacity: true)
+            vocab.key(Int(top.a)) { p, n in joined.append(contentsOf: UnsafeBufferPointer(start: p, count: n)) }
+            vocab.key(Int(top.b)) { p, n in joined.append(contentsOf: UnsafeBufferPointer(start: p, count: n)) }
+            let newId: UInt32 = joined.withUnsafeBufferPointer { b in
+                if let existing = vocab.lookup(b.baseAddress!, b.count) { return UInt32(existing) }
+                return UInt32(vocab.add(b.baseAddress!, b.count, 0))
             }
             merges.append((top.a, top.b, newId))
             progress?.advance(by: 1)
@@ -251,6 +252,21 @@ public enum BPETrainer {
             freeLists.append(top.list)
             flush()
         }
+        Core.log.debug("merge loop done: rss \(residentMB()) MB, \(vocab.count) tokens")
+        // Free the merge-phase structures before building the result.
+        lists = []
+        freeLists = []
+        heap.items = []
+        pairKey = []
+        pairCount = []
+        pending = []
+        pairIndex = U64Index(capacity: 0)
+        symbols = []
+        wStart = []
+        wLen = []
+        wCount = []
+        releaseFreeMemory()
+        let tokens = (0..<vocab.count).map { vocab.keyBytes($0) }
         return TrainedBPE(tokens: tokens, merges: merges, specialTokens: options.specialTokens,
                           addPrefixSpace: options.addPrefixSpace)
     }

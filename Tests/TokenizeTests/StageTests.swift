@@ -57,7 +57,10 @@ final class TokenStageTests: XCTestCase {
         XCTAssertThrowsError(try TokenizeStages.bpeTrain(workdir: work, files: [TokenizeStages.defaultCorpus(work)], options: o, force: false))
         let clean = tmp + "/clean.txt"
         try FileSystem.atomicWrite(Array(corpus.dropLast(7)), to: clean)
-        let model = try XCTUnwrap(try TokenizeStages.bpeTrain(workdir: work, files: [clean], options: o, force: false))
+        let summary = try XCTUnwrap(try TokenizeStages.bpeTrain(workdir: work, files: [clean], options: o, force: false))
+        let model = try BPETrainer.train(files: [clean], options: o)
+        XCTAssertEqual(summary.tokens, model.tokens.count)
+        XCTAssertEqual(summary.merges, model.serializedMerges.count)
         XCTAssertNil(try TokenizeStages.bpeTrain(workdir: work, files: [clean], options: o, force: false))
         let out = tmp + "/export"
         try TokenizeStages.exportTokenizer(workdir: work, to: out)
