@@ -252,7 +252,7 @@ public enum BPETrainer {
             freeLists.append(top.list)
             flush()
         }
-        Core.log.debug("merge loop done: rss \(residentMB()) MB, \(vocab.count) tokens")
+        Core.log.debug("merge loop done: rss \(residentMB()) MB, \(vocab.count) tokens, \(pairKey.count) pairs, \(lists.count) lists")
         // Free the merge-phase structures before building the result.
         lists = []
         freeLists = []
