@@ -99,7 +99,7 @@ public enum BPETrainer {
     /// Trains on word counts (keys: raw bytes of pre-tokenized pieces).
     static func train(words table: ByteTable, options: TrainerOptions, progress: Core.Progress? = nil) -> TrainedBPE {
         // Tokens by id, in one arena: entry index == id (tokens are unique and added in id order).
-        let vocab = ByteTable(capacity: min(max(options.vocabSize, 512), 1 << 20))
+        let vocab = ByteTable(capacity: 4096)
         func idOf(_ t: [UInt8]) -> UInt32? {
             t.withUnsafeBufferPointer { b in vocab.lookup(b.baseAddress!, b.count).map { UInt32($0) } }
         }
@@ -302,7 +302,8 @@ public enum BPETrainer {
 func residentMB() -> Int {
     guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let parts = s.split(separator: " ")
-    guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }
+    guard parts.count > 2, let pages = Int(parts[1]), let shared = Int(parts[2]) else { return 0 }
+    _ = shared
     return pages * 4096 / 1_000_000
 }
 
