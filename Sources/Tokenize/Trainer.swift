@@ -302,8 +302,7 @@ public enum BPETrainer {
 func residentMB() -> Int {
     guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
     let parts = s.split(separator: " ")
-    guard parts.count > 2, let pages = Int(parts[1]), let shared = Int(parts[2]) else { return 0 }
-    _ = shared
+    guard parts.count > 1, let pages = Int(parts[1]) else { return 0 }
     return pages * 4096 / 1_000_000
 }
 
