@@ -1,0 +1,258 @@
+import Core
+
+/// The four reward functions of the Unsloth "Advanced Llama 3.1 (3B) GRPO LoRA" notebook, in the order the
+/// notebook passes them to the trainer. The raw value is the function's name, as TRL logs it
+/// (`rewards/<name>/mean`).
+public enum RewardFunction: String, CaseIterable, Sendable, Codable {
+    case matchFormatExactly = "match_format_exactly"
+    case matchFormatApproximately = "match_format_approximately"
+    case checkAnswer = "check_answer"
+    case checkNumbers = "check_numbers"
+
+    public var name: String { rawValue }
+    /// The metric name of its mean, as TRL logs it.
+    public var logKey: String { "rewards/\(rawValue)/mean" }
+}
+
+/// The reward functions as pure functions of (completion text, true answer).
+///
+/// The notebook's functions receive batches (`completions[i][0]["content"]`, `answer[i]`); here a completion is
+/// the generated text and the answer the record's `answer` string. Scores equal the notebook's exactly, including
+/// Python's `re` and `float()` behaviour (see docs/gsm8k.md). The markers are matched literally: for markers
+/// without regular-expression metacharacters (the standard ones) this is what the notebook's regexes do.
+public struct Rewards: Sendable {
+    public let markers: ReasoningMarkers
+    private let a: [UInt32], b: [UInt32], c: [UInt32], d: [UInt32]
+
+    public init(markers: ReasoningMarkers = .standard) {
+        precondition(markers.problem == nil, markers.problem ?? "")
+        self.markers = markers
+        a = PythonText.codePoints(markers.reasoningStart)
+        b = PythonText.codePoints(markers.reasoningEnd)
+        c = PythonText.codePoints(markers.solutionStart)
+        d = PythonText.codePoints(markers.solutionEnd)
+    }
+
+    // MARK: The four functions
+
+    /// `match_format_exactly`: 3.0 when `match_format` finds a match, else 0.
+    public func matchFormatExactly(_ completion: String) -> Double {
+        formatMatch(PythonText.codePoints(completion)) != nil ? 3.0 : 0
+    }
+
+    /// `match_format_approximately`: for each marker, +0.5 when it occurs exactly once (`str.count`), else −1.0.
+    public func matchFormatApproximately(_ completion: String) -> Double {
+        approximately(PythonText.codePoints(completion))
+    }
+
+    /// `check_answer`: the group captured by `match_format` against the true answer.
+    public func checkAnswer(_ completion: String, answer: String) -> Double {
+        checkAnswer(PythonText.codePoints(completion), answer: PythonText.codePoints(answer))
+    }
+
+    /// `check_numbers`: the first number after the solution start marker against the true answer.
+    public func checkNumbers(_ completion: String, answer: String) -> Double {
+        checkNumbers(PythonText.codePoints(completion), answer: PythonText.codePoints(answer))
+    }
+
+    /// One function's score.
+    public func score(_ function: RewardFunction, completion: String, answer: String) -> Double {
+        switch function {
+        case .matchFormatExactly: return matchFormatExactly(completion)
+        case .matchFormatApproximately: return matchFormatApproximately(completion)
+        case .checkAnswer: return checkAnswer(completion, answer: answer)
+        case .checkNumbers: return checkNumbers(completion, answer: answer)
+        }
+    }
+
+    /// All four scores, in `RewardFunction.allCases` order.
+    public func scores(completion: String, answer: String) -> [Double] {
+        let s = PythonText.codePoints(completion)
+        let t = PythonText.codePoints(answer)
+        let group = formatMatch(s)
+        return [group != nil ? 3.0 : 0, approximately(s), checkAnswer(group: group, answer: t),
+                checkNumbers(s, answer: t)]
+    }
+
+    /// The text `match_format.search(completion).group(1)` returns, or nil when there is no match.
+    public func formatGroup(_ completion: String) -> String? {
+        formatMatch(PythonText.codePoints(completion)).map { PythonText.string($0) }
+    }
+
+    /// The text `match_numbers.search(completion).group(1)` returns, or nil when there is no match.
+    public func numbersGroup(_ completion: String) -> String? {
+        numbersMatch(PythonText.codePoints(completion)).map { PythonText.string($0) }
+    }
+
+    // MARK: Implementation on code points
+
+    func approximately(_ s: [UInt32]) -> Double {
+        var score = 0.0
+        for m in [a, b, c, d] { score += PythonText.count(s, m) == 1 ? 0.5 : -1.0 }
+        return score
+    }
+
+    func checkAnswer(_ s: [UInt32], answer: [UInt32]) -> Double {
+        checkAnswer(group: formatMatch(s), answer: answer)
+    }
+
+    func checkAnswer(group: ArraySlice<UInt32>?, answer: [UInt32]) -> Double {
+        guard let guess = group else { return 0 }
+        // `guess == true_answer`: code point equality (not Swift's canonical-equivalence String ==).
+        if guess.elementsEqual(answer) { return 3.0 }
+        if PythonText.strip(guess).elementsEqual(PythonText.strip(answer[...])) { return 1.5 }
+        // float(guess) / float(true_answer); any exception (ValueError, ZeroDivisionError) scores −1.5.
+        guard let g = PythonText.float(guess), let t = PythonText.float(answer[...]), t != 0 else { return -1.5 }
+        let ratio = g / t
+        if ratio >= 0.9 && ratio <= 1.1 { return 1.0 }
+        if ratio >= 0.8 && ratio <= 1.2 { return 0.5 }
+        return -1.5
+    }
+
+    func checkNumbers(_ s: [UInt32], answer: [UInt32]) -> Double {
+        guard let guess = numbersMatch(s) else { return 0 }
+        // float(true_answer.strip()), then float(guess.strip().replace(",", "")); a ValueError scores 0.
+        guard let t = PythonText.float(PythonText.strip(answer[...])) else { return 0 }
+        let cleaned = PythonText.strip(guess).filter { $0 != 0x2C }
+        guard let g = PythonText.float(cleaned[...]) else { return 0 }
+        return g == t ? 1.5 : -0.5
+    }
+
+    /// Positions where `m` occurs in `s` (overlapping occurrences too), ascending.
+    static func occurrences(of m: [UInt32], in s: [UInt32]) -> [Int] {
+        var out: [Int] = []
+        guard !m.isEmpty, s.count >= m.count else { return out }
+        let first = m[0]
+        var i = 0
+        let last = s.count - m.count
+        while i <= last {
+            if s[i] == first {
+                var j = 1
+                while j < m.count && s[i + j] == m[j] { j += 1 }
+                if j == m.count { out.append(i) }
+            }
+            i += 1
+        }
+        return out
+    }
+
+    /// The first element of the sorted `list` that is ≥ `x`, or nil.
+    static func firstAtLeast(_ x: Int, in list: [Int]) -> Int? {
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid] < x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo < list.count ? list[lo] : nil
+    }
+
+    /// `re.compile(rf"^[\s]{{0,}}{A}.+?{B}.*?{C}(.+?){D}[\s]{{0,}}$", re.MULTILINE | re.DOTALL).search(s)`,
+    /// returning group 1.
+    ///
+    /// The backtracking order of Python's engine decides which match (and group) `search` returns: the leftmost
+    /// start; there the longest whitespace run before A first; then the nearest B, C and D for which the rest of
+    /// the pattern can still match. The rest can match from a D at `d` when the whitespace after it contains a
+    /// `\n` or reaches the end of the text (`$` with MULTILINE matches before any `\n` and at the end). With L the
+    /// last such D, a C at `c` can be completed iff `c + |C| + 1 <= L` (the group needs one character), so the
+    /// viable C and B positions form prefixes and the nearest candidate is the only one to try: linear time,
+    /// same result as the backtracking engine.
+    func formatMatch(_ s: [UInt32]) -> ArraySlice<UInt32>? {
+        let n = s.count
+        let dAll = Rewards.occurrences(of: d, in: s)
+        var dValid: [Int] = []
+        for pos in dAll {
+            var p = pos + d.count
+            var ok = false
+            while true {
+                if p == n { ok = true; break }
+                let ch = s[p]
+                if ch == 0x0A { ok = true; break }
+                if !PythonText.isSpace(ch) { break }
+                p += 1
+            }
+            if ok { dValid.append(pos) }
+        }
+        guard let lastD = dValid.last else { return nil }
+        let cAll = Rewards.occurrences(of: c, in: s)
+        let bAll = Rewards.occurrences(of: b, in: s)
+        let aAll = Rewards.occurrences(of: a, in: s)
+        guard !cAll.isEmpty, !bAll.isEmpty, !aAll.isEmpty else { return nil }
+        let aSet = Set(aAll)
+
+        // The nearest C after position x that can be completed, if the nearest one can.
+        func viableC(from x: Int) -> Int? {
+            guard let cPos = Rewards.firstAtLeast(x, in: cAll), cPos + c.count + 1 <= lastD else { return nil }
+            return cPos
+        }
+        // The group once A ends at aEnd, or nil.
+        func rest(afterA aEnd: Int) -> ArraySlice<UInt32>? {
+            guard let bPos = Rewards.firstAtLeast(aEnd + 1, in: bAll),
+                  let cPos = viableC(from: bPos + b.count),
+                  let dPos = Rewards.firstAtLeast(cPos + c.count + 1, in: dValid) else { return nil }
+            return s[(cPos + c.count)..<dPos]
+        }
+
+        var i = 0
+        while i <= n {
+            if i == 0 || s[i - 1] == 0x0A {
+                // Greedy [\s]{0,}: longest run first, then shorter ones.
+                var k = 0
+                while i + k < n && PythonText.isSpace(s[i + k]) { k += 1 }
+                while k >= 0 {
+                    if aSet.contains(i + k), let g = rest(afterA: i + k + a.count) { return g }
+                    k -= 1
+                }
+            }
+            // Jump to the next line start.
+            var j = i
+            while j < n && s[j] != 0x0A { j += 1 }
+            i = j + 1
+        }
+        return nil
+    }
+
+    /// `re.compile(C + r".*?([\d\.\,]{1,})", re.MULTILINE | re.DOTALL).search(s)`, returning group 1: the
+    /// longest run of decimal digits (any script), dots and commas starting at the first such character after
+    /// the first occurrence of C.
+    func numbersMatch(_ s: [UInt32]) -> ArraySlice<UInt32>? {
+        guard let cPos = Rewards.occurrences(of: c, in: s).first else { return nil }
+        func inClass(_ v: UInt32) -> Bool { v == 0x2E || v == 0x2C || PythonText.isDecimal(v) }
+        var p = cPos + c.count
+        while p < s.count && !inClass(s[p]) { p += 1 }
+        if p == s.count { return nil }
+        var e = p
+        while e < s.count && inClass(s[e]) { e += 1 }
+        return s[p..<e]
+    }
+}
+
+/// Per-function means and the mean total over a set of completions, as TRL logs them for a step.
+public struct RewardSummary: Equatable, Sendable {
+    public private(set) var count = 0
+    public private(set) var sums: [Double] = Array(repeating: 0, count: RewardFunction.allCases.count)
+    public private(set) var totalSum = 0.0
+    /// Completions whose `check_answer` score is 3.0 (answer in the full format, exactly equal).
+    public private(set) var exactAnswers = 0
+
+    public init() {}
+
+    public mutating func add(_ scores: [Double]) {
+        precondition(scores.count == sums.count)
+        count += 1
+        var total = 0.0
+        for (i, v) in scores.enumerated() { sums[i] += v; total += v }
+        totalSum += total
+        if scores[RewardFunction.allCases.firstIndex(of: .checkAnswer)!] == 3.0 { exactAnswers += 1 }
+    }
+
+    /// `rewards/<name>/mean`.
+    public func mean(_ f: RewardFunction) -> Double {
+        count == 0 ? 0 : sums[RewardFunction.allCases.firstIndex(of: f)!] / Double(count)
+    }
+
+    /// `reward`: the mean of the per-completion sums of the four scores.
+    public var reward: Double { count == 0 ? 0 : totalSum / Double(count) }
+
+    /// The share of completions with `check_answer` = 3.0.
+    public var accuracy: Double { count == 0 ? 0 : Double(exactAnswers) / Double(count) }
+}
