@@ -1,4 +1,5 @@
 import Core
+import Foundation
 
 /// The four reward functions of the Unsloth "Advanced Llama 3.1 (3B) GRPO LoRA" notebook, in the order the
 /// notebook passes them to the trainer. The raw value is the function's name, as TRL logs it
@@ -255,4 +256,67 @@ public struct RewardSummary: Equatable, Sendable {
 
     /// The share of completions with `check_answer` = 3.0.
     public var accuracy: Double { count == 0 ? 0 : Double(exactAnswers) / Double(count) }
+}
+
+/// Errors of scoring completion files.
+public enum RewardError: PipelineError {
+    case unknownID(path: String, line: Int, id: String, data: String)
+    case noCompletions(path: String)
+    case noData(String)
+
+    public var message: String {
+        switch self {
+        case let .unknownID(path, line, id, data): return "\(path):\(line): id '\(id)' is not in \(data)"
+        case let .noCompletions(path): return "\(path): no completions to score"
+        case let .noData(path): return "\(path): no GSM8K records file here (give a file, or a split such as artifacts/gsm8k/test)"
+        }
+    }
+}
+
+/// Scores files of completions (`{"id": …, "completion": …}` per line) against GSM8K records.
+public enum RewardScoring {
+    struct AnswerRecord: Decodable { let id: String; let answer: String }
+    struct CompletionRecord: Decodable { let id: String; let completion: String }
+
+    /// The records file a `--data` argument names: the path itself when it is a file, else the path with
+    /// `.jsonl.zst` or `.jsonl` appended (so `artifacts/gsm8k/test` names `artifacts/gsm8k/test.jsonl.zst`).
+    public static func resolveData(_ path: String) throws -> String {
+        for candidate in [path, path + ".jsonl.zst", path + ".jsonl"]
+        where FileSystem.exists(candidate) && !FileSystem.isDirectory(candidate) {
+            return candidate
+        }
+        throw RewardError.noData(path)
+    }
+
+    /// The markers the records were made with: the `gsm8k` manifest beside the records file, if any.
+    public static func markers(forData path: String) -> ReasoningMarkers? {
+        let dir = (path as NSString).deletingLastPathComponent
+        guard let m = try? Manifest.load(path: (dir.isEmpty ? "." : dir) + "/manifest.json"), m.stage == "gsm8k" else {
+            return nil
+        }
+        return ReasoningMarkers(parameters: m.parameters)
+    }
+
+    /// id → answer of a GSM8K records file.
+    public static func answers(data path: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        try JSONLReader.forEach(AnswerRecord.self, path: path) { r, _ in
+            if out[r.id] == nil { out[r.id] = r.answer }
+        }
+        return out
+    }
+
+    /// Scores every completion against the answer of its id.
+    public static func score(completions path: String, answers: [String: String], dataName: String,
+                             rewards: Rewards) throws -> RewardSummary {
+        var summary = RewardSummary()
+        try JSONLReader.forEach(CompletionRecord.self, path: path) { r, line in
+            guard let answer = answers[r.id] else {
+                throw RewardError.unknownID(path: path, line: line, id: r.id, data: dataName)
+            }
+            summary.add(rewards.scores(completion: r.completion, answer: answer))
+        }
+        if summary.count == 0 { throw RewardError.noCompletions(path: path) }
+        return summary
+    }
 }
