@@ -35,6 +35,7 @@ struct RewardCommand: ParsableCommand {
         let dataPath = try RewardScoring.resolveData(data)
         let base = RewardScoring.markers(forData: dataPath) ?? .standard
         let markers = try markerOptions.markers(over: base)
+        markerOptions.warnAboutMetacharacters(markers)
         let answers = try RewardScoring.answers(data: dataPath)
         let summary = try RewardScoring.score(completions: completions, answers: answers, dataName: dataPath,
                                               rewards: Rewards(markers: markers))

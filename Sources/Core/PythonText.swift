@@ -58,10 +58,95 @@ public enum PythonText {
         return out
     }
 
-    public static func string<C: Collection>(_ codePoints: C) -> String where C.Element == UInt32 {
-        var s = String.UnicodeScalarView()
-        for v in codePoints { if let u = Unicode.Scalar(v) { s.append(u) } }
-        return String(s)
+    /// The string of code points (invalid ones — surrogates, beyond U+10FFFF — are dropped).
+    public static func string(_ codePoints: ArraySlice<UInt32>) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(codePoints.count)
+        for v in codePoints { appendUTF8(v, to: &bytes) }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public static func string(_ codePoints: [UInt32]) -> String { string(codePoints[...]) }
+
+    @inline(__always)
+    public static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
+        if v < 0x80 {
+            out.append(UInt8(v))
+        } else if v < 0x800 {
+            out.append(UInt8(0xC0 | (v >> 6))); out.append(UInt8(0x80 | (v & 0x3F)))
+        } else if v < 0x10000 {
+            if v >= 0xD800 && v < 0xE000 { return }
+            out.append(UInt8(0xE0 | (v >> 12))); out.append(UInt8(0x80 | ((v >> 6) & 0x3F)))
+            out.append(UInt8(0x80 | (v & 0x3F)))
+        } else if v < 0x110000 {
+            out.append(UInt8(0xF0 | (v >> 18))); out.append(UInt8(0x80 | ((v >> 12) & 0x3F)))
+            out.append(UInt8(0x80 | ((v >> 6) & 0x3F))); out.append(UInt8(0x80 | (v & 0x3F)))
+        }
+    }
+
+    /// `repr(x)` of a finite Python float: the shortest round-tripping digits, in fixed notation when the decimal
+    /// exponent is in [-4, 16), else as `d.ddde±XX`; fixed notation always has a fractional part (`3.0`).
+    public static func floatRepr(_ x: Double) -> String {
+        if x.isNaN { return "nan" }
+        if x.isInfinite { return x < 0 ? "-inf" : "inf" }
+        var text = "\(x.magnitude)" // Swift's shortest round-trip digits, in its own notation
+        var exp = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exp = Int(text[text.index(after: e)...]) ?? 0
+            text = String(text[..<e])
+        }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        let intPart = String(parts[0]), fracPart = parts.count > 1 ? String(parts[1]) : ""
+        var digits = Array(intPart + fracPart)
+        var decpt = intPart.count + exp
+        while let f = digits.first, f == "0" { digits.removeFirst(); decpt -= 1 }
+        while let l = digits.last, l == "0" { digits.removeLast() }
+        let sign = x.sign == .minus ? "-" : ""
+        if digits.isEmpty { return sign + "0.0" }
+        if decpt > -4 && decpt <= 16 {
+            if decpt <= 0 { return sign + "0." + String(repeating: "0", count: -decpt) + String(digits) }
+            if decpt >= digits.count {
+                return sign + String(digits) + String(repeating: "0", count: decpt - digits.count) + ".0"
+            }
+            return sign + String(digits[..<decpt]) + "." + String(digits[decpt...])
+        }
+        let e = decpt - 1
+        let mantissa = digits.count == 1 ? String(digits) : String(digits[0]) + "." + String(digits[1...])
+        let expText = String(abs(e))
+        return sign + mantissa + "e" + (e < 0 ? "-" : "+") + (expText.count < 2 ? "0" : "") + expText
+    }
+
+    /// Appends `s` as a JSON string the way Python's `json.dumps(..., ensure_ascii=False)` writes it: `"` and
+    /// `\\` escaped, \b \f \n \r \t by name, other characters below U+0020 as `\u00xx`; everything else as UTF-8.
+    public static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        out.append(0x22)
+        s.withUTF8 { buf in
+            var runStart = 0
+            var i = 0
+            let n = buf.count
+            while i < n {
+                let b = buf[i]
+                if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
+                if i > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
+                switch b {
+                case 0x22: out.append(0x5C); out.append(0x22)
+                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x0A: out.append(0x5C); out.append(0x6E)
+                case 0x0D: out.append(0x5C); out.append(0x72)
+                case 0x09: out.append(0x5C); out.append(0x74)
+                case 0x08: out.append(0x5C); out.append(0x62)
+                case 0x0C: out.append(0x5C); out.append(0x66)
+                default:
+                    let hex: (UInt8) -> UInt8 = { $0 < 10 ? 0x30 + $0 : 0x57 + $0 }
+                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex(b >> 4), hex(b & 15)])
+                }
+                i += 1
+                runStart = i
+            }
+            if n > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<n])) }
+        }
+        out.append(0x22)
     }
 
     /// `str.strip()` without arguments, on code points.

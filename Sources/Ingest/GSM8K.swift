@@ -109,6 +109,47 @@ public struct GSM8KRecord: Codable, Equatable, Sendable {
     }
 }
 
+extension GSM8KRecord {
+    /// The record as one JSON line (with its `\n`), byte for byte what Python's
+    /// `json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))` writes.
+    public func jsonLine() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(question.utf8.count * 3 + rawAnswer.utf8.count * 3 + 600)
+        func key(_ k: String, first: Bool = false) {
+            if !first { out.append(0x2C) }
+            PythonText.appendJSONString(k, to: &out)
+            out.append(0x3A)
+        }
+        out.append(0x7B)
+        key("answer", first: true); PythonText.appendJSONString(answer, to: &out)
+        key("answer_value")
+        switch answerValue {
+        case nil: out.append(contentsOf: Array("null".utf8))
+        case .integer(let i)?: out.append(contentsOf: Array(String(i).utf8))
+        case .decimal(let d)?: out.append(contentsOf: Array(PythonText.floatRepr(d).utf8))
+        }
+        key("id"); PythonText.appendJSONString(id, to: &out)
+        key("prompt")
+        out.append(0x5B)
+        for (i, m) in prompt.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            out.append(0x7B)
+            key("content", first: true); PythonText.appendJSONString(m.content, to: &out)
+            key("role"); PythonText.appendJSONString(m.role, to: &out)
+            out.append(0x7D)
+        }
+        out.append(0x5D)
+        key("prompt_text"); PythonText.appendJSONString(promptText, to: &out)
+        key("question"); PythonText.appendJSONString(question, to: &out)
+        key("raw_answer"); PythonText.appendJSONString(rawAnswer, to: &out)
+        key("reasoning"); PythonText.appendJSONString(reasoning, to: &out)
+        key("target_text"); PythonText.appendJSONString(targetText, to: &out)
+        out.append(0x7D)
+        out.append(0x0A)
+        return out
+    }
+}
+
 /// One skipped row, in `gsm8k/rejects.jsonl.zst`.
 public struct GSM8KReject: Codable, Equatable, Sendable {
     /// The input file as given.

@@ -227,7 +227,7 @@ public enum GSM8KStage {
         let rejects = try JSONLWriter<GSM8KReject>(path: run.output("rejects.jsonl.zst"))
         var splits: [Split] = []
         for (file, splitName) in zip(files, names) {
-            let writer = try JSONLWriter<GSM8KRecord>(path: run.output(splitName + ".jsonl.zst"))
+            let writer = try ZstdWriter(path: run.output(splitName + ".jsonl.zst"))
             var result = Split(name: splitName, input: file, records: 0, skipped: 0, skippedLines: [])
             let progress = Progress("gsm8k \(splitName)", unit: "rows")
             let rows = try GSM8KReader.forEachRow(path: file) { row, line, index in
@@ -237,7 +237,7 @@ public enum GSM8KStage {
                 case let .ok(question, answer):
                     if let record = GSM8K.record(id: "\(splitName)-\(index)", question: question, answer: answer,
                                                  markers: markers) {
-                        try writer.write(record)
+                        try writer.write(record.jsonLine())
                         result.records += 1
                         return
                     }

@@ -11,6 +11,9 @@ final class GSM8KTests: XCTestCase {
         let counts: [String: Int]
         let texts: [Text]
         let answer_values: [Value]
+        struct Synthetic: Decodable { let row: [String: String]; let line: String }
+        let lines: [String]
+        let synthetic: [Synthetic]
     }
 
     static let expected: Expected = {
@@ -60,8 +63,10 @@ final class GSM8KTests: XCTestCase {
         XCTAssertEqual(try rejects(work.stageDir("gsm8k") + "/rejects.jsonl.zst").count, 0)
         XCTAssertEqual(work.manifest("gsm8k")?.records, ["train": 7473, "test": 1319, "rejects": 0])
         XCTAssertGreaterThanOrEqual(Self.expected.records.count, 10)
-        for e in Self.expected.records {
+        XCTAssertEqual(Self.expected.lines.count, Self.expected.records.count)
+        for (e, line) in zip(Self.expected.records, Self.expected.lines) {
             guard let got = byID[e.id] else { XCTFail("missing \(e.id)"); continue }
+            XCTAssertEqual(String(decoding: got.jsonLine(), as: UTF8.self), line, "bytes of \(e.id) as Python writes them")
             XCTAssertEqual(got.question, e.question, e.id)
             XCTAssertEqual(got.answer, e.answer, e.id)
             XCTAssertEqual(got.answerValue, e.answerValue, e.id)
@@ -185,6 +190,26 @@ final class GSM8KTests: XCTestCase {
         for v in Self.expected.answer_values {
             XCTAssertEqual(GSM8K.answerValue(v.answer), v.value, v.answer.debugDescription)
         }
+    }
+
+    /// Records written byte for byte as Python's json.dumps(sort_keys=True, ensure_ascii=False) writes them:
+    /// control characters, quotes, U+2028, decimals in Python's float repr.
+    func testRecordBytesMatchPythonJSON() {
+        for (i, s) in Self.expected.synthetic.enumerated() {
+            let r = GSM8K.record(id: "syn-\(i)", question: s.row["question"]!, answer: s.row["answer"]!)!
+            XCTAssertEqual(String(decoding: r.jsonLine(), as: UTF8.self), s.line)
+            // And it reads back as the same record (a JSON number does not say integer or decimal: compare values).
+            var back = try! JSONDecoder().decode(GSM8KRecord.self, from: Data(r.jsonLine()))
+            XCTAssertEqual(back.answerValue?.doubleValue, r.answerValue?.doubleValue)
+            back.answerValue = r.answerValue
+            XCTAssertEqual(back, r)
+        }
+        XCTAssertEqual(PythonText.floatRepr(1e16), "1e+16")
+        XCTAssertEqual(PythonText.floatRepr(1234567890123456.0), "1234567890123456.0")
+        XCTAssertEqual(PythonText.floatRepr(0.0001), "0.0001")
+        XCTAssertEqual(PythonText.floatRepr(-2.5e-7), "-2.5e-07")
+        XCTAssertEqual(PythonText.floatRepr(5e-324), "5e-324")
+        XCTAssertEqual(PythonText.floatRepr(1.7976931348623157e308), "1.7976931348623157e+308")
     }
 
     func testPromptRenderingAndTarget() {

@@ -86,9 +86,30 @@ ANSWERS = ["72", "1,080", "-5", "3.5", "abc", "", "1,0,8", "-.5", "5.", "\u0661\
            ".", "0", "-0", "007", "1,000,000.25"]
 
 
+SYNTHETIC = [
+    {"question": "Quotes \" and \\ back\\slash, tab\t, cr\r, bell\x07, nul\x00, esc\x1b, del\x7f, "
+                 "ls\u2028 ps\u2029, nbsp\u00a0, \u00e9 vs e\u0301, emoji \U0001F600, CJK \u6570\u5b66",
+     "answer": "Step <<1+1=2>>2\x0c\x08\n#### 1,234"},
+    {"question": "q", "answer": "#### 0.00001"},
+    {"question": "q", "answer": "#### 1234567890123456.5"},
+    {"question": "q", "answer": "#### 12345678901234567.5"},
+    {"question": "q", "answer": "#### 3.50"},
+    {"question": "q", "answer": "#### -0.0"},
+    {"question": "q", "answer": "#### .000123"},
+    {"question": "q", "answer": "#### 100000000000000000000.0"},
+    {"question": "q", "answer": "#### 9223372036854775807"},
+    {"question": "q", "answer": "#### -9223372036854775808"},
+    {"question": "q", "answer": "a\n\n#### \u0661\u0662"},
+]
+
+
+def line_of(rec):
+    return json.dumps(rec, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
 def main():
     data = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "..", "shared", "data")
-    out = {"records": [], "counts": {}, "texts": [], "answer_values": []}
+    out = {"records": [], "counts": {}, "texts": [], "answer_values": [], "lines": [], "synthetic": []}
     rng = random.Random(7)
     for split in ["train", "test"]:
         rows = [json.loads(line) for line in open(os.path.join(data, "gsm8k", split + ".jsonl"), encoding="utf-8")]
@@ -99,6 +120,9 @@ def main():
         picks.update(rng.sample(range(len(rows)), 4))
         for i in sorted(picks):
             out["records"].append(record(split, i, rows[i]))
+            out["lines"].append(line_of(record(split, i, rows[i])))
+    for i, row in enumerate(SYNTHETIC):
+        out["synthetic"].append({"row": row, "line": line_of(record("syn", i, row))})
     for t in TEXTS:
         out["texts"].append({"text": t, "answer": extract_hash_answer(t), "reasoning": reasoning_of(t)})
     for a in ANSWERS:
