@@ -185,7 +185,25 @@ public enum PythonText {
 
     /// `s.count(sub)` (non-overlapping occurrences, left to right). `sub` must be non-empty.
     public static func count(_ s: [UInt32], _ sub: [UInt32]) -> Int {
-        split(s, separator: sub).count - 1
+        precondition(!sub.isEmpty)
+        let m = sub.count
+        guard s.count >= m else { return 0 }
+        return s.withUnsafeBufferPointer { sb in
+            sub.withUnsafeBufferPointer { pb in
+                let first = pb[0]
+                var n = 0, i = 0
+                let last = sb.count - m
+                while i <= last {
+                    if sb[i] == first {
+                        var j = 1
+                        while j < m && sb[i + j] == pb[j] { j += 1 }
+                        if j == m { n += 1; i += m; continue }
+                    }
+                    i += 1
+                }
+                return n
+            }
+        }
     }
 
     /// Python's `float(s)` for a `str`: the value, or nil where Python raises ValueError.

@@ -123,16 +123,20 @@ public struct Rewards: Sendable {
     static func occurrences(of m: [UInt32], in s: [UInt32]) -> [Int] {
         var out: [Int] = []
         guard !m.isEmpty, s.count >= m.count else { return out }
-        let first = m[0]
-        var i = 0
-        let last = s.count - m.count
-        while i <= last {
-            if s[i] == first {
-                var j = 1
-                while j < m.count && s[i + j] == m[j] { j += 1 }
-                if j == m.count { out.append(i) }
+        s.withUnsafeBufferPointer { sb in
+            m.withUnsafeBufferPointer { pb in
+                let first = pb[0], k = pb.count
+                let last = sb.count - k
+                var i = 0
+                while i <= last {
+                    if sb[i] == first {
+                        var j = 1
+                        while j < k && sb[i + j] == pb[j] { j += 1 }
+                        if j == k { out.append(i) }
+                    }
+                    i += 1
+                }
             }
-            i += 1
         }
         return out
     }
