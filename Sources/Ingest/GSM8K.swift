@@ -190,19 +190,24 @@ public enum GSM8K {
     }
 
     static func removeCalculatorAnnotations(_ s: [UInt32]) -> [UInt32] {
-        var out: [UInt32] = []
-        out.reserveCapacity(s.count)
-        var i = 0
         let n = s.count
+        // nextClose[j]: the first `>>` starting at or after j; nextNL[j]: the first `\n` at or after j (n: none).
+        var nextClose = [Int](repeating: n, count: n + 1)
+        var nextNL = [Int](repeating: n, count: n + 1)
+        var j = n - 1
+        while j >= 0 {
+            nextClose[j] = (j + 1 < n && s[j] == 0x3E && s[j + 1] == 0x3E) ? j : nextClose[j + 1]
+            nextNL[j] = s[j] == 0x0A ? j : nextNL[j + 1]
+            j -= 1
+        }
+        var out: [UInt32] = []
+        out.reserveCapacity(n)
+        var i = 0
         while i < n {
             if s[i] == 0x3C, i + 1 < n, s[i + 1] == 0x3C {
-                var j = i + 2
-                var close = -1
-                while j + 1 < n && s[j] != 0x0A {
-                    if s[j] == 0x3E && s[j + 1] == 0x3E { close = j; break }
-                    j += 1
-                }
-                if close >= 0 { i = close + 2; continue }
+                // `<<.*?>>`: the nearest `>>` from i + 2, with no `\n` before it.
+                let close = nextClose[i + 2 <= n ? i + 2 : n]
+                if close < n && nextNL[i + 2] >= close { i = close + 2; continue }
             }
             out.append(s[i])
             i += 1

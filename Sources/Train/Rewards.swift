@@ -155,65 +155,83 @@ public struct Rewards: Sendable {
     /// returning group 1.
     ///
     /// The backtracking order of Python's engine decides which match (and group) `search` returns: the leftmost
-    /// start; there the longest whitespace run before A first; then the nearest B, C and D for which the rest of
-    /// the pattern can still match. The rest can match from a D at `d` when the whitespace after it contains a
-    /// `\n` or reaches the end of the text (`$` with MULTILINE matches before any `\n` and at the end). With L the
-    /// last such D, a C at `c` can be completed iff `c + |C| + 1 <= L` (the group needs one character), so the
-    /// viable C and B positions form prefixes and the nearest candidate is the only one to try: linear time,
-    /// same result as the backtracking engine.
+    /// start (`^`: position 0 or after a `\n`); there the longest whitespace run before A first; then the nearest
+    /// B, C and D for which the rest of the pattern can still match. The rest can match after a D at `d` when the
+    /// whitespace that follows it contains a `\n` or reaches the end (`$` with MULTILINE matches before any `\n`
+    /// and at the end). With L the last such D, a C at `c` can be completed iff `c + |C| + 1 <= L` (the group needs
+    /// one character); so the completable C positions, and hence the completable B positions, form prefixes of
+    /// their occurrence lists, and an A ending at `e` can be completed iff `e + 1 <= lastB` (the last completable
+    /// B). The search therefore reduces to: the first line start `i` with an A occurrence in
+    /// `[i, min(end of the whitespace run at i, lastB - |A| - 1)]`, taking the largest such occurrence; then the
+    /// nearest B, C and completable D after it. Linear time, same result as the backtracking engine (checked
+    /// against CPython on the conformance fixtures and on random splices).
     func formatMatch(_ s: [UInt32]) -> ArraySlice<UInt32>? {
         let n = s.count
         let dAll = Rewards.occurrences(of: d, in: s)
+        guard !dAll.isEmpty else { return nil }
+        // wsEnd[i]: the end of the whitespace run starting at i (i itself when s[i] is not whitespace).
+        // nextNL[i]: the first `\n` at or after i (n when none).
+        var wsEnd = [Int](repeating: n, count: n + 1)
+        var nextNL = [Int](repeating: n, count: n + 1)
+        var k = n - 1
+        while k >= 0 {
+            wsEnd[k] = PythonText.isSpace(s[k]) ? wsEnd[k + 1] : k
+            nextNL[k] = s[k] == 0x0A ? k : nextNL[k + 1]
+            k -= 1
+        }
         var dValid: [Int] = []
         for pos in dAll {
-            var p = pos + d.count
-            var ok = false
-            while true {
-                if p == n { ok = true; break }
-                let ch = s[p]
-                if ch == 0x0A { ok = true; break }
-                if !PythonText.isSpace(ch) { break }
-                p += 1
-            }
-            if ok { dValid.append(pos) }
+            let p = pos + d.count
+            // `$` succeeds at the end, or before a `\n` inside the whitespace run after D.
+            if wsEnd[p] == n || nextNL[p] < wsEnd[p] { dValid.append(pos) }
         }
         guard let lastD = dValid.last else { return nil }
         let cAll = Rewards.occurrences(of: c, in: s)
         let bAll = Rewards.occurrences(of: b, in: s)
         let aAll = Rewards.occurrences(of: a, in: s)
         guard !cAll.isEmpty, !bAll.isEmpty, !aAll.isEmpty else { return nil }
-        let aSet = Set(aAll)
 
-        // The nearest C after position x that can be completed, if the nearest one can.
-        func viableC(from x: Int) -> Int? {
-            guard let cPos = Rewards.firstAtLeast(x, in: cAll), cPos + c.count + 1 <= lastD else { return nil }
-            return cPos
+        // The last completable B: completable B positions form a prefix of bAll.
+        func completable(_ bPos: Int) -> Bool {
+            guard let cPos = Rewards.firstAtLeast(bPos + b.count, in: cAll) else { return false }
+            return cPos + c.count + 1 <= lastD
         }
-        // The group once A ends at aEnd, or nil.
-        func rest(afterA aEnd: Int) -> ArraySlice<UInt32>? {
-            guard let bPos = Rewards.firstAtLeast(aEnd + 1, in: bAll),
-                  let cPos = viableC(from: bPos + b.count),
-                  let dPos = Rewards.firstAtLeast(cPos + c.count + 1, in: dValid) else { return nil }
-            return s[(cPos + c.count)..<dPos]
+        var lo = 0, hi = bAll.count // first non-completable index
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if completable(bAll[mid]) { lo = mid + 1 } else { hi = mid }
         }
+        guard lo > 0 else { return nil }
+        let lastB = bAll[lo - 1]
+        let aMax = lastB - a.count - 1 // an A starting after this cannot be completed
 
         var i = 0
         while i <= n {
-            if i == 0 || s[i - 1] == 0x0A {
-                // Greedy [\s]{0,}: longest run first, then shorter ones.
-                var k = 0
-                while i + k < n && PythonText.isSpace(s[i + k]) { k += 1 }
-                while k >= 0 {
-                    if aSet.contains(i + k), let g = rest(afterA: i + k + a.count) { return g }
-                    k -= 1
-                }
+            // i is a line start. Greedy [\s]{0,}: A may start anywhere in [i, wsEnd[i]], latest first.
+            let upper = min(wsEnd[i], aMax)
+            if upper >= i, let aPos = Rewards.lastAtMost(upper, in: aAll), aPos >= i {
+                let aEnd = aPos + a.count
+                guard let bPos = Rewards.firstAtLeast(aEnd + 1, in: bAll),
+                      let cPos = Rewards.firstAtLeast(bPos + b.count, in: cAll),
+                      let dPos = Rewards.firstAtLeast(cPos + c.count + 1, in: dValid) else { return nil }
+                return s[(cPos + c.count)..<dPos]
             }
-            // Jump to the next line start.
+            // The next line start.
             var j = i
             while j < n && s[j] != 0x0A { j += 1 }
             i = j + 1
         }
         return nil
+    }
+
+    /// The last element of the sorted `list` that is ≤ `x`, or nil.
+    static func lastAtMost(_ x: Int, in list: [Int]) -> Int? {
+        var lo = 0, hi = list.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if list[mid] <= x { lo = mid + 1 } else { hi = mid }
+        }
+        return lo > 0 ? list[lo - 1] : nil
     }
 
     /// `re.compile(C + r".*?([\d\.\,]{1,})", re.MULTILINE | re.DOTALL).search(s)`, returning group 1: the

@@ -136,6 +136,21 @@ final class RewardTests: XCTestCase {
         XCTAssertEqual(r.scores(completion: "", answer: ""), [0, -4, 0, 0])
     }
 
+    /// Long and repetitive completions are scored in linear time (a backtracking search would not finish).
+    func testLongRepetitiveCompletions() {
+        let r = Rewards()
+        let wf = "<start_working_out>r<end_working_out><SOLUTION>72</SOLUTION>"
+        XCTAssertEqual(r.scores(completion: String(repeating: "\n", count: 200_000) + wf, answer: "72"), [3, 2, 3, 1.5])
+        XCTAssertEqual(r.matchFormatExactly(String(repeating: " \n", count: 100_000) + "x"), 0)
+        let many = String(repeating: "<start_working_out>a<end_working_out><SOLUTION>1</SOLUTION>x\n", count: 20_000)
+        XCTAssertEqual(r.matchFormatExactly(many), 0) // every </SOLUTION> is followed by `x`
+        let group = r.formatGroup(many + wf)
+        XCTAssertEqual(group?.hasPrefix("1</SOLUTION>x\n<start_working_out>a"), true)
+        XCTAssertEqual(group?.hasSuffix("<end_working_out><SOLUTION>72"), true)
+        XCTAssertEqual(group?.utf8.count, many.utf8.count + wf.utf8.count - "<start_working_out>a<end_working_out><SOLUTION>".utf8.count - "</SOLUTION>".utf8.count)
+        XCTAssertEqual(r.matchFormatExactly(String(repeating: "<SOLUTION>1</SOLUTION>x", count: 20_000)), 0)
+    }
+
     func testCustomMarkersAreUsedLiterally() {
         let m = ReasoningMarkers(reasoningStart: "<think>", reasoningEnd: "</think>", solutionStart: "<answer>",
                                  solutionEnd: "</answer>")
