@@ -183,9 +183,9 @@ public enum PythonText {
         return parts
     }
 
-    /// `s.count(sub)` (non-overlapping occurrences, left to right). `sub` must be non-empty.
+    /// `s.count(sub)` (non-overlapping occurrences, left to right; an empty `sub` counts `len(s) + 1`).
     public static func count(_ s: [UInt32], _ sub: [UInt32]) -> Int {
-        precondition(!sub.isEmpty)
+        if sub.isEmpty { return s.count + 1 } // Python: "abc".count("") == 4
         let m = sub.count
         guard s.count >= m else { return 0 }
         return s.withUnsafeBufferPointer { sb in

@@ -26,7 +26,6 @@ public struct Rewards: Sendable {
     private let a: [UInt32], b: [UInt32], c: [UInt32], d: [UInt32]
 
     public init(markers: ReasoningMarkers = .standard) {
-        precondition(markers.problem == nil, markers.problem ?? "")
         self.markers = markers
         a = PythonText.codePoints(markers.reasoningStart)
         b = PythonText.codePoints(markers.reasoningEnd)
@@ -121,8 +120,9 @@ public struct Rewards: Sendable {
 
     /// Positions where `m` occurs in `s` (overlapping occurrences too), ascending.
     static func occurrences(of m: [UInt32], in s: [UInt32]) -> [Int] {
+        if m.isEmpty { return Array(0...s.count) } // the empty string occurs at every position, as in Python
         var out: [Int] = []
-        guard !m.isEmpty, s.count >= m.count else { return out }
+        guard s.count >= m.count else { return out }
         s.withUnsafeBufferPointer { sb in
             m.withUnsafeBufferPointer { pb in
                 let first = pb[0], k = pb.count
