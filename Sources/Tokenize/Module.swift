@@ -1,1 +1,0 @@
-// Module Tokenize: see the README section of its stage(s).

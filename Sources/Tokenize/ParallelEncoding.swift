@@ -1,0 +1,177 @@
+import Core
+import Foundation
+
+/// Encoding of large inputs: streamed in blocks, two (or more) threads, output in input order.
+public final class ParallelEncoder {
+    public let tokenizer: BPETokenizer
+    let encoders: [Encoder]
+    public var threads: Int { encoders.count }
+    /// Lines whose bytes were not valid UTF-8 (encoded after U+FFFD replacement).
+    public private(set) var replacedLines = 0
+    public private(set) var lines = 0
+    public private(set) var bytes: Int64 = 0
+
+    public init(tokenizer: BPETokenizer, threads: Int = max(1, Machine.cores)) {
+        self.tokenizer = tokenizer
+        encoders = (0..<max(1, threads)).map { _ in tokenizer.makeEncoder() }
+    }
+
+    /// Encodes each line of a file separately (split after `\n`, the `\n` kept: the segmentation of training),
+    /// calling `sink` with the ids of consecutive blocks in order.
+    public func encodeLines(file path: String, progress: Core.Progress? = nil, blockSize: Int = 4 << 20,
+                            _ sink: ([UInt32]) throws -> Void) throws {
+        try blocks(file: path, blockSize: blockSize, progress: progress) { buffer, count in
+            try encodeBlock(buffer, count, perLine: true, sink)
+        }
+    }
+
+    /// Encodes a whole file as one text (identical to encoding its full content at once: blocks are cut only
+    /// after a `\n` between two non-space ASCII bytes, where the pre-tokenizer always splits).
+    public func encodeText(file path: String, blockSize: Int = 4 << 20, _ sink: ([UInt32]) throws -> Void) throws {
+        var first = true
+        try blocks(file: path, blockSize: blockSize, progress: nil, safeCut: true) { buffer, count in
+            try encodeBlock(buffer, count, perLine: false, first: first, sink)
+            first = false
+        }
+    }
+
+    /// Reads blocks of whole lines (or of text cut at safe points) and hands them to `body`.
+    func blocks(file path: String, blockSize: Int, progress: Core.Progress?, safeCut: Bool = false,
+                _ body: ([UInt8], Int) throws -> Void) throws {
+        let reader = try ByteReader(path: path)
+        var buffer = [UInt8](repeating: 0, count: blockSize)
+        var filled = 0
+        var eof = false
+        while !eof {
+            if filled == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
+            let n = try buffer.withUnsafeMutableBytes { b in
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: b[filled...]))
+            }
+            if n == 0 { eof = true } else { filled += n; bytes += Int64(n); progress?.advance(by: n) }
+            if !eof && filled < buffer.count { continue }
+            var end = filled
+            if !eof {
+                guard let cut = buffer.withUnsafeBufferPointer({ ParallelEncoder.cutPoint($0.baseAddress!, filled, safe: safeCut) }) else {
+                    continue
+                }
+                end = cut
+            }
+            try body(buffer, end)
+            if end < filled {
+                buffer.withUnsafeMutableBufferPointer { b in _ = memmove(b.baseAddress!, b.baseAddress! + end, filled - end) }
+            }
+            filled -= end
+        }
+    }
+
+    @inline(__always)
+    static func isSafeAround(_ p: UnsafePointer<UInt8>, _ i: Int, _ n: Int) -> Bool {
+        // p[i] == '\n'; the bytes before and after must be ASCII and not whitespace.
+        guard i > 0, i + 1 < n else { return false }
+        func ok(_ b: UInt8) -> Bool { b >= 0x21 && b <= 0x7E }
+        return ok(p[i - 1]) && ok(p[i + 1])
+    }
+
+    /// The end of the last complete line (or safe cut) in `p[0..<n]`, or nil.
+    static func cutPoint(_ p: UnsafePointer<UInt8>, _ n: Int, safe: Bool) -> Int? {
+        var i = n - 1
+        while i >= 0 {
+            if p[i] == 0x0A && (!safe || isSafeAround(p, i, n)) { return i + 1 }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// Splits `buffer[0..<count]` among the threads (at cut points) and encodes the parts in parallel.
+    func encodeBlock(_ buffer: [UInt8], _ count: Int, perLine: Bool, first: Bool = true,
+                     _ sink: ([UInt32]) throws -> Void) throws {
+        guard count > 0 else { return }
+        let t = encoders.count
+        var cuts = [0]
+        buffer.withUnsafeBufferPointer { b in
+            let base = b.baseAddress!
+            for k in 1..<t {
+                var c = max(count * k / t, cuts.last!)
+                while c < count {
+                    if base[c - 1] == 0x0A && (perLine || ParallelEncoder.isSafeAround(base, c - 1, count)) { break }
+                    c += 1
+                }
+                cuts.append(min(c, count))
+            }
+        }
+        cuts.append(count)
+        var outputs = [[UInt32]](repeating: [], count: t)
+        let replaced = UnsafeMutablePointer<Int>.allocate(capacity: t)
+        let lineCounts = UnsafeMutablePointer<Int>.allocate(capacity: t)
+        defer { replaced.deallocate(); lineCounts.deallocate() }
+        let encoders = self.encoders
+        outputs.withUnsafeMutableBufferPointer { outs in
+            buffer.withUnsafeBufferPointer { b in
+                let base = b.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: t) { k in
+                    var out: [UInt32] = []
+                    out.reserveCapacity((cuts[k + 1] - cuts[k]) / 3)
+                    // Only the start of the whole text may get the tokenizer's prefix space.
+                    let prefix = perLine || (k == 0 && first)
+                    let (r, l) = ParallelEncoder.encodeRange(base + cuts[k], cuts[k + 1] - cuts[k], perLine: perLine,
+                                                             prefix: prefix, encoder: encoders[k], into: &out)
+                    replaced[k] = r
+                    lineCounts[k] = l
+                    outs[k] = out
+                }
+            }
+        }
+        for k in 0..<t {
+            replacedLines += replaced[k]
+            lines += lineCounts[k]
+            try sink(outputs[k])
+        }
+    }
+
+    /// Encodes `p[0..<n]` line by line (or as one text); returns (lines with invalid UTF-8, lines).
+    static func encodeRange(_ p: UnsafePointer<UInt8>, _ n: Int, perLine: Bool, prefix: Bool = true, encoder: Encoder,
+                            into out: inout [UInt32]) -> (Int, Int) {
+        var replaced = 0
+        var lines = 0
+        func one(_ q: UnsafePointer<UInt8>, _ len: Int) {
+            let buf = UnsafeBufferPointer(start: q, count: len)
+            if validUTF8(buf) {
+                encoder.encode(buf, prefix: prefix, into: &out)
+            } else {
+                replaced += 1
+                var s = String(decoding: buf, as: UTF8.self)
+                s.withUTF8 { encoder.encode($0, prefix: prefix, into: &out) }
+            }
+        }
+        if !perLine {
+            one(p, n)
+            var i = 0
+            while i < n { if p[i] == 0x0A { lines += 1 }; i += 1 }
+            return (replaced, lines)
+        }
+        var start = 0
+        while start < n {
+            var end = n
+            if let nl = memchr(p + start, 0x0A, n - start) {
+                end = p.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
+            }
+            one(p + start, end - start)
+            lines += 1
+            start = end
+        }
+        return (replaced, lines)
+    }
+
+    static func validUTF8(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let p = b.baseAddress else { return true }
+        var i = 0
+        let n = b.count
+        while i < n {
+            if p[i] < 0x80 { i += 1; continue }
+            let (_, l) = PreTokenizer.decode(p, i, n)
+            if l == 0 { return false }
+            i += l
+        }
+        return true
+    }
+}

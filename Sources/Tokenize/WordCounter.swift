@@ -1,0 +1,135 @@
+import Core
+import Foundation
+
+/// Counts pre-tokenized words over text files exactly as `tokenizers`' `train(files)` does: each file is read as
+/// lines split after `\n` (the `\n` kept), each line is pre-tokenized on its own (with a leading space added when
+/// `addPrefixSpace` and the line does not start with one), and every piece's bytes are counted.
+/// Streams the input in blocks; two (or `threads`) workers scan and count in parallel.
+public final class WordCounter {
+    public let addPrefixSpace: Bool
+    let threads: Int
+    let blockSize: Int
+    private var tables: [ByteTable]
+    public private(set) var bytesRead: Int64 = 0
+    public private(set) var lines: Int = 0
+
+    public init(addPrefixSpace: Bool, threads: Int = max(1, Machine.cores), blockSize: Int = 1 << 20) {
+        self.addPrefixSpace = addPrefixSpace
+        self.threads = max(1, threads)
+        self.blockSize = blockSize
+        tables = (0..<max(1, threads)).map { _ in ByteTable(capacity: 1 << 14) }
+    }
+
+    /// Counts the words of one file (plain or zstd).
+    public func add(file path: String, progress: Core.Progress? = nil) throws {
+        let reader = try ByteReader(path: path)
+        var buffer = [UInt8](repeating: 0, count: blockSize)
+        var filled = 0
+        var eof = false
+        while !eof {
+            if filled == buffer.count { buffer.append(contentsOf: [UInt8](repeating: 0, count: buffer.count)) }
+            let n = try buffer.withUnsafeMutableBytes { b in
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: b[filled...]))
+            }
+            if n == 0 { eof = true } else { filled += n; bytesRead += Int64(n); progress?.advance(by: n) }
+            if !eof && filled < buffer.count { continue }
+            // Process every complete line (all of it at the end of the file).
+            var end = filled
+            if !eof {
+                guard let nl = buffer.withUnsafeBufferPointer({ b -> Int? in
+                    var i = filled - 1
+                    while i >= 0 { if b[i] == 0x0A { return i }; i -= 1 }
+                    return nil
+                }) else { continue } // a line longer than the buffer: grow and read on
+                end = nl + 1
+            }
+            try process(buffer: buffer, count: end, path: path)
+            if end < filled {
+                buffer.withUnsafeMutableBufferPointer { b in
+                    _ = memmove(b.baseAddress!, b.baseAddress! + end, filled - end)
+                }
+            }
+            filled -= end
+        }
+    }
+
+    /// The merged counts, in a deterministic order.
+    func result() -> ByteTable {
+        let first = tables[0]
+        for t in tables.dropFirst() {
+            for e in 0..<t.count {
+                let v = t.value(e)
+                _ = t.key(e) { p, n in first.add(p, n, v) }
+            }
+        }
+        tables = [first]
+        return first
+    }
+
+    private func process(buffer: [UInt8], count: Int, path: String) throws {
+        guard count > 0 else { return }
+        // Split into one range per worker, at line ends.
+        var cuts = [0]
+        buffer.withUnsafeBufferPointer { b in
+            for t in 1..<threads {
+                var c = max(count * t / threads, cuts.last!)
+                while c < count && b[c - 1] != 0x0A { c += 1 }
+                cuts.append(min(c, count))
+            }
+        }
+        cuts.append(count)
+        let lineCounts = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        let errors = UnsafeMutablePointer<Int>.allocate(capacity: threads)
+        defer { lineCounts.deallocate(); errors.deallocate() }
+        let tables = self.tables
+        let prefix = addPrefixSpace
+        buffer.withUnsafeBufferPointer { b in
+            let base = b.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: threads) { t in
+                let (lc, err) = WordCounter.count(base + cuts[t], cuts[t + 1] - cuts[t], into: tables[t],
+                                                  addPrefixSpace: prefix)
+                lineCounts[t] = lc
+                errors[t] = err ?? -1
+            }
+        }
+        var before = lines
+        for t in 0..<threads {
+            if errors[t] >= 0 { throw TokenizeError.invalidUTF8(path: path, line: before + errors[t] + 1) }
+            before += lineCounts[t]
+        }
+        lines = before
+    }
+
+    /// Counts the words of the lines in `p[0..<n]`; returns (lines seen, index of a line with invalid UTF-8).
+    static func count(_ p: UnsafePointer<UInt8>, _ n: Int, into table: ByteTable, addPrefixSpace: Bool) -> (Int, Int?) {
+        let scanner = PreTokenizer()
+        defer { scanner.deallocate() }
+        var scratch = [UInt8](repeating: 0, count: 4096)
+        var start = 0
+        var line = 0
+        while start < n {
+            var end = n
+            if let nl = memchr(p + start, 0x0A, n - start) {
+                end = p.distance(to: nl.assumingMemoryBound(to: UInt8.self)) + 1
+            }
+            let len = end - start
+            var bad: Int? = nil
+            if addPrefixSpace && p[start] != 0x20 {
+                if scratch.count < len + 1 { scratch = [UInt8](repeating: 0, count: len * 2 + 1) }
+                scratch.withUnsafeMutableBufferPointer { s in
+                    let sp = s.baseAddress!
+                    sp[0] = 0x20
+                    (sp + 1).update(from: p + start, count: len)
+                    bad = scanner.split(UnsafePointer(sp), len + 1) { a, z in table.add(sp + a, z - a, 1) }
+                }
+            } else {
+                let lp = p + start
+                bad = scanner.split(lp, len) { a, z in table.add(lp + a, z - a, 1) }
+            }
+            if bad != nil { return (line, line) }
+            line += 1
+            start = end
+        }
+        return (line, nil)
+    }
+}
