@@ -33,7 +33,7 @@ demo: setup
 ## test: the test suite (installs what the tests need first)
 test: system-packages
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 ## venv: the Python reference tools for fixtures and benchmarks
 venv: $(VENV)/.ok
