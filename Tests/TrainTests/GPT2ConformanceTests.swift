@@ -103,3 +103,60 @@ final class GPT2ConformanceTests: XCTestCase {
         }
     }
 }
+
+extension GPT2ConformanceTests {
+    func testGreedyGenerationMatchesTransformers() throws {
+        let e = try expected()
+        let model = try Checkpoint.load(directory: Self.dir + "/model")
+        var o = SamplingOptions()
+        o.greedy = true
+        o.maxNewTokens = e.generate.max_new_tokens
+        o.eosTokenId = e.generate.eos
+        // all prompts in one batch (different lengths) and one at a time give transformers' tokens
+        let batched = try Generator.generate(model: model, prompts: e.generate.prompts, options: o)
+        for (i, p) in e.generate.prompts.enumerated() {
+            let single = try Generator.generate(model: model, prompts: [p], options: o)[0]
+            XCTAssertEqual(single, batched[i])
+            let ref = e.generate.tokens[i]
+            XCTAssertEqual(single, Array(ref.prefix(single.count)))
+            XCTAssertTrue(ref.dropFirst(single.count).allSatisfy { $0 == e.generate.eos })
+        }
+    }
+
+    func testKVCacheLogitsEqualFullForward() throws {
+        let e = try expected()
+        let model = try Checkpoint.load(directory: Self.dir + "/model")
+        let (tokens, _, b, t) = batch(e)
+        let ctx = TrainContext(model: model, batch: b, seq: t)
+        ctx.forward(tokens: tokens)
+        let dec = Decoder(model: model, sequences: b)
+        let V = model.config.vocabSize
+        // prefill half of each row, then one token at a time for both rows together
+        var got = Array(repeating: [[Float]](), count: b)
+        let half = t / 2
+        var toks: [Int32] = [], seqs: [Int] = []
+        for r in 0..<b { toks += tokens[(r * t)..<(r * t + half)]; seqs += Array(repeating: r, count: half) }
+        let first = try dec.feed(tokens: toks, seqs: seqs, logitsFor: Array(0..<toks.count))
+        for (i, l) in first.enumerated() { got[seqs[i]].append(l) }
+        for pos in half..<t {
+            let step = try dec.feed(tokens: (0..<b).map { tokens[$0 * t + pos] }, seqs: Array(0..<b), logitsFor: Array(0..<b))
+            for r in 0..<b { got[r].append(step[r]) }
+        }
+        for r in 0..<b {
+            for pos in 0..<t {
+                let ref = Array(UnsafeBufferPointer(start: ctx.logits.p + (r * t + pos) * V, count: V))
+                XCTAssertLessThan(got[r][pos].withUnsafeBufferPointer { relErr($0.baseAddress!, ref) }, 1e-5)
+            }
+        }
+    }
+
+    func testSamplingIsDeterministicForASeed() throws {
+        let model = try Checkpoint.load(directory: Self.dir + "/model")
+        var o = SamplingOptions()
+        o.maxNewTokens = 12; o.temperature = 1.3; o.topK = 50; o.topP = 0.9; o.seed = 42
+        let a = try Generator.generate(model: model, prompts: [[1, 2, 3], [4, 5], [1, 2, 3]], options: o)
+        let b = try Generator.generate(model: model, prompts: [[1, 2, 3], [4, 5], [1, 2, 3]], options: o)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.map(\.count), [12, 12, 12])
+    }
+}
