@@ -7,6 +7,8 @@ extension Pipeline {
         TokenizeCorpus.self,
         GSM8KCommand.self,
         RewardCommand.self,
+        IndexCommand.self,
+        SearchCommand.self,
         Encode.self,
         Decode.self,
         Export.self,
