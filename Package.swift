@@ -40,10 +40,10 @@ let package = Package(
         ]),
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
-        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"]),
-        .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Core"]),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Core"]),
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "Core"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

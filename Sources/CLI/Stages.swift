@@ -1,10 +1,14 @@
 import ArgumentParser
 
 extension Pipeline {
-    /// The stage commands, in pipeline order. Each stage's issue adds its command here.
+    /// The stage commands, in pipeline order, then the tools that work on their outputs.
     static let stageCommands: [ParsableCommand.Type] = [
         BPETrain.self,
         TokenizeCorpus.self,
+        GSM8KCommand.self,
+        RewardCommand.self,
+        IndexCommand.self,
+        SearchCommand.self,
         Encode.self,
         Decode.self,
         Export.self,

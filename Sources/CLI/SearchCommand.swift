@@ -1,0 +1,77 @@
+import ArgumentParser
+import Core
+import Foundation
+import Index
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Search the chunk index: dense (cosine), BM25 or hybrid (reciprocal rank fusion).",
+        discussion: """
+        Reads <workdir>/index/index.sqlite (made by `pipeline index`) and prints the top k chunks: rank, score, \
+        source, page and a one-line excerpt. --json prints one JSON object {query, mode, k, results: [{rank, \
+        score, chunk_id, doc_id, source, page, start_index, text}]} instead.
+
+        Modes: dense — exact cosine top-k over every vector (the query is embedded by the index's model, which \
+        --model must point to; its sha256 must match the index); bm25 — FTS5 bm25() over the chunk text, the \
+        query reduced to its words joined by OR, so any text is a valid query (score = −bm25); hybrid (default) \
+        — reciprocal rank fusion, score = Σ 1/(60 + rank), of the dense and BM25 top max(k, 20).
+        """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The query text.")
+    var query: String
+
+    @Option(name: .short, help: "Number of results (default 4).")
+    var k = 4
+
+    @Option(name: .long, help: "hybrid, dense or bm25 (default hybrid).")
+    var mode = "hybrid"
+
+    @Flag(name: .long, help: "Print the results as one JSON object.")
+    var json = false
+
+    @Option(name: .long, help: ArgumentHelp("The model folder the index was built with.", valueName: "dir"))
+    var model = "models/all-MiniLM-L6-v2"
+
+    func validate() throws {
+        guard k > 0 else { throw ValidationError("-k must be at least 1") }
+        guard SearchMode(rawValue: mode) != nil else { throw ValidationError("--mode must be hybrid, dense or bm25, not \(mode)") }
+    }
+
+    struct Output: Encodable {
+        var query: String
+        var mode: String
+        var k: Int
+        var results: [SearchHit]
+    }
+
+    func run() throws {
+        global.apply()
+        let mode = SearchMode(rawValue: self.mode)!
+        let index = try SearchIndex(path: global.work.stageDir("index") + "/" + IndexBuilder.databaseName)
+        var embedder: SentenceEmbedder? = nil
+        let hits = try index.search(query, k: k, mode: mode) { text in
+            if embedder == nil {
+                let sha = try Hashing.sha256(path: model + "/model.safetensors")
+                guard sha == index.meta["model_sha256"] else {
+                    throw IndexError.search("\(model): not the model the index was built with "
+                                            + "(\(index.meta["model"] ?? "?"), sha256 \(index.meta["model_sha256"] ?? "?"))")
+                }
+                embedder = try SentenceEmbedder(folder: model)
+            }
+            return embedder!.embed([text])
+        }
+        if json {
+            print(String(decoding: try JSON.encode(Output(query: query, mode: mode.rawValue, k: k, results: hits)), as: UTF8.self))
+            return
+        }
+        if hits.isEmpty { print("no results"); return }
+        for h in hits {
+            let page = h.page.map { " p.\($0)" } ?? ""
+            print(String(format: "%d. %.4f  ", h.rank, h.score) + "\(h.source)\(page)  [\(h.chunkId)]")
+            print("   " + SearchIndex.excerpt(h.text))
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import Core
+import Foundation
+
+/// A record of `chunk/chunks.jsonl.zst`.
+public struct ChunkRecord: Codable, Sendable {
+    public var chunkId: String
+    public var docId: String
+    public var source: String
+    public var page: Int?
+    public var startIndex: Int
+    public var text: String
+
+    enum CodingKeys: String, CodingKey {
+        case chunkId = "chunk_id", docId = "doc_id", source, page, startIndex = "start_index", text
+    }
+
+    public init(chunkId: String, docId: String, source: String, page: Int?, startIndex: Int, text: String) {
+        self.chunkId = chunkId; self.docId = docId; self.source = source; self.page = page
+        self.startIndex = startIndex; self.text = text
+    }
+}
+
+/// A record of `ingest/documents.jsonl.zst` (every field but doc_id optional).
+public struct DocumentRecord: Codable, Sendable {
+    public var docId: String
+    public var source: String?
+    public var sha256: String?
+    public var bytes: Int?
+    public var pages: Int?
+    public var title: String?
+    public var author: String?
+    public var created: String?
+    public var status: String?
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case docId = "doc_id", source, sha256, bytes, pages, title, author, created, status, error
+    }
+}
+
+/// Builds `index/index.sqlite` from the chunks (and the ingest document list when present).
+///
+/// Tables: `meta(key, value)`; `documents`; `chunks(id, chunk_id, doc_id, source, page, start_index, text,
+/// text_sha256)`; `embeddings(text_sha256, vector)` — float32 little-endian, L2-normalised, one per distinct
+/// chunk text; `chunks_fts` — FTS5 (unicode61, diacritics folded) over `chunks.text`, rowid = `chunks.id`.
+///
+/// Incremental: the previous database is attached read-only and the vector of every chunk text it already
+/// embedded with the same model file (sha256) is copied instead of recomputed; chunks no longer in the input
+/// are simply not carried over. The new database is built fresh in the run's temporary folder.
+public enum IndexBuilder {
+    public static let stage = "index"
+    public static let databaseName = "index.sqlite"
+    public static let schemaVersion = "1"
+
+    public struct Summary: Sendable {
+        public var chunks = 0
+        public var documents = 0
+        public var embedded = 0
+        public var reused = 0
+    }
+
+    /// The model folder files whose contents decide the vectors (inputs of the stage).
+    public static func modelInputs(_ folder: String) -> [String] {
+        ["config.json", "model.safetensors", "tokenizer.json", "vocab.txt", "sentence_bert_config.json",
+         "1_Pooling/config.json"].map { folder + "/" + $0 }.filter { FileSystem.exists($0) }
+    }
+
+    /// Runs the stage; nil when it is up to date.
+    public static func run(workdir: Workdir, modelDir: String, force: Bool) throws -> Summary? {
+        let chunks = workdir.stageDir("chunk") + "/chunks.jsonl.zst"
+        guard FileSystem.exists(chunks) else {
+            throw IndexError.search("\(chunks): no chunks (run `pipeline chunk` first)")
+        }
+        guard FileSystem.exists(modelDir + "/config.json") else {
+            throw IndexError.model(path: modelDir, reason: "no model folder here (run `make model`, or pass --model DIR)")
+        }
+        let documents = workdir.stageDir("ingest") + "/documents.jsonl.zst"
+        var inputs = [chunks]
+        if FileSystem.exists(documents) { inputs.append(documents) }
+        inputs += modelInputs(modelDir)
+        let name = URL(fileURLWithPath: modelDir).standardizedFileURL.lastPathComponent
+        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: inputs,
+                                           parameters: ["model": name, "schema": schemaVersion], force: force) else {
+            return nil
+        }
+        let embedder = try SentenceEmbedder(folder: modelDir)
+        let previous = run.previousDir.map { $0 + "/" + databaseName }.flatMap { FileSystem.exists($0) ? $0 : nil }
+        let summary = try build(chunksPath: chunks, documentsPath: FileSystem.exists(documents) ? documents : nil,
+                                embedder: embedder, output: run.output(databaseName), previous: previous)
+        run.records["chunks"] = summary.chunks
+        run.records["documents"] = summary.documents
+        run.records["embedded"] = summary.embedded
+        run.records["reused"] = summary.reused
+        try run.commit()
+        return summary
+    }
+
+    static let schema = """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE documents(doc_id TEXT PRIMARY KEY, source TEXT, sha256 TEXT, bytes INTEGER, pages INTEGER,
+            title TEXT, author TEXT, created TEXT, status TEXT, error TEXT);
+        CREATE TABLE chunks(id INTEGER PRIMARY KEY, chunk_id TEXT NOT NULL UNIQUE, doc_id TEXT NOT NULL,
+            source TEXT NOT NULL, page INTEGER, start_index INTEGER NOT NULL, text TEXT NOT NULL,
+            text_sha256 TEXT NOT NULL);
+        CREATE INDEX chunks_doc ON chunks(doc_id);
+        CREATE INDEX chunks_text_sha256 ON chunks(text_sha256);
+        CREATE TABLE embeddings(text_sha256 TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID;
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2');
+        """
+
+    /// Writes a new database at `output` (which must not exist).
+    public static func build(chunksPath: String, documentsPath: String?, embedder: SentenceEmbedder,
+                             output: String, previous: String?, batchSize: Int = 512) throws -> Summary {
+        var summary = Summary()
+        let modelFile = embedder.folder + "/model.safetensors"
+        let modelSHA = try Hashing.sha256(path: modelFile)
+        let db = try SQLiteDB(path: output)
+        defer { db.close() }
+        try db.exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;")
+        try db.exec(schema)
+        try db.exec("BEGIN")
+
+        // Reuse from the previous database only when it was made with the same model file and dimension.
+        var reuse: Statement? = nil
+        if let prev = previous {
+            do {
+                let attach = try db.prepare("ATTACH DATABASE ? AS prev")
+                attach.bind(1, prev)
+                try attach.run()
+                let q = try db.prepare("SELECT key, value FROM prev.meta WHERE key IN ('model_sha256', 'dimension')")
+                var meta: [String: String] = [:]
+                while try q.step() { meta[q.string(0)] = q.string(1) }
+                if meta["model_sha256"] == modelSHA, meta["dimension"] == String(embedder.dimension) {
+                    reuse = try db.prepare("""
+                        INSERT OR IGNORE INTO embeddings(text_sha256, vector)
+                        SELECT text_sha256, vector FROM prev.embeddings WHERE text_sha256 = ?
+                        """)
+                }
+            } catch {
+                log.warning("\(prev): previous index unusable, embedding everything again (\(error))")
+                reuse = nil
+            }
+        }
+
+        if let docs = documentsPath {
+            let ins = try db.prepare("""
+                INSERT OR REPLACE INTO documents(doc_id, source, sha256, bytes, pages, title, author, created, status, error)
+                VALUES (?,?,?,?,?,?,?,?,?,?)
+                """)
+            try JSONLReader.forEach(DocumentRecord.self, path: docs) { d, _ in
+                ins.bind(1, d.docId); ins.bind(2, d.source); ins.bind(3, d.sha256); ins.bind(4, d.bytes)
+                ins.bind(5, d.pages); ins.bind(6, d.title); ins.bind(7, d.author); ins.bind(8, d.created)
+                ins.bind(9, d.status); ins.bind(10, d.error)
+                try ins.run()
+                summary.documents += 1
+            }
+        }
+
+        let insChunk = try db.prepare("""
+            INSERT INTO chunks(id, chunk_id, doc_id, source, page, start_index, text, text_sha256) VALUES (?,?,?,?,?,?,?,?)
+            """)
+        let insFTS = try db.prepare("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)")
+        let have = try db.prepare("SELECT 1 FROM embeddings WHERE text_sha256 = ?")
+        let insVec = try db.prepare("INSERT INTO embeddings(text_sha256, vector) VALUES (?, ?)")
+        var pending: [(hash: String, text: String)] = []
+        var pendingSet = Set<String>()
+        var seenIds = Set<String>()
+        let progress = Progress("index", unit: "chunks")
+
+        func flush() throws {
+            guard !pending.isEmpty else { return }
+            let vecs = embedder.embed(pending.map(\.text))
+            let dim = embedder.dimension
+            try vecs.withUnsafeBufferPointer { buf in
+                for (i, p) in pending.enumerated() {
+                    insVec.bind(1, p.hash)
+                    insVec.bind(2, floats: UnsafeBufferPointer(rebasing: buf[(i * dim)..<((i + 1) * dim)]))
+                    try insVec.run()
+                }
+            }
+            summary.embedded += pending.count
+            pending.removeAll(keepingCapacity: true)
+            pendingSet.removeAll(keepingCapacity: true)
+        }
+
+        try JSONLReader.forEach(ChunkRecord.self, path: chunksPath) { c, line in
+            guard seenIds.insert(c.chunkId).inserted else {
+                throw IndexError.badInput(path: chunksPath, line: line, reason: "duplicate chunk_id \(c.chunkId)")
+            }
+            let hash = Hashing.sha256(c.text)
+            summary.chunks += 1
+            progress.advance()
+            let id = summary.chunks
+            insChunk.bind(1, id); insChunk.bind(2, c.chunkId); insChunk.bind(3, c.docId); insChunk.bind(4, c.source)
+            insChunk.bind(5, c.page); insChunk.bind(6, c.startIndex); insChunk.bind(7, c.text); insChunk.bind(8, hash)
+            try insChunk.run()
+            insFTS.bind(1, id); insFTS.bind(2, c.text)
+            try insFTS.run()
+            if pendingSet.contains(hash) { return }
+            have.bind(1, hash)
+            let exists = try have.step()
+            have.reset()
+            if exists { return }
+            if let r = reuse {
+                r.bind(1, hash)
+                try r.run()
+                if db.changes > 0 { summary.reused += 1; return }
+            }
+            pending.append((hash, c.text)); pendingSet.insert(hash)
+            if pending.count >= batchSize { try flush() }
+        }
+        try flush()
+        progress.finish()
+
+        let meta = try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)")
+        let entries: [(String, String)] = [
+            ("schema_version", schemaVersion), ("model", embedder.modelName), ("dimension", String(embedder.dimension)),
+            ("model_sha256", modelSHA), ("pooling", embedder.pooling.rawValue), ("normalization", "l2"),
+            ("max_seq_length", String(embedder.maxSeqLength)), ("vector_format", "float32-le"),
+            ("chunks", String(summary.chunks)), ("fts_tokenizer", "unicode61 remove_diacritics 2"),
+        ]
+        for (k, v) in entries { meta.bind(1, k); meta.bind(2, v); try meta.run() }
+        try db.exec("COMMIT")
+        if reuse != nil { reuse = nil }
+        if previous != nil { try? db.exec("DETACH DATABASE prev") }
+        try db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')")
+        return summary
+    }
+}

@@ -1,0 +1,227 @@
+import COpenBLAS
+import Foundation
+
+/// The shape of a GPT-2 model: the fields of transformers' `GPT2Config` that change the computation.
+public struct GPT2Config: Codable, Equatable, Sendable {
+    public var vocabSize: Int
+    public var nPositions: Int
+    public var nEmbd: Int
+    public var nLayer: Int
+    public var nHead: Int
+    /// Width of the MLP (transformers' `n_inner`; nil means 4 × n_embd).
+    public var nInner: Int?
+    public var layerNormEpsilon: Float
+    public var bosTokenId: Int
+    public var eosTokenId: Int
+
+    public init(vocabSize: Int, nPositions: Int, nEmbd: Int, nLayer: Int, nHead: Int, nInner: Int? = nil,
+                layerNormEpsilon: Float = 1e-5, bosTokenId: Int? = nil, eosTokenId: Int? = nil) {
+        self.vocabSize = vocabSize; self.nPositions = nPositions; self.nEmbd = nEmbd
+        self.nLayer = nLayer; self.nHead = nHead; self.nInner = nInner; self.layerNormEpsilon = layerNormEpsilon
+        self.bosTokenId = bosTokenId ?? vocabSize - 1
+        self.eosTokenId = eosTokenId ?? vocabSize - 1
+    }
+
+    public var inner: Int { nInner ?? 4 * nEmbd }
+    public var headDim: Int { nEmbd / nHead }
+
+    /// The demo model: trains to something useful in minutes on two cores.
+    public static func small(vocabSize: Int) -> GPT2Config {
+        GPT2Config(vocabSize: vocabSize, nPositions: 512, nEmbd: 384, nLayer: 6, nHead: 6)
+    }
+    /// GPT-2 124M.
+    public static func gpt2(vocabSize: Int = 50257) -> GPT2Config {
+        GPT2Config(vocabSize: vocabSize, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12)
+    }
+
+    public func validate(path: String) throws {
+        guard vocabSize > 0, nPositions > 0, nEmbd > 0, nLayer > 0, nHead > 0, nEmbd % nHead == 0, inner > 0 else {
+            throw TrainError.badConfig(path: path, reason: "invalid GPT-2 shape (n_embd must be a multiple of n_head, all sizes positive)")
+        }
+    }
+}
+
+/// One trainable tensor: its transformers name (without `transformer.`), shape, values, gradient and
+/// optimiser flags. `frozen` parameters get no gradient buffer use and no optimizer state (LoRA freezes the base).
+public final class Parameter {
+    public let name: String
+    public let shape: [Int]
+    public let value: FloatBuffer
+    public let grad: FloatBuffer
+    public var frozen = false
+    /// Weight decay applies (2-D weights); biases and LayerNorm weights are excluded.
+    public var decay: Bool
+
+    init(_ name: String, _ shape: [Int]) {
+        self.name = name
+        self.shape = shape
+        let n = shape.reduce(1, *)
+        value = FloatBuffer(n)
+        grad = FloatBuffer(n)
+        decay = shape.count >= 2
+    }
+    public var count: Int { value.count }
+}
+
+/// The weights of one transformer block.
+public struct Block {
+    public let ln1w, ln1b, attnW, attnB, projW, projB, ln2w, ln2b, fcW, fcB, fcProjW, fcProjB: Parameter
+}
+
+/// GPT-2 as transformers' `GPT2LMHeadModel` computes it (eval mode, no dropout): token + position embeddings,
+/// pre-LayerNorm blocks, causal attention with q, k, v split in that order from `c_attn`, scale 1/√head_dim,
+/// gelu_new, final LayerNorm, LM head tied to `wte`. Conv1D weights are [in, out]: y = x·W + b.
+public final class GPT2 {
+    public let config: GPT2Config
+    public let wte: Parameter
+    public let wpe: Parameter
+    public let blocks: [Block]
+    public let lnfW: Parameter
+    public let lnfB: Parameter
+    /// Every parameter in transformers' order (`named_parameters()`).
+    public let parameters: [Parameter]
+
+    public init(config c: GPT2Config) {
+        config = c
+        let E = c.nEmbd
+        wte = Parameter("wte.weight", [c.vocabSize, E])
+        wpe = Parameter("wpe.weight", [c.nPositions, E])
+        var ps = [wte, wpe]
+        var bs: [Block] = []
+        for i in 0..<c.nLayer {
+            let p = "h.\(i)."
+            let b = Block(ln1w: Parameter(p + "ln_1.weight", [E]), ln1b: Parameter(p + "ln_1.bias", [E]),
+                          attnW: Parameter(p + "attn.c_attn.weight", [E, 3 * E]), attnB: Parameter(p + "attn.c_attn.bias", [3 * E]),
+                          projW: Parameter(p + "attn.c_proj.weight", [E, E]), projB: Parameter(p + "attn.c_proj.bias", [E]),
+                          ln2w: Parameter(p + "ln_2.weight", [E]), ln2b: Parameter(p + "ln_2.bias", [E]),
+                          fcW: Parameter(p + "mlp.c_fc.weight", [E, c.inner]), fcB: Parameter(p + "mlp.c_fc.bias", [c.inner]),
+                          fcProjW: Parameter(p + "mlp.c_proj.weight", [c.inner, E]), fcProjB: Parameter(p + "mlp.c_proj.bias", [E]))
+            bs.append(b)
+            ps += [b.ln1w, b.ln1b, b.attnW, b.attnB, b.projW, b.projB, b.ln2w, b.ln2b, b.fcW, b.fcB, b.fcProjW, b.fcProjB]
+        }
+        blocks = bs
+        lnfW = Parameter("ln_f.weight", [E])
+        lnfB = Parameter("ln_f.bias", [E])
+        parameters = ps + [lnfW, lnfB]
+        for b in blocks { b.ln1w.value.p.update(repeating: 1, count: E); b.ln2w.value.p.update(repeating: 1, count: E) }
+        lnfW.value.p.update(repeating: 1, count: E)
+    }
+
+    /// GPT-2 initialisation: weights and embeddings normal(0, 0.02), the residual projections (`c_proj`)
+    /// normal(0, 0.02/√(2·n_layer)), biases 0, LayerNorm weight 1 and bias 0. Parameters are filled in
+    /// transformers' order from one generator, so a seed gives one model.
+    public func initialize(seed: UInt64) {
+        var rng = Xoshiro256(seed: seed)
+        let projStd = 0.02 / (2.0 * Double(config.nLayer)).squareRoot()
+        for p in parameters {
+            if p.name.hasSuffix("ln_1.weight") || p.name.hasSuffix("ln_2.weight") || p.name == "ln_f.weight" {
+                p.value.p.update(repeating: 1, count: p.count)
+            } else if p.shape.count == 1 {
+                p.value.zero()
+            } else {
+                let std = p.name.hasSuffix("c_proj.weight") ? projStd : 0.02
+                for i in 0..<p.count { p.value.p[i] = Float(rng.normal() * std) }
+            }
+        }
+    }
+
+    public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
+
+    public func zeroGrad() { for p in parameters where !p.frozen { p.grad.zero() } }
+}
+
+// MARK: - Kernels
+
+/// gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+@inline(__always) func geluNew(_ x: Float) -> Float {
+    let c: Float = 0.7978845608028654
+    return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+}
+
+@inline(__always) func geluNewGrad(_ x: Float) -> Float {
+    let c: Float = 0.7978845608028654
+    let t = tanhf(c * (x + 0.044715 * x * x * x))
+    return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
+}
+
+/// LayerNorm over rows of width `e`; saves mean and 1/σ per row for the backward pass.
+func layerNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+               _ out: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>?,
+               _ rstd: UnsafeMutablePointer<Float>?, rows: Int, e: Int, eps: Float) {
+    parallelRows(rows) { range in
+        for r in range {
+            let xr = x + r * e, o = out + r * e
+            var s: Float = 0
+            for i in 0..<e { s += xr[i] }
+            let m = s / Float(e)
+            var v: Float = 0
+            for i in 0..<e { let d = xr[i] - m; v += d * d }
+            let rs = 1 / (v / Float(e) + eps).squareRoot()
+            for i in 0..<e { o[i] = (xr[i] - m) * rs * w[i] + b[i] }
+            mean?[r] = m
+            rstd?[r] = rs
+        }
+    }
+}
+
+/// Backward of LayerNorm: adds to dx, dw, db. dw/db are reduced per fixed chunk and summed in order.
+func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                       _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,
+                       _ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>?,
+                       _ db: UnsafeMutablePointer<Float>?, rows: Int, e: Int) {
+    let chunk = 64
+    let chunks = (rows + chunk - 1) / chunk
+    let partial = FloatBuffer(chunks * 2 * e)
+    let pp = partial.p
+    DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let pw = pp + c * 2 * e, pb = pw + e
+        for r in (c * chunk)..<min(rows, (c + 1) * chunk) {
+            let xr = x + r * e, dyr = dy + r * e, dxr = dx + r * e
+            let m = mean[r], rs = rstd[r]
+            var sum1: Float = 0, sum2: Float = 0
+            for i in 0..<e {
+                let xh = (xr[i] - m) * rs
+                let dxh = dyr[i] * w[i]
+                sum1 += dxh
+                sum2 += dxh * xh
+                pw[i] += dyr[i] * xh
+                pb[i] += dyr[i]
+            }
+            let m1 = sum1 / Float(e), m2 = sum2 / Float(e)
+            for i in 0..<e {
+                let xh = (xr[i] - m) * rs
+                dxr[i] += rs * (dyr[i] * w[i] - m1 - xh * m2)
+            }
+        }
+    }
+    if let dw, let db {
+        for c in 0..<chunks {
+            let pw = pp + c * 2 * e, pb = pw + e
+            for i in 0..<e { dw[i] += pw[i]; db[i] += pb[i] }
+        }
+    }
+}
+
+/// y[rows×out] = x[rows×in] · W[in×out] + b.
+func linear(_ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?, _ y: UnsafeMutablePointer<Float>,
+            rows: Int, inDim: Int, outDim: Int) {
+    if let b {
+        let bp = b.value.p
+        parallelRows(rows) { range in
+            for r in range { (y + r * outDim).update(from: bp, count: outDim) }
+        }
+    }
+    gemm(false, false, rows, outDim, inDim, 1, x, inDim, w.value.p, outDim, b == nil ? 0 : 1, y, outDim)
+}
+
+/// Backward of `linear`: dx += dy·Wᵀ (when dx given); dW += xᵀ·dy and db += Σ dy unless frozen.
+func linearBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?,
+                    _ dx: UnsafeMutablePointer<Float>?, rows: Int, inDim: Int, outDim: Int) {
+    if let dx { gemm(false, true, rows, inDim, outDim, 1, dy, outDim, w.value.p, outDim, 1, dx, inDim) }
+    if !w.frozen { gemm(true, false, inDim, outDim, rows, 1, x, inDim, dy, outDim, 1, w.grad.p, outDim) }
+    if let b, !b.frozen {
+        let ones = FloatBuffer(rows)
+        ones.p.update(repeating: 1, count: rows)
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(outDim), 1, dy, Int32(outDim), ones.p, 1, 1, b.grad.p, 1)
+    }
+}

@@ -1,0 +1,210 @@
+import COpenBLAS
+import Foundation
+
+/// Keys and values of every layer for a fixed number of sequences, each up to n_positions long.
+public final class KVCache {
+    public let sequences: Int
+    let capacity: Int
+    let keys: [FloatBuffer]
+    let values: [FloatBuffer]
+    /// Tokens stored per sequence.
+    public private(set) var lengths: [Int]
+
+    public init(config c: GPT2Config, sequences: Int, capacity: Int? = nil) {
+        self.sequences = sequences
+        self.capacity = min(capacity ?? c.nPositions, c.nPositions)
+        let n = sequences * self.capacity * c.nEmbd
+        keys = (0..<c.nLayer).map { _ in FloatBuffer(n) }
+        values = (0..<c.nLayer).map { _ in FloatBuffer(n) }
+        lengths = Array(repeating: 0, count: sequences)
+    }
+
+    public func reset() { lengths = Array(repeating: 0, count: sequences) }
+}
+
+/// Incremental forward pass with a KV cache. One call takes any set of new tokens, each belonging to a
+/// sequence at the next position(s) of that sequence: a prompt's prefill is many tokens of one sequence, a
+/// decoding step one token of each live sequence. Matrix products run over all the tokens of the call at once.
+public final class Decoder {
+    public let model: GPT2
+    public let cache: KVCache
+
+    public init(model: GPT2, sequences: Int, capacity: Int? = nil) {
+        self.model = model
+        cache = KVCache(config: model.config, sequences: sequences, capacity: capacity)
+    }
+
+    /// Feeds `tokens[i]` to sequence `seqs[i]` (appended after what the sequence holds; a sequence's tokens
+    /// must appear in order). Returns the logits [V] of the rows listed in `logitsFor` (indices into tokens).
+    public func feed(tokens: [Int32], seqs: [Int], logitsFor: [Int]) throws -> [[Float]] {
+        let c = model.config
+        let N = tokens.count, E = c.nEmbd, H = c.nHead, D = c.headDim, I = c.inner, V = c.vocabSize
+        let cap = cache.capacity
+        var positions = [Int](repeating: 0, count: N)
+        var lengths = cache.lengths
+        for i in 0..<N {
+            let s = seqs[i]
+            guard lengths[s] < cap else {
+                throw TrainError.usage("sequence \(s) is longer than the model's \(cap) positions")
+            }
+            guard tokens[i] >= 0 && Int(tokens[i]) < V else {
+                throw TrainError.usage("token id \(tokens[i]) is outside the vocabulary (0..<\(V))")
+            }
+            positions[i] = lengths[s]
+            lengths[s] += 1
+        }
+        let x = FloatBuffer(N * E), h = FloatBuffer(N * E), qkv = FloatBuffer(N * 3 * E), ao = FloatBuffer(N * E)
+        let fc = FloatBuffer(N * I)
+        let wte = model.wte.value.p, wpe = model.wpe.value.p
+        for i in 0..<N {
+            let o = x.p + i * E, a = wte + Int(tokens[i]) * E, pe = wpe + positions[i] * E
+            for j in 0..<E { o[j] = a[j] + pe[j] }
+        }
+        let scale = 1 / Float(D).squareRoot()
+        for (l, blk) in model.blocks.enumerated() {
+            layerNorm(x.p, blk.ln1w.value.p, blk.ln1b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
+            linear(h.p, blk.attnW, blk.attnB, qkv.p, rows: N, inDim: E, outDim: 3 * E)
+            let kc = cache.keys[l].p, vc = cache.values[l].p
+            for i in 0..<N {
+                let off = (seqs[i] * cap + positions[i]) * E
+                (kc + off).update(from: qkv.p + i * 3 * E + E, count: E)
+                (vc + off).update(from: qkv.p + i * 3 * E + 2 * E, count: E)
+            }
+            let qp = qkv.p, aop = ao.p
+            DispatchQueue.concurrentPerform(iterations: N * H) { ih in
+                let i = ih / H, hd = ih % H
+                let q = qp + i * 3 * E + hd * D
+                let len = positions[i] + 1
+                let base = seqs[i] * cap * E + hd * D
+                var scores = [Float](repeating: 0, count: len)
+                var mx = -Float.infinity
+                for j in 0..<len {
+                    let k = kc + base + j * E
+                    var s: Float = 0
+                    for d in 0..<D { s += q[d] * k[d] }
+                    s *= scale
+                    scores[j] = s
+                    if s > mx { mx = s }
+                }
+                var sum: Float = 0
+                for j in 0..<len { let e = expf(scores[j] - mx); scores[j] = e; sum += e }
+                let o = aop + i * E + hd * D
+                for d in 0..<D { o[d] = 0 }
+                for j in 0..<len {
+                    let w = scores[j] / sum, v = vc + base + j * E
+                    for d in 0..<D { o[d] += w * v[d] }
+                }
+            }
+            linear(ao.p, blk.projW, blk.projB, h.p, rows: N, inDim: E, outDim: E)
+            for i in 0..<(N * E) { x.p[i] += h.p[i] }
+            layerNorm(x.p, blk.ln2w.value.p, blk.ln2b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
+            linear(h.p, blk.fcW, blk.fcB, fc.p, rows: N, inDim: E, outDim: I)
+            let f = fc.p
+            parallelRows(N) { r in for k in (r.lowerBound * I)..<(r.upperBound * I) { f[k] = geluNew(f[k]) } }
+            linear(fc.p, blk.fcProjW, blk.fcProjB, h.p, rows: N, inDim: I, outDim: E)
+            for i in 0..<(N * E) { x.p[i] += h.p[i] }
+        }
+        for i in 0..<N { cache.lengthsSet(seqs[i], positions[i] + 1) }
+        guard !logitsFor.isEmpty else { return [] }
+        let M = logitsFor.count
+        let sel = FloatBuffer(M * E), normed = FloatBuffer(M * E), logits = FloatBuffer(M * V)
+        for (r, i) in logitsFor.enumerated() { (sel.p + r * E).update(from: x.p + i * E, count: E) }
+        layerNorm(sel.p, model.lnfW.value.p, model.lnfB.value.p, normed.p, nil, nil, rows: M, e: E, eps: c.layerNormEpsilon)
+        gemm(false, true, M, V, E, 1, normed.p, E, wte, E, 0, logits.p, V)
+        return (0..<M).map { Array(UnsafeBufferPointer(start: logits.p + $0 * V, count: V)) }
+    }
+}
+
+extension KVCache {
+    func lengthsSet(_ s: Int, _ n: Int) { lengths[s] = n }
+}
+
+/// How to pick the next token: greedy (argmax, as generate(do_sample=False)) or sampling with temperature,
+/// then top-k, then top-p (nucleus), in transformers' order.
+public struct SamplingOptions: Sendable {
+    public var maxNewTokens = 64
+    public var greedy = false
+    public var temperature: Float = 1
+    public var topK = 0
+    public var topP: Float = 1
+    public var eosTokenId: Int?
+    public var seed: UInt64 = 0
+    public init() {}
+}
+
+public enum Generator {
+    /// Picks a token from `logits` (modified in place).
+    static func pick(_ logits: inout [Float], _ o: SamplingOptions, _ rng: inout Xoshiro256) -> Int {
+        if o.greedy || o.temperature == 0 {
+            var best = 0
+            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            return best
+        }
+        let V = logits.count
+        for i in 0..<V { logits[i] /= o.temperature }
+        var order = Array(0..<V)
+        order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        var keep = V
+        if o.topK > 0 && o.topK < V {
+            let kth = logits[order[o.topK - 1]]
+            keep = o.topK
+            while keep < V && logits[order[keep]] == kth { keep += 1 } // ties with the k-th are kept
+        }
+        let mx = logits[order[0]]
+        var probs = [Double](repeating: 0, count: keep)
+        var sum = 0.0
+        for r in 0..<keep { probs[r] = Foundation.exp(Double(logits[order[r]] - mx)); sum += probs[r] }
+        if o.topP < 1 {
+            // keep the smallest prefix whose mass reaches top_p (at least one token)
+            var cum = 0.0, cut = keep
+            for r in 0..<keep {
+                cum += probs[r] / sum
+                if cum >= Double(o.topP) { cut = r + 1; break }
+            }
+            keep = max(1, cut)
+            sum = probs[0..<keep].reduce(0, +)
+        }
+        var u = rng.uniform() * sum
+        for r in 0..<keep {
+            u -= probs[r]
+            if u < 0 { return order[r] }
+        }
+        return order[keep - 1]
+    }
+
+    /// Generates continuations for every prompt at once (one KV cache row per prompt); each stops at EOS
+    /// (included in its output), after `maxNewTokens`, or at the model's last position.
+    public static func generate(model: GPT2, prompts: [[Int]], options o: SamplingOptions) throws -> [[Int]] {
+        guard !prompts.isEmpty else { return [] }
+        let P = model.config.nPositions
+        for (i, p) in prompts.enumerated() {
+            guard !p.isEmpty else { throw TrainError.usage("prompt \(i + 1) is empty") }
+            guard p.count < P else { throw TrainError.usage("prompt \(i + 1) has \(p.count) tokens; the model has \(P) positions") }
+        }
+        let capacity = min(P, prompts.map(\.count).max()! + o.maxNewTokens)
+        let dec = Decoder(model: model, sequences: prompts.count, capacity: capacity)
+        var rng = Xoshiro256(seed: o.seed)
+        var tokens: [Int32] = [], seqs: [Int] = [], last: [Int] = []
+        for (s, p) in prompts.enumerated() {
+            tokens += p.map { Int32($0) }
+            seqs += Array(repeating: s, count: p.count)
+            last.append(tokens.count - 1)
+        }
+        var logits = try dec.feed(tokens: tokens, seqs: seqs, logitsFor: last)
+        var out = Array(repeating: [Int](), count: prompts.count)
+        var live = Array(0..<prompts.count)
+        while !live.isEmpty {
+            var next: [Int32] = [], nextSeqs: [Int] = []
+            for (r, s) in live.enumerated() {
+                let t = pick(&logits[r], o, &rng)
+                out[s].append(t)
+                let done = t == o.eosTokenId || out[s].count >= o.maxNewTokens || dec.cache.lengths[s] >= capacity
+                if !done { next.append(Int32(t)); nextSeqs.append(s) }
+            }
+            live = nextSeqs
+            if live.isEmpty { break }
+            logits = try dec.feed(tokens: next, seqs: nextSeqs, logitsFor: Array(0..<next.count))
+        }
+        return out
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// AdamW as torch.optim.AdamW computes it (foreach path, fp32): decoupled weight decay p ← p·(1 − lr·wd) on
+/// parameters with `decay` set, m ← lerp(m, g, 1−β1), v ← β2·v + (1−β2)·g², p ← p − (lr/(1−β1ᵗ)) ·
+/// m / (√v / √(1−β2ᵗ) + ε). Frozen parameters have no state and are never touched.
+public final class AdamW {
+    public var beta1: Float
+    public var beta2: Float
+    public var eps: Float
+    public var weightDecay: Float
+    public private(set) var step = 0
+    /// First and second moments, by parameter name (only unfrozen parameters).
+    public private(set) var m: [String: FloatBuffer] = [:]
+    public private(set) var v: [String: FloatBuffer] = [:]
+    let parameters: [Parameter]
+
+    public init(parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.01) {
+        self.parameters = parameters.filter { !$0.frozen }
+        self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
+        for p in self.parameters { m[p.name] = FloatBuffer(p.count); v[p.name] = FloatBuffer(p.count) }
+    }
+
+    public func update(lr: Float) {
+        step += 1
+        let bc1 = 1 - Foundation.pow(Double(beta1), Double(step))
+        let bc2 = 1 - Foundation.pow(Double(beta2), Double(step))
+        let stepSize = Float(Double(lr) / bc1)
+        let bc2Sqrt = Float(bc2.squareRoot())
+        let b1 = beta1, b2 = beta2, eps = eps
+        for p in parameters {
+            let mm = m[p.name]!.p, vv = v[p.name]!.p, x = p.value.p, g = p.grad.p
+            let decayFactor: Float = p.decay ? 1 - lr * weightDecay : 1
+            parallelRows(p.count, minimum: 4096) { range in
+                for i in range {
+                    if p.decay { x[i] *= decayFactor }
+                    let gi = g[i]
+                    mm[i] += (gi - mm[i]) * (1 - b1)
+                    vv[i] = vv[i] * b2 + (1 - b2) * gi * gi
+                    let denom = vv[i].squareRoot() / bc2Sqrt + eps
+                    x[i] -= stepSize * (mm[i] / denom)
+                }
+            }
+        }
+    }
+
+    /// Restores saved state (checkpoint resume).
+    public func restore(step: Int, m: [String: [Float]], v: [String: [Float]]) throws {
+        self.step = step
+        for p in parameters {
+            guard let a = m[p.name], let b = v[p.name], a.count == p.count, b.count == p.count else {
+                throw TrainError.badCheckpoint(path: p.name, reason: "optimizer state missing or of the wrong size for \(p.name)")
+            }
+            self.m[p.name] = FloatBuffer(a)
+            self.v[p.name] = FloatBuffer(b)
+        }
+    }
+}
+
+/// Global L2 norm of the gradients of unfrozen parameters (accumulated in Double); when above `maxNorm`
+/// every gradient is scaled by maxNorm/(norm + 1e-6), as torch.nn.utils.clip_grad_norm_. Returns the norm
+/// before clipping.
+@discardableResult
+public func clipGradNorm(_ parameters: [Parameter], maxNorm: Float) -> Float {
+    var total: Double = 0
+    for p in parameters where !p.frozen {
+        var s: Double = 0
+        let g = p.grad.p
+        for i in 0..<p.count { s += Double(g[i]) * Double(g[i]) }
+        total += s
+    }
+    let norm = Float(total.squareRoot())
+    if maxNorm > 0 {
+        let coef = maxNorm / (norm + 1e-6)
+        if coef < 1 {
+            for p in parameters where !p.frozen {
+                let g = p.grad.p
+                for i in 0..<p.count { g[i] *= coef }
+            }
+        }
+    }
+    return norm
+}
+
+/// Linear warm-up then cosine decay to 0, as transformers' get_cosine_schedule_with_warmup (step 0 of a
+/// warm-up has lr 0): factor = s/warmup for s < warmup, else 0.5·(1 + cos(π·(s − warmup)/(total − warmup))).
+public func cosineSchedule(step: Int, baseLR: Float, warmup: Int, total: Int) -> Float {
+    if step < warmup { return baseLR * Float(step) / Float(max(1, warmup)) }
+    let progress = Double(step - warmup) / Double(max(1, total - warmup))
+    return baseLR * Float(max(0, 0.5 * (1 + cos(Double.pi * progress))))
+}

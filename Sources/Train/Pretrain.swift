@@ -1,0 +1,250 @@
+import Core
+import Foundation
+import Tokenize
+
+/// Options of `pipeline pretrain` (every one that changes the result is recorded in the manifest).
+public struct PretrainOptions: Codable, Equatable, Sendable {
+    public var config: GPT2Config
+    public var configName: String
+    public var steps = 200
+    public var batch = 8
+    public var seq = 256
+    public var gradAccum = 1
+    public var lr: Float = 6e-4
+    public var warmup = 20
+    public var weightDecay: Float = 0.1
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.95
+    public var eps: Float = 1e-8
+    public var maxGradNorm: Float = 1
+    public var seed: UInt64 = 1337
+    public var saveEvery = 100
+    public var evalEvery = 50
+    public var evalBatches = 4
+    /// Share of the token stream (its end) held out for validation.
+    public var valFraction = 0.05
+
+    public init(config: GPT2Config, configName: String) { self.config = config; self.configName = configName }
+
+    public var parameters: [String: String] {
+        let cfg = String(decoding: (try? JSON.encode(config)) ?? [], as: UTF8.self)
+        return ["config": configName, "model": cfg, "steps": "\(steps)", "batch": "\(batch)", "seq": "\(seq)",
+                "grad_accum": "\(gradAccum)", "lr": "\(lr)", "warmup": "\(warmup)", "weight_decay": "\(weightDecay)",
+                "betas": "\(beta1),\(beta2)", "eps": "\(eps)", "max_grad_norm": "\(maxGradNorm)", "seed": "\(seed)",
+                "save_every": "\(saveEvery)", "eval_every": "\(evalEvery)", "eval_batches": "\(evalBatches)",
+                "val_fraction": "\(valFraction)"]
+    }
+}
+
+/// One line of `metrics.jsonl.zst`.
+public struct PretrainMetrics: Codable, Equatable, Sendable {
+    public var step: Int
+    public var train_loss: Float
+    public var val_loss: Float?
+    public var lr: Float
+    public var grad_norm: Float
+    public var tokens_per_s: Double
+}
+
+/// What `--resume` needs besides the weights and moments.
+struct TrainerState: Codable {
+    var step: Int
+    var rng: Xoshiro256
+    var options: PretrainOptions
+    var optimizerStep: Int
+}
+
+/// A token stream split into a training part and a held-out validation tail.
+public struct TokenData {
+    public let train: [UInt32]
+    public let val: [UInt32]
+    public let vocabSize: Int
+
+    public init(path: String, seq: Int, valFraction: Double) throws {
+        let (vocab, tokens) = try TokenFile.readAll(path: path)
+        let nVal = max(seq + 1, Int(Double(tokens.count) * valFraction))
+        guard tokens.count >= nVal + seq + 1 else {
+            throw TrainError.badTokens(path: path, reason: "\(tokens.count) tokens: too few for a training window of \(seq + 1) plus a validation hold-out of \(nVal)")
+        }
+        train = Array(tokens[0..<(tokens.count - nVal)])
+        val = Array(tokens[(tokens.count - nVal)...])
+        vocabSize = vocab
+    }
+
+    public init(train: [UInt32], val: [UInt32], vocabSize: Int) { self.train = train; self.val = val; self.vocabSize = vocabSize }
+}
+
+public final class Pretrainer {
+    public let options: PretrainOptions
+    public let model: GPT2
+    public let optimizer: AdamW
+    public private(set) var step = 0
+    public private(set) var metrics: [PretrainMetrics] = []
+    var rng: Xoshiro256
+    let ctx: TrainContext
+    let data: TokenData
+
+    public init(options o: PretrainOptions, data: TokenData) throws {
+        guard data.vocabSize <= o.config.vocabSize else {
+            throw TrainError.usage("the tokens use a vocabulary of \(data.vocabSize) but the model has \(o.config.vocabSize)")
+        }
+        guard o.seq <= o.config.nPositions, o.seq >= 1, o.batch >= 1, o.gradAccum >= 1, o.steps >= 1 else {
+            throw TrainError.usage("--seq must be 1…\(o.config.nPositions) (the model's positions); --batch, --steps and gradient accumulation ≥ 1")
+        }
+        options = o
+        self.data = data
+        model = GPT2(config: o.config)
+        model.initialize(seed: o.seed)
+        optimizer = AdamW(parameters: model.parameters, beta1: o.beta1, beta2: o.beta2, eps: o.eps, weightDecay: o.weightDecay)
+        rng = Xoshiro256(seed: o.seed &+ 0x5EED)
+        ctx = TrainContext(model: model, batch: o.batch, seq: o.seq)
+    }
+
+    func sampleBatch() -> ([Int32], [Int32]) {
+        let T = options.seq
+        var x: [Int32] = [], y: [Int32] = []
+        x.reserveCapacity(options.batch * T); y.reserveCapacity(options.batch * T)
+        for _ in 0..<options.batch {
+            let start = rng.below(data.train.count - T)
+            for i in 0..<T {
+                x.append(Int32(data.train[start + i]))
+                y.append(Int32(data.train[start + i + 1]))
+            }
+        }
+        return (x, y)
+    }
+
+    /// Mean loss over `evalBatches` fixed windows of the validation tail (the same windows at every evaluation).
+    public func validationLoss() -> Float {
+        let T = options.seq, B = options.batch
+        let windows = max(1, (data.val.count - 1) / T)
+        var total: Double = 0
+        var w = 0
+        for _ in 0..<options.evalBatches {
+            var x: [Int32] = [], y: [Int32] = []
+            for _ in 0..<B {
+                let s = (w % windows) * T
+                w += 1
+                for i in 0..<T { x.append(Int32(data.val[s + i])); y.append(Int32(data.val[s + i + 1])) }
+            }
+            total += Double(ctx.forward(tokens: x, targets: y))
+        }
+        return Float(total / Double(options.evalBatches))
+    }
+
+    /// One optimizer step (with gradient accumulation); returns its metrics record.
+    public func trainStep() -> PretrainMetrics {
+        let start = Date()
+        model.zeroGrad()
+        var loss: Double = 0
+        for _ in 0..<options.gradAccum {
+            let (x, y) = sampleBatch()
+            loss += Double(ctx.forward(tokens: x, targets: y))
+            ctx.backward(lossScale: 1 / Float(options.gradAccum))
+        }
+        let norm = clipGradNorm(model.parameters, maxNorm: options.maxGradNorm)
+        let lr = cosineSchedule(step: step, baseLR: options.lr, warmup: options.warmup, total: options.steps)
+        optimizer.update(lr: lr)
+        step += 1
+        let secs = Date().timeIntervalSince(start)
+        var m = PretrainMetrics(step: step, train_loss: Float(loss / Double(options.gradAccum)), val_loss: nil, lr: lr,
+                                grad_norm: norm, tokens_per_s: Double(options.batch * options.seq * options.gradAccum) / max(secs, 1e-9))
+        if step % options.evalEvery == 0 || step == options.steps { m.val_loss = validationLoss() }
+        metrics.append(m)
+        return m
+    }
+
+    // MARK: checkpoint files
+
+    /// Writes the whole resumable state into `dir`: config.json, model.safetensors.zst, optimizer.safetensors.zst,
+    /// trainer_state.json, metrics.jsonl.zst.
+    public func writeState(to dir: String) throws {
+        try Checkpoint.save(model, directory: dir, compressed: true)
+        var moments: [(String, [Int], UnsafeBufferPointer<Float>)] = []
+        for p in model.parameters where !p.frozen {
+            moments.append(("m." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.m[p.name]!.p, count: p.count)))
+            moments.append(("v." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.v[p.name]!.p, count: p.count)))
+        }
+        try FileSystem.atomicWrite(Zstd.compress(try SafeTensors.serialize(moments)), to: dir + "/optimizer.safetensors.zst")
+        let state = TrainerState(step: step, rng: rng, options: options, optimizerStep: optimizer.step)
+        try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
+        let w = try JSONLWriter<PretrainMetrics>(path: dir + "/metrics.jsonl.zst")
+        for m in metrics { try w.write(m) }
+        try w.close()
+    }
+
+    /// Restores a state written by `writeState`; the options must equal this trainer's.
+    public func restore(from dir: String) throws {
+        let statePath = dir + "/trainer_state.json"
+        guard let bytes = FileManager.default.contents(atPath: statePath) else {
+            throw TrainError.badCheckpoint(path: statePath, reason: "no trainer state to resume from")
+        }
+        let state: TrainerState
+        do { state = try JSONDecoder().decode(TrainerState.self, from: bytes) } catch {
+            throw TrainError.badCheckpoint(path: statePath, reason: "unreadable trainer state (\(error))")
+        }
+        var saved = state.options, mine = options
+        saved.steps = 0; mine.steps = 0; saved.saveEvery = 0; mine.saveEvery = 0
+        guard saved == mine else {
+            throw TrainError.usage("\(statePath): the checkpoint was made with other options (model, batch, seq, lr, seed…); resume with the same ones")
+        }
+        if state.options.steps != options.steps {
+            log.warning("resuming with --steps \(options.steps) instead of \(state.options.steps): the learning-rate schedule changes")
+        }
+        let st = dir + "/model.safetensors.zst"
+        try Checkpoint.loadWeights(model, tensors: try SafeTensors.read(path: st), path: st)
+        let opt = try SafeTensors.read(path: dir + "/optimizer.safetensors.zst")
+        var m: [String: [Float]] = [:], v: [String: [Float]] = [:]
+        for (k, t) in opt {
+            if k.hasPrefix("m.") { m[String(k.dropFirst(2))] = t.values } else if k.hasPrefix("v.") { v[String(k.dropFirst(2))] = t.values }
+        }
+        try optimizer.restore(step: state.optimizerStep, m: m, v: v)
+        step = state.step
+        rng = state.rng
+        metrics = try JSONLReader.readAll(PretrainMetrics.self, path: dir + "/metrics.jsonl.zst")
+    }
+}
+
+/// The `pretrain` stage: trains, committing a complete, resumable checkpoint folder atomically every
+/// `saveEvery` steps and at the end (a kill -9 loses at most the steps since the last commit).
+public enum PretrainStage {
+    public static func run(workdir: Workdir, tokensPath: String, options: PretrainOptions, resume: Bool, force: Bool,
+                           stopAfter: Int? = nil, report: (PretrainMetrics) -> Void = { _ in }) throws -> Pretrainer? {
+        let params = options.parameters
+        if !resume, !force, let m = workdir.manifest("pretrain"),
+           m.freshness(stageDir: workdir.stageDir("pretrain"), inputs: [tokensPath], parameters: params) == .upToDate {
+            return nil
+        }
+        let data = try TokenData(path: tokensPath, seq: options.seq, valFraction: options.valFraction)
+        let trainer = try Pretrainer(options: options, data: data)
+        if resume {
+            let dir = workdir.stageDir("pretrain")
+            if FileSystem.exists(dir + "/trainer_state.json") {
+                try trainer.restore(from: dir)
+                log.info("pretrain: resuming at step \(trainer.step)")
+            } else {
+                log.warning("pretrain: nothing to resume in \(dir); starting from step 0")
+            }
+        }
+        func commit() throws {
+            guard let run = try StageRun.begin(workdir: workdir, stage: "pretrain", inputs: [tokensPath], parameters: params, force: true) else { return }
+            try trainer.writeState(to: run.tempDir)
+            run.records["steps"] = trainer.step
+            run.records["parameters"] = trainer.model.parameterCount
+            run.records["train_tokens"] = data.train.count
+            run.records["val_tokens"] = data.val.count
+            try run.commit()
+        }
+        let progress = Progress("pretrain", total: options.steps, unit: "steps")
+        progress.advance(by: trainer.step)
+        while trainer.step < options.steps {
+            let m = trainer.trainStep()
+            report(m)
+            progress.advance()
+            if trainer.step % options.saveEvery == 0 || trainer.step == options.steps { try commit() }
+            if let stopAfter, trainer.step >= stopAfter { break }
+        }
+        progress.finish()
+        return trainer
+    }
+}

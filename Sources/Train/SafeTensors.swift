@@ -1,0 +1,101 @@
+import Core
+import Foundation
+
+/// Reader and writer of the safetensors format: 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the raw little-endian data.
+/// We write F32 only; we read F32, F16 and BF16 (converted to Float). Files may be zstd-compressed.
+public enum SafeTensors {
+    public struct Tensor: Equatable {
+        public var shape: [Int]
+        public var values: [Float]
+        public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
+    }
+
+    public static func read(path: String) throws -> [String: Tensor] {
+        let bytes = try ByteReader(path: path).readAll()
+        return try parse(bytes, path: path)
+    }
+
+    public static func parse(_ bytes: [UInt8], path: String) throws -> [String: Tensor] {
+        func bad(_ r: String) -> TrainError { .badCheckpoint(path: path, reason: r) }
+        guard bytes.count >= 8 else { throw bad("too short for a safetensors file") }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard n <= UInt64(bytes.count - 8) else { throw bad("header length \(n) beyond the end of the file") }
+        let start = 8 + Int(n)
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes[8..<start])), let header = obj as? [String: Any] else {
+            throw bad("header is not a JSON object")
+        }
+        var out: [String: Tensor] = [:]
+        for (name, value) in header where name != "__metadata__" {
+            guard let d = value as? [String: Any], let dtype = d["dtype"] as? String,
+                  let shape = (d["shape"] as? [NSNumber])?.map({ $0.intValue }),
+                  let offs = (d["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offs.count == 2 else {
+                throw bad("tensor \(name): malformed header entry")
+            }
+            let count = shape.reduce(1, *)
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F16", "BF16": width = 2
+            default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == count * width,
+                  start + offs[1] <= bytes.count else {
+                throw bad("tensor \(name): data offsets do not match its shape or lie beyond the end of the file")
+            }
+            var values = [Float](repeating: 0, count: count)
+            bytes.withUnsafeBufferPointer { raw in
+                let base = raw.baseAddress! + start + offs[0]
+                for i in 0..<count {
+                    let q = base + i * width
+                    switch dtype {
+                    case "F32":
+                        let bits = UInt32(q[0]) | UInt32(q[1]) << 8 | UInt32(q[2]) << 16 | UInt32(q[3]) << 24
+                        values[i] = Float(bitPattern: bits)
+                    case "BF16":
+                        values[i] = Float(bitPattern: (UInt32(q[0]) | UInt32(q[1]) << 8) << 16)
+                    default:
+                        values[i] = halfToFloat(UInt16(q[0]) | UInt16(q[1]) << 8)
+                    }
+                }
+            }
+            out[name] = Tensor(shape: shape, values: values)
+        }
+        return out
+    }
+
+    static func halfToFloat(_ h: UInt16) -> Float {
+        let sign: Float = h & 0x8000 != 0 ? -1 : 1
+        let exp = Int((h >> 10) & 0x1F), frac = Float(h & 0x3FF)
+        if exp == 0 { return sign * frac * Float(Foundation.pow(2.0, -24.0)) }
+        if exp == 31 { return frac == 0 ? sign * .infinity : .nan }
+        return sign * (1 + frac / 1024) * Float(Foundation.pow(2.0, Double(exp - 15)))
+    }
+
+    /// The bytes of a safetensors file holding `tensors` as F32, names sorted, header padded with spaces to a
+    /// multiple of 8 bytes.
+    public static func serialize(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String] = ["format": "pt"]) throws -> [UInt8] {
+        let sorted = tensors.sorted { $0.0 < $1.0 }
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        for (name, shape, data) in sorted {
+            precondition(shape.reduce(1, *) == data.count)
+            header[name] = ["dtype": "F32", "shape": shape, "data_offsets": [offset, offset + data.count * 4]] as [String: Any]
+            offset += data.count * 4
+        }
+        var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + json.count + offset)
+        let n = UInt64(json.count)
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
+        out += json
+        for (_, _, data) in sorted {
+            data.withMemoryRebound(to: UInt32.self) { w in
+                for x in w { out.append(UInt8(x & 0xFF)); out.append(UInt8((x >> 8) & 0xFF)); out.append(UInt8((x >> 16) & 0xFF)); out.append(UInt8(x >> 24)) }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,248 @@
+import COpenBLAS
+import Foundation
+
+/// Saved activations of one forward pass over a B×T batch, reused between steps of the same shape.
+final class LayerActs {
+    let input, ln1, ln1Mean, ln1Rstd, qkv, att, attOut, res1, ln2, ln2Mean, ln2Rstd, fc, gelu: FloatBuffer
+    init(_ c: GPT2Config, b: Int, t: Int) {
+        let n = b * t, e = c.nEmbd
+        input = FloatBuffer(n * e); ln1 = FloatBuffer(n * e); ln1Mean = FloatBuffer(n); ln1Rstd = FloatBuffer(n)
+        qkv = FloatBuffer(n * 3 * e); att = FloatBuffer(b * c.nHead * t * t); attOut = FloatBuffer(n * e)
+        res1 = FloatBuffer(n * e); ln2 = FloatBuffer(n * e); ln2Mean = FloatBuffer(n); ln2Rstd = FloatBuffer(n)
+        fc = FloatBuffer(n * c.inner); gelu = FloatBuffer(n * c.inner)
+    }
+}
+
+/// The forward/backward workspace for batches of shape B×T.
+public final class TrainContext {
+    public let model: GPT2
+    public let batch: Int
+    public let seq: Int
+    let layers: [LayerActs]
+    let residual: FloatBuffer      // output of the last block
+    let lnf, lnfMean, lnfRstd: FloatBuffer
+    /// Logits [B·T, V]; after `backward` they hold d(loss)/d(logits).
+    public let logits: FloatBuffer
+    var targets: [Int32] = []
+    var count = 0
+    // backward scratch
+    let dres, dtmp, dln, dqkv, datt, dfc: FloatBuffer
+
+    public init(model: GPT2, batch: Int, seq: Int) {
+        let c = model.config
+        self.model = model
+        self.batch = batch
+        self.seq = seq
+        let n = batch * seq, e = c.nEmbd
+        layers = (0..<c.nLayer).map { _ in LayerActs(c, b: batch, t: seq) }
+        residual = FloatBuffer(n * e)
+        lnf = FloatBuffer(n * e); lnfMean = FloatBuffer(n); lnfRstd = FloatBuffer(n)
+        logits = FloatBuffer(n * c.vocabSize)
+        dres = FloatBuffer(n * e); dtmp = FloatBuffer(n * e); dln = FloatBuffer(n * e)
+        dqkv = FloatBuffer(n * 3 * e); datt = FloatBuffer(seq * seq * max(1, min(batch * c.nHead, Compute.threads)))
+        dfc = FloatBuffer(n * c.inner)
+    }
+
+    /// Forward pass over `tokens` (B·T ids, row-major). With `targets` (B·T next-token ids, −100 = ignored)
+    /// returns the mean cross-entropy over the counted positions (0 when none is counted); logits are kept.
+    @discardableResult
+    public func forward(tokens: [Int32], targets: [Int32]? = nil) -> Float {
+        let c = model.config
+        let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T
+        precondition(tokens.count == N && T <= c.nPositions)
+        lastTokens = tokens
+        // embeddings
+        let x0 = layers.isEmpty ? residual : layers[0].input
+        let wte = model.wte.value.p, wpe = model.wpe.value.p
+        tokens.withUnsafeBufferPointer { tk in
+            parallelRows(N) { range in
+                for r in range {
+                    let t = r % T, id = Int(tk[r])
+                    let o = x0.p + r * E, a = wte + id * E, pe = wpe + t * E
+                    for i in 0..<E { o[i] = a[i] + pe[i] }
+                }
+            }
+        }
+        let scale = 1 / Float(D).squareRoot()
+        for (l, blk) in model.blocks.enumerated() {
+            let a = layers[l]
+            let out = l + 1 < layers.count ? layers[l + 1].input : residual
+            layerNorm(a.input.p, blk.ln1w.value.p, blk.ln1b.value.p, a.ln1.p, a.ln1Mean.p, a.ln1Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
+            linear(a.ln1.p, blk.attnW, blk.attnB, a.qkv.p, rows: N, inDim: E, outDim: 3 * E)
+            // attention per (batch, head)
+            let qkv = a.qkv.p, att = a.att.p, ao = a.attOut.p
+            DispatchQueue.concurrentPerform(iterations: B * H) { bh in
+                let b = bh / H, h = bh % H
+                let q = qkv + b * T * 3 * E + h * D
+                let k = q + E, v = q + 2 * E
+                let p = att + bh * T * T
+                for i in 0..<T {
+                    let qi = q + i * 3 * E
+                    let pr = p + i * T
+                    var mx = -Float.infinity
+                    for j in 0...i {
+                        let kj = k + j * 3 * E
+                        var s: Float = 0
+                        for d in 0..<D { s += qi[d] * kj[d] }
+                        s *= scale
+                        pr[j] = s
+                        if s > mx { mx = s }
+                    }
+                    var sum: Float = 0
+                    for j in 0...i { let e = expf(pr[j] - mx); pr[j] = e; sum += e }
+                    let inv = 1 / sum
+                    for j in 0...i { pr[j] *= inv }
+                    for j in (i + 1)..<T { pr[j] = 0 }
+                    let o = ao + (b * T + i) * E + h * D
+                    for d in 0..<D { o[d] = 0 }
+                    for j in 0...i {
+                        let w = pr[j], vj = v + j * 3 * E
+                        for d in 0..<D { o[d] += w * vj[d] }
+                    }
+                }
+            }
+            linear(a.attOut.p, blk.projW, blk.projB, a.res1.p, rows: N, inDim: E, outDim: E)
+            let inp = a.input.p, r1 = a.res1.p
+            parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { r1[i] += inp[i] } }
+            layerNorm(a.res1.p, blk.ln2w.value.p, blk.ln2b.value.p, a.ln2.p, a.ln2Mean.p, a.ln2Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
+            linear(a.ln2.p, blk.fcW, blk.fcB, a.fc.p, rows: N, inDim: E, outDim: c.inner)
+            let fc = a.fc.p, g = a.gelu.p, I = c.inner
+            parallelRows(N) { range in for i in (range.lowerBound * I)..<(range.upperBound * I) { g[i] = geluNew(fc[i]) } }
+            linear(a.gelu.p, blk.fcProjW, blk.fcProjB, out.p, rows: N, inDim: I, outDim: E)
+            let op = out.p
+            parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { op[i] += r1[i] } }
+        }
+        layerNorm(residual.p, model.lnfW.value.p, model.lnfB.value.p, lnf.p, lnfMean.p, lnfRstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
+        gemm(false, true, N, V, E, 1, lnf.p, E, wte, E, 0, logits.p, V)
+        guard let targets else { self.targets = []; count = 0; return 0 }
+        precondition(targets.count == N)
+        self.targets = targets
+        count = targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) }
+        // per-row loss, summed in row order (deterministic)
+        let rowLoss = FloatBuffer(N)
+        let lg = logits.p
+        targets.withUnsafeBufferPointer { tg in
+            parallelRows(N, minimum: 4) { range in
+                for r in range where tg[r] != -100 {
+                    let row = lg + r * V
+                    var mx = -Float.infinity
+                    for i in 0..<V where row[i] > mx { mx = row[i] }
+                    var s: Float = 0
+                    for i in 0..<V { s += expf(row[i] - mx) }
+                    rowLoss.p[r] = logf(s) + mx - row[Int(tg[r])]
+                }
+            }
+        }
+        var total: Double = 0
+        for r in 0..<N { total += Double(rowLoss.p[r]) }
+        return count == 0 ? 0 : Float(total / Double(count))
+    }
+
+    /// Backward of the last `forward` with targets: adds d(lossScale · loss)/dθ to every unfrozen parameter's
+    /// gradient (`lossScale` = 1/accumulation steps for gradient accumulation).
+    public func backward(lossScale: Float = 1) {
+        let c = model.config
+        let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
+        precondition(targets.count == N, "backward needs a forward pass with targets")
+        let lg = logits.p
+        let inv = count == 0 ? 0 : lossScale / Float(count)
+        targets.withUnsafeBufferPointer { tg in
+            parallelRows(N, minimum: 4) { range in
+                for r in range {
+                    let row = lg + r * V
+                    if tg[r] == -100 { row.update(repeating: 0, count: V); continue }
+                    var mx = -Float.infinity
+                    for i in 0..<V where row[i] > mx { mx = row[i] }
+                    var s: Float = 0
+                    for i in 0..<V { let e = expf(row[i] - mx); row[i] = e; s += e }
+                    let k = inv / s
+                    for i in 0..<V { row[i] *= k }
+                    row[Int(tg[r])] -= inv
+                }
+            }
+        }
+        let wte = model.wte
+        // logits = lnf · wteᵀ
+        dln.zero()
+        gemm(false, false, N, E, V, 1, lg, V, wte.value.p, E, 0, dln.p, E)
+        if !wte.frozen { gemm(true, false, V, E, N, 1, lg, V, lnf.p, E, 1, wte.grad.p, E) }
+        dres.zero()
+        layerNormBackward(dln.p, residual.p, model.lnfW.value.p, lnfMean.p, lnfRstd.p, dres.p,
+                          model.lnfW.frozen ? nil : model.lnfW.grad.p, model.lnfB.frozen ? nil : model.lnfB.grad.p, rows: N, e: E)
+        let scale = 1 / Float(D).squareRoot()
+        for l in stride(from: c.nLayer - 1, through: 0, by: -1) {
+            let blk = model.blocks[l], a = layers[l]
+            // dres = d(block output). MLP branch: out = res1 + proj(gelu(fc(ln2(res1))))
+            dfc.zero()
+            linearBackward(dres.p, a.gelu.p, blk.fcProjW, blk.fcProjB, dfc.p, rows: N, inDim: I, outDim: E)
+            let dfp = dfc.p, fcp = a.fc.p
+            parallelRows(N) { range in for i in (range.lowerBound * I)..<(range.upperBound * I) { dfp[i] *= geluNewGrad(fcp[i]) } }
+            dln.zero()
+            linearBackward(dfc.p, a.ln2.p, blk.fcW, blk.fcB, dln.p, rows: N, inDim: E, outDim: I)
+            // d(res1) = dres + LN2 backward
+            layerNormBackward(dln.p, a.res1.p, blk.ln2w.value.p, a.ln2Mean.p, a.ln2Rstd.p, dres.p,
+                              blk.ln2w.frozen ? nil : blk.ln2w.grad.p, blk.ln2b.frozen ? nil : blk.ln2b.grad.p, rows: N, e: E)
+            // attention branch: res1 = input + proj(attOut)
+            dtmp.zero()
+            linearBackward(dres.p, a.attOut.p, blk.projW, blk.projB, dtmp.p, rows: N, inDim: E, outDim: E)
+            dqkv.zero()
+            let qkv = a.qkv.p, att = a.att.p, dao = dtmp.p, dq = dqkv.p
+            // one T×T scratch per concurrent worker; heads of one worker run in order
+            let workers = max(1, min(B * H, Compute.threads))
+            let scratch = datt.p
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let dp = scratch + w * T * T
+                var bh = w
+                while bh < B * H {
+                    let b = bh / H, h = bh % H
+                    let base = b * T * 3 * E + h * D
+                    let q = qkv + base, k = q + E, v = q + 2 * E
+                    let gq = dq + base, gk = gq + E, gv = gq + 2 * E
+                    let p = att + bh * T * T
+                    for i in 0..<T {
+                        let doi = dao + (b * T + i) * E + h * D
+                        let pr = p + i * T, dpr = dp + i * T
+                        // dP = dO·Vᵀ ; dV += Pᵀ·dO
+                        var dot: Float = 0
+                        for j in 0...i {
+                            let vj = v + j * 3 * E, gvj = gv + j * 3 * E
+                            var s: Float = 0
+                            let pij = pr[j]
+                            for d in 0..<D { s += doi[d] * vj[d]; gvj[d] += pij * doi[d] }
+                            dpr[j] = s
+                            dot += s * pij
+                        }
+                        // dS = P ⊙ (dP − Σ P·dP); dQ = dS·K·scale ; dK += dSᵀ·Q·scale
+                        let qi = q + i * 3 * E, gqi = gq + i * 3 * E
+                        for j in 0...i {
+                            let ds = pr[j] * (dpr[j] - dot) * scale
+                            let kj = k + j * 3 * E, gkj = gk + j * 3 * E
+                            for d in 0..<D { gqi[d] += ds * kj[d]; gkj[d] += ds * qi[d] }
+                        }
+                    }
+                    bh += workers
+                }
+            }
+            dln.zero()
+            linearBackward(dqkv.p, a.ln1.p, blk.attnW, blk.attnB, dln.p, rows: N, inDim: E, outDim: 3 * E)
+            layerNormBackward(dln.p, a.input.p, blk.ln1w.value.p, a.ln1Mean.p, a.ln1Rstd.p, dres.p,
+                              blk.ln1w.frozen ? nil : blk.ln1w.grad.p, blk.ln1b.frozen ? nil : blk.ln1b.grad.p, rows: N, e: E)
+        }
+        // embeddings (in row order: deterministic)
+        let wpe = model.wpe
+        for r in 0..<N {
+            let t = r % T
+            let g = dres.p + r * E
+            if !wpe.frozen { let o = wpe.grad.p + t * E; for i in 0..<E { o[i] += g[i] } }
+        }
+        if !wte.frozen {
+            for r in 0..<N {
+                let id = Int(lastTokens[r])
+                let g = dres.p + r * E, o = wte.grad.p + id * E
+                for i in 0..<E { o[i] += g[i] }
+            }
+        }
+    }
+
+    var lastTokens: [Int32] = []
+}

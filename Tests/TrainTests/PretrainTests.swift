@@ -1,0 +1,99 @@
+import Core
+import Foundation
+import Tokenize
+import XCTest
+@testable import Train
+
+final class PretrainTests: XCTestCase {
+    func makeTokens(_ dir: String, vocab: Int = 97, count: Int = 6000) throws -> String {
+        try FileSystem.makeDirectory(dir)
+        let path = dir + "/tokens.bin.zst"
+        let w = try TokenFileWriter(path: path, vocabSize: vocab)
+        var rng = Xoshiro256(seed: 3)
+        // a learnable stream: mostly counting upwards mod vocab, with noise
+        var ids: [UInt32] = []
+        var t = 0
+        for _ in 0..<count {
+            t = rng.below(10) == 0 ? rng.below(vocab) : (t + 1) % vocab
+            ids.append(UInt32(t))
+        }
+        try w.append(ids)
+        try w.close()
+        return path
+    }
+
+    func options() -> PretrainOptions {
+        var o = PretrainOptions(config: GPT2Config(vocabSize: 97, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 4), configName: "test")
+        o.steps = 6; o.batch = 2; o.seq = 16; o.warmup = 2; o.saveEvery = 2; o.evalEvery = 3; o.evalBatches = 2; o.lr = 3e-3
+        o.gradAccum = 2
+        return o
+    }
+
+    func testResumedRunEqualsUninterruptedRun() throws {
+        let root = NSTemporaryDirectory() + "pretrain-test-\(getpid())"
+        defer { FileSystem.remove(root) }
+        let tokens = try makeTokens(root + "/data")
+        let a = try XCTUnwrap(PretrainStage.run(workdir: Workdir(path: root + "/a"), tokensPath: tokens, options: options(), resume: false, force: false))
+        // interrupted after step 3 (last checkpoint at step 2), then resumed
+        let wb = Workdir(path: root + "/b")
+        _ = try PretrainStage.run(workdir: wb, tokensPath: tokens, options: options(), resume: false, force: false, stopAfter: 3)
+        XCTAssertEqual(wb.manifest("pretrain")?.records["steps"], 2)
+        let b = try XCTUnwrap(PretrainStage.run(workdir: wb, tokensPath: tokens, options: options(), resume: true, force: false))
+        XCTAssertEqual(b.step, 6)
+        func strip(_ m: [PretrainMetrics]) -> [PretrainMetrics] { m.map { var x = $0; x.tokens_per_s = 0; return x } }
+        XCTAssertEqual(strip(a.metrics), strip(b.metrics))
+        for (p, q) in zip(a.model.parameters, b.model.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
+        // the committed folder loads as a model and holds the metrics
+        let loaded = try Checkpoint.load(directory: root + "/a/pretrain")
+        XCTAssertEqual(loaded.parameters[2].value.array, a.model.parameters[2].value.array)
+        let metrics = try JSONLReader.readAll(PretrainMetrics.self, path: root + "/a/pretrain/metrics.jsonl.zst")
+        XCTAssertEqual(metrics.count, 6)
+        XCTAssertNotNil(metrics[2].val_loss)
+        XCTAssertLessThan(metrics[5].train_loss, metrics[0].train_loss)
+        // same options again: up to date
+        XCTAssertNil(try PretrainStage.run(workdir: Workdir(path: root + "/a"), tokensPath: tokens, options: options(), resume: false, force: false))
+    }
+
+    func testSameSeedSameRun() throws {
+        let root = NSTemporaryDirectory() + "pretrain-seed-\(getpid())"
+        defer { FileSystem.remove(root) }
+        let tokens = try makeTokens(root + "/data")
+        var o = options(); o.steps = 2; o.saveEvery = 10
+        let data = try TokenData(path: tokens, seq: o.seq, valFraction: o.valFraction)
+        let a = try Pretrainer(options: o, data: data), b = try Pretrainer(options: o, data: data)
+        XCTAssertEqual(a.trainStep().train_loss, b.trainStep().train_loss)
+        o.seed = 7
+        let c = try Pretrainer(options: o, data: data)
+        XCTAssertNotEqual(a.model.parameters[0].value.array, c.model.parameters[0].value.array)
+    }
+
+    func testGPT2InitStatistics() {
+        let m = GPT2(config: GPT2Config(vocabSize: 500, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 4))
+        m.initialize(seed: 1)
+        func std(_ p: Parameter) -> Double {
+            let a = p.value.array.map(Double.init)
+            let mean = a.reduce(0, +) / Double(a.count)
+            return (a.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(a.count)).squareRoot()
+        }
+        XCTAssertEqual(std(m.wte), 0.02, accuracy: 0.001)
+        XCTAssertEqual(std(m.blocks[0].fcProjW), 0.02 / 8.0.squareRoot(), accuracy: 0.0005)
+        XCTAssertEqual(m.blocks[0].ln1w.value.array, Array(repeating: 1, count: 64))
+        XCTAssertEqual(m.blocks[0].attnB.value.array, Array(repeating: 0, count: 192))
+    }
+
+    func testSafeTensorsHalfAndBFloat16AndBadInput() throws {
+        // header for one F16 and one BF16 tensor
+        let header = #"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}}"#
+        var bytes: [UInt8] = []
+        let h = Array(header.utf8)
+        for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: h.count >> (8 * i))) }
+        bytes += h
+        bytes += [0x00, 0x3C, 0x00, 0xC0] // F16 1.0, -2.0
+        bytes += [0x80, 0x3F, 0x40, 0x40] // BF16 1.0, 3.0
+        let t = try SafeTensors.parse(bytes, path: "x")
+        XCTAssertEqual(t["a"]?.values, [1, -2])
+        XCTAssertEqual(t["b"]?.values, [1, 3])
+        XCTAssertThrowsError(try SafeTensors.parse(Array(bytes.prefix(20)), path: "x"))
+        XCTAssertThrowsError(try SafeTensors.parse([1, 2, 3], path: "x"))
+    }
+}
