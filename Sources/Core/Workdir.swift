@@ -137,10 +137,15 @@ public final class StageRun {
 }
 
 public enum Timestamp {
+    /// UTC ISO 8601 with milliseconds (`2026-11-23T06:10:01.123Z`), formatted by hand: Foundation's formatter
+    /// loads ICU data (several MB) into every stage just for this.
     public static func iso8601(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: date)
+        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(ms / 1000)
+        var tm = tm()
+        gmtime_r(&seconds, &tm)
+        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(tm.tm_year) + 1900, Int(tm.tm_mon) + 1,
+                      Int(tm.tm_mday), Int(tm.tm_hour), Int(tm.tm_min), Int(tm.tm_sec), Int(ms % 1000))
     }
 }
 

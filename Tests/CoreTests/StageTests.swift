@@ -114,3 +114,10 @@ final class StageTests: XCTestCase {
         XCTAssertEqual(String(decoding: try ByteReader(path: path).readAll(), as: UTF8.self), "old")
     }
 }
+
+final class TimestampTests: XCTestCase {
+    func testISO8601() {
+        XCTAssertEqual(Timestamp.iso8601(Date(timeIntervalSince1970: 0)), "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(Timestamp.iso8601(Date(timeIntervalSince1970: 1_795_413_001.1234)), "2026-11-23T05:50:01.123Z")
+    }
+}
