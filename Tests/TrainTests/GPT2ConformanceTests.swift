@@ -160,3 +160,30 @@ extension GPT2ConformanceTests {
         XCTAssertEqual(a.map(\.count), [12, 12, 12])
     }
 }
+
+extension GPT2ConformanceTests {
+    /// The hub's original layout: no `transformer.` prefix, `h.{i}.attn.bias`/`masked_bias` buffers and a tied
+    /// `lm_head.weight` present; all ignored or mapped, same weights.
+    func testHubLayoutLoads() throws {
+        let ref = try Checkpoint.load(directory: Self.dir + "/model")
+        let tensors = try SafeTensors.read(path: Self.dir + "/model/model.safetensors.zst")
+        var list: [(String, [Int], [Float])] = tensors.map { (String($0.key.dropFirst("transformer.".count)), $0.value.shape, $0.value.values) }
+        list.append(("h.0.attn.bias", [1, 1, 64, 64], Array(repeating: 1, count: 64 * 64)))
+        list.append(("h.1.attn.masked_bias", [], [-1e4]))
+        list.append(("lm_head.weight", tensors["transformer.wte.weight"]!.shape, tensors["transformer.wte.weight"]!.values))
+        let tmp = NSTemporaryDirectory() + "gpt2-hub-\(getpid())"
+        defer { FileSystem.remove(tmp) }
+        try FileSystem.makeDirectory(tmp)
+        let buffers = list.map { FloatBuffer($0.2) }
+        let bytes = try SafeTensors.serialize(zip(list, buffers).map { ($0.0.0, $0.0.1, UnsafeBufferPointer(start: $0.1.p, count: $0.1.count)) })
+        try FileSystem.atomicWrite(bytes, to: tmp + "/model.safetensors")
+        try FileSystem.atomicWrite(try ByteReader(path: Self.dir + "/model/config.json").readAll(), to: tmp + "/config.json")
+        let hub = try Checkpoint.load(directory: tmp)
+        for (p, q) in zip(ref.parameters, hub.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
+        // a missing tensor is an error naming it
+        try FileSystem.atomicWrite(try SafeTensors.serialize([]), to: tmp + "/model.safetensors")
+        XCTAssertThrowsError(try Checkpoint.load(directory: tmp)) { e in
+            XCTAssertTrue("\(e)".contains("wte.weight"), "\(e)")
+        }
+    }
+}
