@@ -39,6 +39,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(name: .customLong("num-return"), help: "Continuations per prompt.") var numReturn = 1
     @Flag(help: "One JSON record per continuation.") var json = false
     @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Flag(help: "Print generated tokens per second (after loading) on stderr.") var timing = false
 
     func validate() throws {
         guard maxNewTokens >= 1, numReturn >= 1 else { throw ValidationError("--max-new-tokens and --num-return must be ≥ 1") }
@@ -76,7 +77,12 @@ struct GenerateCommand: ParsableCommand {
         o.seed = seed; o.eosTokenId = m.config.eosTokenId
         var batch: [[Int]] = [], owner: [Int] = []
         for (i, p) in prompts.enumerated() { for _ in 0..<numReturn { batch.append(p.1); owner.append(i) } }
+        let started = Date()
         let out = try Generator.generate(model: m, prompts: batch, options: o)
+        if timing {
+            let secs = Date().timeIntervalSince(started), n = out.reduce(0) { $0 + $1.count }
+            FileHandle.standardError.write(Data("generate: \(n) tokens in \(String(format: "%.3f", secs)) s, \(String(format: "%.1f", Double(n) / secs)) tokens/s\n".utf8))
+        }
         for (k, ids) in out.enumerated() {
             let textIds = ids.last == o.eosTokenId ? Array(ids.dropLast()) : ids
             let text = tok.flatMap { try? $0.decode(textIds) }
