@@ -102,11 +102,8 @@ public enum Checkpoint {
     public static func save(_ model: GPT2, directory dir: String, compressed: Bool) throws {
         try FileSystem.makeDirectory(dir)
         try FileSystem.atomicWrite(try configJSON(model.config), to: dir + "/config.json")
-        let bytes = try weightBytes(model)
-        if compressed {
-            try FileSystem.atomicWrite(Zstd.compress(bytes), to: dir + "/model.safetensors.zst")
-        } else {
-            try FileSystem.atomicWrite(bytes, to: dir + "/model.safetensors")
-        }
+        try SafeTensors.write(model.parameters.map {
+            ("transformer." + $0.name, $0.shape, UnsafeBufferPointer(start: $0.value.p, count: $0.count))
+        }, to: dir + (compressed ? "/model.safetensors.zst" : "/model.safetensors"), compressed: compressed)
     }
 }

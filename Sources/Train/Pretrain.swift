@@ -165,7 +165,7 @@ public final class Pretrainer {
             moments.append(("m." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.m[p.name]!.p, count: p.count)))
             moments.append(("v." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.v[p.name]!.p, count: p.count)))
         }
-        try FileSystem.atomicWrite(Zstd.compress(try SafeTensors.serialize(moments)), to: dir + "/optimizer.safetensors.zst")
+        try SafeTensors.write(moments, to: dir + "/optimizer.safetensors.zst", compressed: true)
         let state = TrainerState(step: step, rng: rng, options: options, optimizerStep: optimizer.step)
         try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
         let w = try JSONLWriter<PretrainMetrics>(path: dir + "/metrics.jsonl.zst")

@@ -73,10 +73,8 @@ public enum SafeTensors {
         return sign * (1 + frac / 1024) * Float(Foundation.pow(2.0, Double(exp - 15)))
     }
 
-    /// The bytes of a safetensors file holding `tensors` as F32, names sorted, header padded with spaces to a
-    /// multiple of 8 bytes.
-    public static func serialize(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String] = ["format": "pt"]) throws -> [UInt8] {
-        let sorted = tensors.sorted { $0.0 < $1.0 }
+    /// The header (8-byte length + JSON padded with spaces to a multiple of 8) for F32 tensors, names sorted.
+    static func header(_ sorted: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String]) throws -> [UInt8] {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
         for (name, shape, data) in sorted {
@@ -87,15 +85,62 @@ public enum SafeTensors {
         var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         while json.count % 8 != 0 { json.append(0x20) }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + json.count + offset)
         let n = UInt64(json.count)
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
-        out += json
+        return out + json
+    }
+
+    /// The bytes of a safetensors file holding `tensors` as F32 (little-endian), names sorted.
+    public static func serialize(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String] = ["format": "pt"]) throws -> [UInt8] {
+        let sorted = tensors.sorted { $0.0 < $1.0 }
+        var out = try header(sorted, metadata: metadata)
         for (_, _, data) in sorted {
-            data.withMemoryRebound(to: UInt32.self) { w in
-                for x in w { out.append(UInt8(x & 0xFF)); out.append(UInt8((x >> 8) & 0xFF)); out.append(UInt8((x >> 16) & 0xFF)); out.append(UInt8(x >> 24)) }
+            for x in data {
+                let b = x.bitPattern.littleEndian
+                out.append(UInt8(b & 0xFF)); out.append(UInt8((b >> 8) & 0xFF)); out.append(UInt8((b >> 16) & 0xFF)); out.append(UInt8(b >> 24))
             }
         }
         return out
+    }
+
+    /// Streams a safetensors file to `path` (zstd when `compressed`) without building it in memory: a temporary
+    /// file beside it, fsync, rename (atomic).
+    public static func write(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], to path: String, compressed: Bool,
+                             metadata: [String: String] = ["format": "pt"]) throws {
+        let sorted = tensors.sorted { $0.0 < $1.0 }
+        let head = try header(sorted, metadata: metadata)
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.tmp-\(getpid())-" + (path as NSString).lastPathComponent
+        do {
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            func emit(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+                try head.withUnsafeBytes { try sink($0) }
+                for (_, _, data) in sorted {
+                    var i = 0
+                    while i < data.count {
+                        let n = min(data.count - i, chunk.count / 4)
+                        chunk.withUnsafeMutableBytes { raw in
+                            for k in 0..<n { raw.storeBytes(of: data[i + k].bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self) }
+                        }
+                        try chunk.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * n)])) }
+                        i += n
+                    }
+                }
+            }
+            if compressed {
+                let w = try ZstdWriter(path: tmp)
+                try emit { try w.write($0) }
+                try w.close()
+            } else {
+                let w = try FileOutput(path: tmp)
+                try emit { try w.write($0) }
+                try w.close()
+            }
+            if rename(tmp, path) != 0 { throw CoreError.io(path: path, operation: "rename", errno: errno) }
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        FileSystem.syncDirectory(dir.isEmpty ? "." : dir)
     }
 }
