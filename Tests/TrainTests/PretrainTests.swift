@@ -97,3 +97,27 @@ final class PretrainTests: XCTestCase {
         XCTAssertThrowsError(try SafeTensors.parse([1, 2, 3], path: "x"))
     }
 }
+
+extension PretrainTests {
+    func testEvalLossStreamsWindows() throws {
+        let root = NSTemporaryDirectory() + "evalloss-\(getpid())"
+        defer { FileSystem.remove(root) }
+        let path = try makeTokens(root, count: 101)
+        let (_, ids) = try TokenFile.readAll(path: path)
+        let model = GPT2(config: GPT2Config(vocabSize: 97, nPositions: 32, nEmbd: 32, nLayer: 1, nHead: 2))
+        model.initialize(seed: 5)
+        // 100 predictions: 6 windows of 16 in batches of 4, then a last window of 4
+        let r = try EvalLoss.run(model: model, tokensPath: path, seq: 16, batch: 4)
+        XCTAssertEqual(r.tokens, 100)
+        XCTAssertEqual(r.windows, 7)
+        var total = 0.0
+        for w in 0..<7 {
+            let len = w < 6 ? 16 : 4
+            let ctx = TrainContext(model: model, batch: 1, seq: len)
+            let x = ids[(w * 16)..<(w * 16 + len)].map { Int32($0) }, y = ids[(w * 16 + 1)...(w * 16 + len)].map { Int32($0) }
+            total += Double(ctx.forward(tokens: x, targets: y)) * Double(len)
+        }
+        XCTAssertEqual(r.loss, total / 100, accuracy: 1e-5)
+        XCTAssertEqual(r.perplexity, Foundation.exp(r.loss), accuracy: 1e-9)
+    }
+}
