@@ -47,7 +47,8 @@ public final class Parameter {
     public let name: String
     public let shape: [Int]
     public let value: FloatBuffer
-    public let grad: FloatBuffer
+    /// Allocated on first use: inference and frozen parameters never pay for it.
+    public lazy var grad = FloatBuffer(value.count)
     public var frozen = false
     /// Weight decay applies (2-D weights); biases and LayerNorm weights are excluded.
     public var decay: Bool
@@ -57,7 +58,6 @@ public final class Parameter {
         self.shape = shape
         let n = shape.reduce(1, *)
         value = FloatBuffer(n)
-        grad = FloatBuffer(n)
         decay = shape.count >= 2
     }
     public var count: Int { value.count }

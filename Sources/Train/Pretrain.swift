@@ -191,14 +191,8 @@ public final class Pretrainer {
         if state.options.steps != options.steps {
             log.warning("resuming with --steps \(options.steps) instead of \(state.options.steps): the learning-rate schedule changes")
         }
-        let st = dir + "/model.safetensors.zst"
-        try Checkpoint.loadWeights(model, tensors: try SafeTensors.read(path: st), path: st)
-        let opt = try SafeTensors.read(path: dir + "/optimizer.safetensors.zst")
-        var m: [String: [Float]] = [:], v: [String: [Float]] = [:]
-        for (k, t) in opt {
-            if k.hasPrefix("m.") { m[String(k.dropFirst(2))] = t.values } else if k.hasPrefix("v.") { v[String(k.dropFirst(2))] = t.values }
-        }
-        try optimizer.restore(step: state.optimizerStep, m: m, v: v)
+        try Checkpoint.streamWeights(model, path: dir + "/model.safetensors.zst")
+        try optimizer.restore(step: state.optimizerStep, path: dir + "/optimizer.safetensors.zst")
         step = state.step
         rng = state.rng
         metrics = try JSONLReader.readAll(PretrainMetrics.self, path: dir + "/metrics.jsonl.zst")

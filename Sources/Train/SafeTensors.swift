@@ -65,6 +65,87 @@ public enum SafeTensors {
         return out
     }
 
+    /// Reads tensors one at a time straight into the buffers `destination` returns for them (nil: skip),
+    /// without holding the file in memory. `destination` gets the name and shape and must return a buffer of
+    /// exactly that many elements. Returns the names found.
+    @discardableResult
+    public static func stream(path: String, destination: (String, [Int]) throws -> UnsafeMutablePointer<Float>?) throws -> [String] {
+        func bad(_ r: String) -> TrainError { .badCheckpoint(path: path, reason: r) }
+        let reader = try ByteReader(path: path)
+        func readExactly(_ n: Int, into p: UnsafeMutableRawPointer) throws {
+            var got = 0
+            while got < n {
+                let k = try reader.read(into: UnsafeMutableRawBufferPointer(start: p + got, count: n - got))
+                if k == 0 { throw bad("ends early (truncated safetensors file)") }
+                got += k
+            }
+        }
+        var lenBytes = [UInt8](repeating: 0, count: 8)
+        try lenBytes.withUnsafeMutableBytes { try readExactly(8, into: $0.baseAddress!) }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(lenBytes[i]) << (8 * UInt64(i)) }
+        guard n < 100_000_000 else { throw bad("header length \(n) is implausible") }
+        var headerBytes = [UInt8](repeating: 0, count: Int(n))
+        try headerBytes.withUnsafeMutableBytes { if n > 0 { try readExactly(Int(n), into: $0.baseAddress!) } }
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(headerBytes)), let header = obj as? [String: Any] else {
+            throw bad("header is not a JSON object")
+        }
+        struct Entry { let name: String; let dtype: String; let shape: [Int]; let begin: Int; let end: Int }
+        var entries: [Entry] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let d = value as? [String: Any], let dtype = d["dtype"] as? String,
+                  let shape = (d["shape"] as? [NSNumber])?.map({ $0.intValue }),
+                  let offs = (d["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offs.count == 2 else {
+                throw bad("tensor \(name): malformed header entry")
+            }
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F16", "BF16": width = 2
+            default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == shape.reduce(1, *) * width else {
+                throw bad("tensor \(name): data offsets do not match its shape")
+            }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1]))
+        }
+        entries.sort { $0.begin < $1.begin }
+        var position = 0
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        for e in entries {
+            guard e.begin >= position else { throw bad("tensor \(e.name): overlaps another tensor") }
+            // skip a gap
+            while position < e.begin {
+                let k = min(chunk.count, e.begin - position)
+                try chunk.withUnsafeMutableBytes { try readExactly(k, into: $0.baseAddress!) }
+                position += k
+            }
+            let dest = try destination(e.name, e.shape)
+            let width = e.dtype == "F32" ? 4 : 2
+            var done = 0
+            let count = e.end - e.begin
+            while done < count {
+                let k = min(chunk.count, count - done)
+                try chunk.withUnsafeMutableBytes { try readExactly(k, into: $0.baseAddress!) }
+                if let dest {
+                    let first = done / width
+                    chunk.withUnsafeBytes { raw in
+                        for i in 0..<(k / width) {
+                            switch e.dtype {
+                            case "F32": dest[first + i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                            case "BF16": dest[first + i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                            default: dest[first + i] = halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                            }
+                        }
+                    }
+                }
+                done += k
+            }
+            position = e.end
+        }
+        return entries.map(\.name)
+    }
+
     static func halfToFloat(_ h: UInt16) -> Float {
         let sign: Float = h & 0x8000 != 0 ? -1 : 1
         let exp = Int((h >> 10) & 0x1F), frac = Float(h & 0x3FF)

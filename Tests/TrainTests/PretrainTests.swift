@@ -94,6 +94,20 @@ final class PretrainTests: XCTestCase {
         XCTAssertEqual(t["a"]?.values, [1, -2])
         XCTAssertEqual(t["b"]?.values, [1, 3])
         XCTAssertThrowsError(try SafeTensors.parse(Array(bytes.prefix(20)), path: "x"))
+        // the streaming reader gives the same values and refuses a truncated file
+        let path = NSTemporaryDirectory() + "st-\(getpid()).safetensors"
+        defer { FileSystem.remove(path) }
+        try FileSystem.atomicWrite(bytes, to: path)
+        let a = FloatBuffer(2), b = FloatBuffer(2)
+        let names = try SafeTensors.stream(path: path) { name, shape in
+            XCTAssertEqual(shape, [2])
+            return name == "a" ? a.p : b.p
+        }
+        XCTAssertEqual(names, ["a", "b"])
+        XCTAssertEqual(a.array, [1, -2])
+        XCTAssertEqual(b.array, [1, 3])
+        try FileSystem.atomicWrite(Array(bytes.dropLast(2)), to: path)
+        XCTAssertThrowsError(try SafeTensors.stream(path: path) { _, _ in a.p })
         XCTAssertThrowsError(try SafeTensors.parse([1, 2, 3], path: "x"))
     }
 }
