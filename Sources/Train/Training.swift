@@ -23,6 +23,8 @@ public final class TrainContext {
     let lnf, lnfMean, lnfRstd: FloatBuffer
     /// Logits [B·T, V]; after `backward` they hold d(loss)/d(logits).
     public let logits: FloatBuffer
+    /// log Σ exp(logits) per row, from the last forward with targets.
+    let rowLSE: FloatBuffer
     var targets: [Int32] = []
     var count = 0
     // backward scratch
@@ -38,6 +40,7 @@ public final class TrainContext {
         residual = FloatBuffer(n * e)
         lnf = FloatBuffer(n * e); lnfMean = FloatBuffer(n); lnfRstd = FloatBuffer(n)
         logits = FloatBuffer(n * c.vocabSize)
+        rowLSE = FloatBuffer(n)
         dres = FloatBuffer(n * e); dtmp = FloatBuffer(n * e); dln = FloatBuffer(n * e)
         dqkv = FloatBuffer(n * 3 * e); datt = FloatBuffer(batch * c.nHead * seq * seq)
         dfc = FloatBuffer(n * c.inner)
@@ -113,7 +116,7 @@ public final class TrainContext {
         count = targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) }
         // per-row loss, summed in row order (deterministic)
         let rowLoss = FloatBuffer(N)
-        let lg = logits.p
+        let lg = logits.p, lse = rowLSE.p
         targets.withUnsafeBufferPointer { tg in
             parallelRows(N, minimum: 4) { range in
                 for r in range where tg[r] != -100 {
@@ -122,7 +125,8 @@ public final class TrainContext {
                     for i in 0..<V where row[i] > mx { mx = row[i] }
                     var s: Float = 0
                     for i in 0..<V { s += expf(row[i] - mx) }
-                    rowLoss.p[r] = logf(s) + mx - row[Int(tg[r])]
+                    lse[r] = logf(s) + mx
+                    rowLoss.p[r] = lse[r] - row[Int(tg[r])]
                 }
             }
         }
@@ -137,19 +141,16 @@ public final class TrainContext {
         let c = model.config
         let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
         precondition(targets.count == N, "backward needs a forward pass with targets")
-        let lg = logits.p
+        let lg = logits.p, lse = rowLSE.p
         let inv = count == 0 ? 0 : lossScale / Float(count)
         targets.withUnsafeBufferPointer { tg in
             parallelRows(N, minimum: 4) { range in
                 for r in range {
                     let row = lg + r * V
                     if tg[r] == -100 { row.update(repeating: 0, count: V); continue }
-                    var mx = -Float.infinity
-                    for i in 0..<V where row[i] > mx { mx = row[i] }
-                    var s: Float = 0
-                    for i in 0..<V { let e = expf(row[i] - mx); row[i] = e; s += e }
-                    let k = inv / s
-                    for i in 0..<V { row[i] *= k }
+                    // softmax from the log-sum-exp saved by forward
+                    let l = lse[r]
+                    for i in 0..<V { row[i] = expf(row[i] - l) * inv }
                     row[Int(tg[r])] -= inv
                 }
             }
