@@ -64,8 +64,31 @@ public enum Checkpoint {
             throw TrainError.badCheckpoint(path: dir, reason: "no model.safetensors in the model folder (pytorch_model.bin is not read)")
         }
         let model = GPT2(config: try readConfig(path: cfg))
-        try loadWeights(model, tensors: try SafeTensors.read(path: st), path: st)
+        try streamWeights(model, path: st)
         return model
+    }
+
+    /// Reads a safetensors file of either name layout straight into the model's parameters.
+    public static func streamWeights(_ model: GPT2, path: String) throws {
+        var byName: [String: Parameter] = [:]
+        for p in model.parameters { byName[p.name] = p }
+        var seen = Set<String>()
+        try SafeTensors.stream(path: path) { name, shape in
+            var n = name
+            if n.hasPrefix("transformer.") { n.removeFirst("transformer.".count) }
+            if n.hasSuffix(".attn.bias") || n.hasSuffix(".attn.masked_bias") || n == "lm_head.weight" { return nil }
+            guard let p = byName[n] else {
+                throw TrainError.badCheckpoint(path: path, reason: "unexpected tensor \(name) (not a GPT-2 LM checkpoint?)")
+            }
+            guard shape == p.shape else {
+                throw TrainError.badCheckpoint(path: path, reason: "tensor \(name) has shape \(shape), expected \(p.shape)")
+            }
+            seen.insert(n)
+            return p.value.p
+        }
+        if let missing = model.parameters.first(where: { !seen.contains($0.name) }) {
+            throw TrainError.badCheckpoint(path: path, reason: "tensor \(missing.name) is missing")
+        }
     }
 
     public static func loadWeights(_ model: GPT2, tensors: [String: SafeTensors.Tensor], path: String) throws {
@@ -102,11 +125,8 @@ public enum Checkpoint {
     public static func save(_ model: GPT2, directory dir: String, compressed: Bool) throws {
         try FileSystem.makeDirectory(dir)
         try FileSystem.atomicWrite(try configJSON(model.config), to: dir + "/config.json")
-        let bytes = try weightBytes(model)
-        if compressed {
-            try FileSystem.atomicWrite(Zstd.compress(bytes), to: dir + "/model.safetensors.zst")
-        } else {
-            try FileSystem.atomicWrite(bytes, to: dir + "/model.safetensors")
-        }
+        try SafeTensors.write(model.parameters.map {
+            ("transformer." + $0.name, $0.shape, UnsafeBufferPointer(start: $0.value.p, count: $0.count))
+        }, to: dir + (compressed ? "/model.safetensors.zst" : "/model.safetensors"), compressed: compressed)
     }
 }

@@ -47,7 +47,8 @@ public final class Parameter {
     public let name: String
     public let shape: [Int]
     public let value: FloatBuffer
-    public let grad: FloatBuffer
+    /// Allocated on first use: inference and frozen parameters never pay for it.
+    public lazy var grad = FloatBuffer(value.count)
     public var frozen = false
     /// Weight decay applies (2-D weights); biases and LayerNorm weights are excluded.
     public var decay: Bool
@@ -57,7 +58,6 @@ public final class Parameter {
         self.shape = shape
         let n = shape.reduce(1, *)
         value = FloatBuffer(n)
-        grad = FloatBuffer(n)
         decay = shape.count >= 2
     }
     public var count: Int { value.count }
@@ -132,15 +132,21 @@ public final class GPT2 {
 
 // MARK: - Kernels
 
+/// tanh through one expf: 1 − 2/(e^{2u} + 1) (absolute error ~1e-7; saturates correctly at ±∞). Faster
+/// than glibc's tanhf, and gelu only needs tanh's absolute accuracy.
+@inline(__always) func fastTanh(_ u: Float) -> Float {
+    1 - 2 / (expf(2 * u) + 1)
+}
+
 /// gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
 @inline(__always) func geluNew(_ x: Float) -> Float {
     let c: Float = 0.7978845608028654
-    return 0.5 * x * (1 + tanhf(c * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1 + fastTanh(c * (x + 0.044715 * x * x * x)))
 }
 
 @inline(__always) func geluNewGrad(_ x: Float) -> Float {
     let c: Float = 0.7978845608028654
-    let t = tanhf(c * (x + 0.044715 * x * x * x))
+    let t = fastTanh(c * (x + 0.044715 * x * x * x))
     return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x)
 }
 

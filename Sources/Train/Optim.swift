@@ -43,15 +43,22 @@ public final class AdamW {
         }
     }
 
-    /// Restores saved state (checkpoint resume).
-    public func restore(step: Int, m: [String: [Float]], v: [String: [Float]]) throws {
+    /// Restores the moments saved as `m.<name>` / `v.<name>` in a safetensors file (checkpoint resume).
+    public func restore(step: Int, path: String) throws {
         self.step = step
-        for p in parameters {
-            guard let a = m[p.name], let b = v[p.name], a.count == p.count, b.count == p.count else {
-                throw TrainError.badCheckpoint(path: p.name, reason: "optimizer state missing or of the wrong size for \(p.name)")
+        var shapes: [String: [Int]] = [:]
+        for p in parameters { shapes[p.name] = p.shape }
+        var seen = Set<String>()
+        try SafeTensors.stream(path: path) { name, shape in
+            let key = String(name.dropFirst(2))
+            guard name.hasPrefix("m.") || name.hasPrefix("v."), let want = shapes[key], want == shape else {
+                throw TrainError.badCheckpoint(path: path, reason: "optimizer tensor \(name) does not belong to this model")
             }
-            self.m[p.name] = FloatBuffer(a)
-            self.v[p.name] = FloatBuffer(b)
+            seen.insert(name)
+            return name.hasPrefix("m.") ? m[key]!.p : v[key]!.p
+        }
+        for p in parameters where !seen.contains("m." + p.name) || !seen.contains("v." + p.name) {
+            throw TrainError.badCheckpoint(path: path, reason: "optimizer state for \(p.name) is missing")
         }
     }
 }

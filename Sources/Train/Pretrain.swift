@@ -165,7 +165,7 @@ public final class Pretrainer {
             moments.append(("m." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.m[p.name]!.p, count: p.count)))
             moments.append(("v." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.v[p.name]!.p, count: p.count)))
         }
-        try FileSystem.atomicWrite(Zstd.compress(try SafeTensors.serialize(moments)), to: dir + "/optimizer.safetensors.zst")
+        try SafeTensors.write(moments, to: dir + "/optimizer.safetensors.zst", compressed: true)
         let state = TrainerState(step: step, rng: rng, options: options, optimizerStep: optimizer.step)
         try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
         let w = try JSONLWriter<PretrainMetrics>(path: dir + "/metrics.jsonl.zst")
@@ -191,14 +191,8 @@ public final class Pretrainer {
         if state.options.steps != options.steps {
             log.warning("resuming with --steps \(options.steps) instead of \(state.options.steps): the learning-rate schedule changes")
         }
-        let st = dir + "/model.safetensors.zst"
-        try Checkpoint.loadWeights(model, tensors: try SafeTensors.read(path: st), path: st)
-        let opt = try SafeTensors.read(path: dir + "/optimizer.safetensors.zst")
-        var m: [String: [Float]] = [:], v: [String: [Float]] = [:]
-        for (k, t) in opt {
-            if k.hasPrefix("m.") { m[String(k.dropFirst(2))] = t.values } else if k.hasPrefix("v.") { v[String(k.dropFirst(2))] = t.values }
-        }
-        try optimizer.restore(step: state.optimizerStep, m: m, v: v)
+        try Checkpoint.streamWeights(model, path: dir + "/model.safetensors.zst")
+        try optimizer.restore(step: state.optimizerStep, path: dir + "/optimizer.safetensors.zst")
         step = state.step
         rng = state.rng
         metrics = try JSONLReader.readAll(PretrainMetrics.self, path: dir + "/metrics.jsonl.zst")

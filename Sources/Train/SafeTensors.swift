@@ -65,6 +65,87 @@ public enum SafeTensors {
         return out
     }
 
+    /// Reads tensors one at a time straight into the buffers `destination` returns for them (nil: skip),
+    /// without holding the file in memory. `destination` gets the name and shape and must return a buffer of
+    /// exactly that many elements. Returns the names found.
+    @discardableResult
+    public static func stream(path: String, destination: (String, [Int]) throws -> UnsafeMutablePointer<Float>?) throws -> [String] {
+        func bad(_ r: String) -> TrainError { .badCheckpoint(path: path, reason: r) }
+        let reader = try ByteReader(path: path)
+        func readExactly(_ n: Int, into p: UnsafeMutableRawPointer) throws {
+            var got = 0
+            while got < n {
+                let k = try reader.read(into: UnsafeMutableRawBufferPointer(start: p + got, count: n - got))
+                if k == 0 { throw bad("ends early (truncated safetensors file)") }
+                got += k
+            }
+        }
+        var lenBytes = [UInt8](repeating: 0, count: 8)
+        try lenBytes.withUnsafeMutableBytes { try readExactly(8, into: $0.baseAddress!) }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(lenBytes[i]) << (8 * UInt64(i)) }
+        guard n < 100_000_000 else { throw bad("header length \(n) is implausible") }
+        var headerBytes = [UInt8](repeating: 0, count: Int(n))
+        try headerBytes.withUnsafeMutableBytes { if n > 0 { try readExactly(Int(n), into: $0.baseAddress!) } }
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(headerBytes)), let header = obj as? [String: Any] else {
+            throw bad("header is not a JSON object")
+        }
+        struct Entry { let name: String; let dtype: String; let shape: [Int]; let begin: Int; let end: Int }
+        var entries: [Entry] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let d = value as? [String: Any], let dtype = d["dtype"] as? String,
+                  let shape = (d["shape"] as? [NSNumber])?.map({ $0.intValue }),
+                  let offs = (d["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offs.count == 2 else {
+                throw bad("tensor \(name): malformed header entry")
+            }
+            let width: Int
+            switch dtype {
+            case "F32": width = 4
+            case "F16", "BF16": width = 2
+            default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == shape.reduce(1, *) * width else {
+                throw bad("tensor \(name): data offsets do not match its shape")
+            }
+            entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1]))
+        }
+        entries.sort { $0.begin < $1.begin }
+        var position = 0
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        for e in entries {
+            guard e.begin >= position else { throw bad("tensor \(e.name): overlaps another tensor") }
+            // skip a gap
+            while position < e.begin {
+                let k = min(chunk.count, e.begin - position)
+                try chunk.withUnsafeMutableBytes { try readExactly(k, into: $0.baseAddress!) }
+                position += k
+            }
+            let dest = try destination(e.name, e.shape)
+            let width = e.dtype == "F32" ? 4 : 2
+            var done = 0
+            let count = e.end - e.begin
+            while done < count {
+                let k = min(chunk.count, count - done)
+                try chunk.withUnsafeMutableBytes { try readExactly(k, into: $0.baseAddress!) }
+                if let dest {
+                    let first = done / width
+                    chunk.withUnsafeBytes { raw in
+                        for i in 0..<(k / width) {
+                            switch e.dtype {
+                            case "F32": dest[first + i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                            case "BF16": dest[first + i] = Float(bitPattern: UInt32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+                            default: dest[first + i] = halfToFloat(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                            }
+                        }
+                    }
+                }
+                done += k
+            }
+            position = e.end
+        }
+        return entries.map(\.name)
+    }
+
     static func halfToFloat(_ h: UInt16) -> Float {
         let sign: Float = h & 0x8000 != 0 ? -1 : 1
         let exp = Int((h >> 10) & 0x1F), frac = Float(h & 0x3FF)
@@ -73,10 +154,8 @@ public enum SafeTensors {
         return sign * (1 + frac / 1024) * Float(Foundation.pow(2.0, Double(exp - 15)))
     }
 
-    /// The bytes of a safetensors file holding `tensors` as F32, names sorted, header padded with spaces to a
-    /// multiple of 8 bytes.
-    public static func serialize(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String] = ["format": "pt"]) throws -> [UInt8] {
-        let sorted = tensors.sorted { $0.0 < $1.0 }
+    /// The header (8-byte length + JSON padded with spaces to a multiple of 8) for F32 tensors, names sorted.
+    static func header(_ sorted: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String]) throws -> [UInt8] {
         var header: [String: Any] = ["__metadata__": metadata]
         var offset = 0
         for (name, shape, data) in sorted {
@@ -87,15 +166,62 @@ public enum SafeTensors {
         var json = Array(try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
         while json.count % 8 != 0 { json.append(0x20) }
         var out: [UInt8] = []
-        out.reserveCapacity(8 + json.count + offset)
         let n = UInt64(json.count)
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
-        out += json
+        return out + json
+    }
+
+    /// The bytes of a safetensors file holding `tensors` as F32 (little-endian), names sorted.
+    public static func serialize(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], metadata: [String: String] = ["format": "pt"]) throws -> [UInt8] {
+        let sorted = tensors.sorted { $0.0 < $1.0 }
+        var out = try header(sorted, metadata: metadata)
         for (_, _, data) in sorted {
-            data.withMemoryRebound(to: UInt32.self) { w in
-                for x in w { out.append(UInt8(x & 0xFF)); out.append(UInt8((x >> 8) & 0xFF)); out.append(UInt8((x >> 16) & 0xFF)); out.append(UInt8(x >> 24)) }
+            for x in data {
+                let b = x.bitPattern.littleEndian
+                out.append(UInt8(b & 0xFF)); out.append(UInt8((b >> 8) & 0xFF)); out.append(UInt8((b >> 16) & 0xFF)); out.append(UInt8(b >> 24))
             }
         }
         return out
+    }
+
+    /// Streams a safetensors file to `path` (zstd when `compressed`) without building it in memory: a temporary
+    /// file beside it, fsync, rename (atomic).
+    public static func write(_ tensors: [(String, [Int], UnsafeBufferPointer<Float>)], to path: String, compressed: Bool,
+                             metadata: [String: String] = ["format": "pt"]) throws {
+        let sorted = tensors.sorted { $0.0 < $1.0 }
+        let head = try header(sorted, metadata: metadata)
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.tmp-\(getpid())-" + (path as NSString).lastPathComponent
+        do {
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            func emit(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+                try head.withUnsafeBytes { try sink($0) }
+                for (_, _, data) in sorted {
+                    var i = 0
+                    while i < data.count {
+                        let n = min(data.count - i, chunk.count / 4)
+                        chunk.withUnsafeMutableBytes { raw in
+                            for k in 0..<n { raw.storeBytes(of: data[i + k].bitPattern.littleEndian, toByteOffset: 4 * k, as: UInt32.self) }
+                        }
+                        try chunk.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[0..<(4 * n)])) }
+                        i += n
+                    }
+                }
+            }
+            if compressed {
+                let w = try ZstdWriter(path: tmp)
+                try emit { try w.write($0) }
+                try w.close()
+            } else {
+                let w = try FileOutput(path: tmp)
+                try emit { try w.write($0) }
+                try w.close()
+            }
+            if rename(tmp, path) != 0 { throw CoreError.io(path: path, operation: "rename", errno: errno) }
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+        FileSystem.syncDirectory(dir.isEmpty ? "." : dir)
     }
 }

@@ -23,6 +23,8 @@ public final class TrainContext {
     let lnf, lnfMean, lnfRstd: FloatBuffer
     /// Logits [B·T, V]; after `backward` they hold d(loss)/d(logits).
     public let logits: FloatBuffer
+    /// log Σ exp(logits) per row, from the last forward with targets.
+    let rowLSE: FloatBuffer
     var targets: [Int32] = []
     var count = 0
     // backward scratch
@@ -38,8 +40,9 @@ public final class TrainContext {
         residual = FloatBuffer(n * e)
         lnf = FloatBuffer(n * e); lnfMean = FloatBuffer(n); lnfRstd = FloatBuffer(n)
         logits = FloatBuffer(n * c.vocabSize)
+        rowLSE = FloatBuffer(n)
         dres = FloatBuffer(n * e); dtmp = FloatBuffer(n * e); dln = FloatBuffer(n * e)
-        dqkv = FloatBuffer(n * 3 * e); datt = FloatBuffer(seq * seq * max(1, min(batch * c.nHead, Compute.threads)))
+        dqkv = FloatBuffer(n * 3 * e); datt = FloatBuffer(batch * c.nHead * seq * seq)
         dfc = FloatBuffer(n * c.inner)
     }
 
@@ -69,37 +72,30 @@ public final class TrainContext {
             let out = l + 1 < layers.count ? layers[l + 1].input : residual
             layerNorm(a.input.p, blk.ln1w.value.p, blk.ln1b.value.p, a.ln1.p, a.ln1Mean.p, a.ln1Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
             linear(a.ln1.p, blk.attnW, blk.attnB, a.qkv.p, rows: N, inDim: E, outDim: 3 * E)
-            // attention per (batch, head)
+            // attention per (batch, head): S = Q·Kᵀ·scale (sgemm), causal softmax per row, O = P·V (sgemm)
             let qkv = a.qkv.p, att = a.att.p, ao = a.attOut.p
-            DispatchQueue.concurrentPerform(iterations: B * H) { bh in
+            for bh in 0..<(B * H) {
                 let b = bh / H, h = bh % H
                 let q = qkv + b * T * 3 * E + h * D
-                let k = q + E, v = q + 2 * E
-                let p = att + bh * T * T
-                for i in 0..<T {
-                    let qi = q + i * 3 * E
-                    let pr = p + i * T
+                gemm(false, true, T, T, D, scale, q, 3 * E, q + E, 3 * E, 0, att + bh * T * T, T)
+            }
+            parallelRows(B * H * T) { range in
+                for row in range {
+                    let i = row % T
+                    let pr = att + row * T
                     var mx = -Float.infinity
-                    for j in 0...i {
-                        let kj = k + j * 3 * E
-                        var s: Float = 0
-                        for d in 0..<D { s += qi[d] * kj[d] }
-                        s *= scale
-                        pr[j] = s
-                        if s > mx { mx = s }
-                    }
+                    for j in 0...i where pr[j] > mx { mx = pr[j] }
                     var sum: Float = 0
                     for j in 0...i { let e = expf(pr[j] - mx); pr[j] = e; sum += e }
                     let inv = 1 / sum
                     for j in 0...i { pr[j] *= inv }
                     for j in (i + 1)..<T { pr[j] = 0 }
-                    let o = ao + (b * T + i) * E + h * D
-                    for d in 0..<D { o[d] = 0 }
-                    for j in 0...i {
-                        let w = pr[j], vj = v + j * 3 * E
-                        for d in 0..<D { o[d] += w * vj[d] }
-                    }
                 }
+            }
+            for bh in 0..<(B * H) {
+                let b = bh / H, h = bh % H
+                let v = qkv + b * T * 3 * E + h * D + 2 * E
+                gemm(false, false, T, D, T, 1, att + bh * T * T, T, v, 3 * E, 0, ao + b * T * E + h * D, E)
             }
             linear(a.attOut.p, blk.projW, blk.projB, a.res1.p, rows: N, inDim: E, outDim: E)
             let inp = a.input.p, r1 = a.res1.p
@@ -120,7 +116,7 @@ public final class TrainContext {
         count = targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) }
         // per-row loss, summed in row order (deterministic)
         let rowLoss = FloatBuffer(N)
-        let lg = logits.p
+        let lg = logits.p, lse = rowLSE.p
         targets.withUnsafeBufferPointer { tg in
             parallelRows(N, minimum: 4) { range in
                 for r in range where tg[r] != -100 {
@@ -129,7 +125,8 @@ public final class TrainContext {
                     for i in 0..<V where row[i] > mx { mx = row[i] }
                     var s: Float = 0
                     for i in 0..<V { s += expf(row[i] - mx) }
-                    rowLoss.p[r] = logf(s) + mx - row[Int(tg[r])]
+                    lse[r] = logf(s) + mx
+                    rowLoss.p[r] = lse[r] - row[Int(tg[r])]
                 }
             }
         }
@@ -144,19 +141,16 @@ public final class TrainContext {
         let c = model.config
         let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
         precondition(targets.count == N, "backward needs a forward pass with targets")
-        let lg = logits.p
+        let lg = logits.p, lse = rowLSE.p
         let inv = count == 0 ? 0 : lossScale / Float(count)
         targets.withUnsafeBufferPointer { tg in
             parallelRows(N, minimum: 4) { range in
                 for r in range {
                     let row = lg + r * V
                     if tg[r] == -100 { row.update(repeating: 0, count: V); continue }
-                    var mx = -Float.infinity
-                    for i in 0..<V where row[i] > mx { mx = row[i] }
-                    var s: Float = 0
-                    for i in 0..<V { let e = expf(row[i] - mx); row[i] = e; s += e }
-                    let k = inv / s
-                    for i in 0..<V { row[i] *= k }
+                    // softmax from the log-sum-exp saved by forward
+                    let l = lse[r]
+                    for i in 0..<V { row[i] = expf(row[i] - l) * inv }
                     row[Int(tg[r])] -= inv
                 }
             }
@@ -186,42 +180,32 @@ public final class TrainContext {
             dtmp.zero()
             linearBackward(dres.p, a.attOut.p, blk.projW, blk.projB, dtmp.p, rows: N, inDim: E, outDim: E)
             dqkv.zero()
-            let qkv = a.qkv.p, att = a.att.p, dao = dtmp.p, dq = dqkv.p
-            // one T×T scratch per concurrent worker; heads of one worker run in order
-            let workers = max(1, min(B * H, Compute.threads))
-            let scratch = datt.p
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let dp = scratch + w * T * T
-                var bh = w
-                while bh < B * H {
-                    let b = bh / H, h = bh % H
-                    let base = b * T * 3 * E + h * D
-                    let q = qkv + base, k = q + E, v = q + 2 * E
-                    let gq = dq + base, gk = gq + E, gv = gq + 2 * E
-                    let p = att + bh * T * T
-                    for i in 0..<T {
-                        let doi = dao + (b * T + i) * E + h * D
-                        let pr = p + i * T, dpr = dp + i * T
-                        // dP = dO·Vᵀ ; dV += Pᵀ·dO
-                        var dot: Float = 0
-                        for j in 0...i {
-                            let vj = v + j * 3 * E, gvj = gv + j * 3 * E
-                            var s: Float = 0
-                            let pij = pr[j]
-                            for d in 0..<D { s += doi[d] * vj[d]; gvj[d] += pij * doi[d] }
-                            dpr[j] = s
-                            dot += s * pij
-                        }
-                        // dS = P ⊙ (dP − Σ P·dP); dQ = dS·K·scale ; dK += dSᵀ·Q·scale
-                        let qi = q + i * 3 * E, gqi = gq + i * 3 * E
-                        for j in 0...i {
-                            let ds = pr[j] * (dpr[j] - dot) * scale
-                            let kj = k + j * 3 * E, gkj = gk + j * 3 * E
-                            for d in 0..<D { gqi[d] += ds * kj[d]; gkj[d] += ds * qi[d] }
-                        }
-                    }
-                    bh += workers
+            let qkv = a.qkv.p, att = a.att.p, dao = dtmp.p, dq = dqkv.p, dp = datt.p
+            // dP = dO·Vᵀ ; dV = Pᵀ·dO
+            for bh in 0..<(B * H) {
+                let b = bh / H, h = bh % H
+                let base = b * T * 3 * E + h * D
+                let dO = dao + b * T * E + h * D
+                gemm(false, true, T, T, D, 1, dO, E, qkv + base + 2 * E, 3 * E, 0, dp + bh * T * T, T)
+                gemm(true, false, T, D, T, 1, att + bh * T * T, T, dO, E, 0, dq + base + 2 * E, 3 * E)
+            }
+            // dS = P ⊙ (dP − Σⱼ P·dP) · scale (zero where masked, as P is)
+            parallelRows(B * H * T) { range in
+                for row in range {
+                    let pr = att + row * T, dpr = dp + row * T
+                    let i = row % T
+                    var dot: Float = 0
+                    for j in 0...i { dot += pr[j] * dpr[j] }
+                    for j in 0...i { dpr[j] = pr[j] * (dpr[j] - dot) * scale }
+                    for j in (i + 1)..<T { dpr[j] = 0 }
                 }
+            }
+            // dQ = dS·K ; dK = dSᵀ·Q
+            for bh in 0..<(B * H) {
+                let b = bh / H, h = bh % H
+                let base = b * T * 3 * E + h * D
+                gemm(false, false, T, D, T, 1, dp + bh * T * T, T, qkv + base + E, 3 * E, 0, dq + base, 3 * E)
+                gemm(true, false, T, D, T, 1, dp + bh * T * T, T, qkv + base, 3 * E, 0, dq + base + E, 3 * E)
             }
             dln.zero()
             linearBackward(dqkv.p, a.ln1.p, blk.attnW, blk.attnB, dln.p, rows: N, inDim: E, outDim: 3 * E)

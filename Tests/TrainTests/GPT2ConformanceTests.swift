@@ -18,8 +18,8 @@ final class GPT2ConformanceTests: XCTestCase {
 
     static let dir = SharedData.packageRoot(filePath: #filePath) + "/Tests/TrainTests/Fixtures/gpt2_tiny"
 
-    func expected() throws -> Expected {
-        let data = try XCTUnwrap(FileManager.default.contents(atPath: Self.dir + "/expected.json"))
+    func expected(_ dir: String = GPT2ConformanceTests.dir) throws -> Expected {
+        let data = try XCTUnwrap(FileManager.default.contents(atPath: dir + "/expected.json"))
         return try JSONDecoder().decode(Expected.self, from: data)
     }
 
@@ -37,13 +37,26 @@ final class GPT2ConformanceTests: XCTestCase {
         return maxDiff / max(maxRef, 1e-30)
     }
 
-    func testLogitsLossAndGradients() throws {
-        let e = try expected()
-        let model = try Checkpoint.load(directory: Self.dir + "/model")
+    func testLogitsLossAndGradients() throws { try checkLogitsLossAndGradients(Self.dir) }
+
+    /// The same checks on a mid-size model made by `make_gpt2_fixtures.py --mid DIR` (too large to commit):
+    /// runs when GPT2_MID_FIXTURE=DIR is set.
+    func testMidSizeModelFromEnvironment() throws {
+        guard let dir = ProcessInfo.processInfo.environment["GPT2_MID_FIXTURE"] else {
+            throw XCTSkip("set GPT2_MID_FIXTURE to a folder written by make_gpt2_fixtures.py --mid")
+        }
+        try checkLogitsLossAndGradients(dir)
+        try checkAdamW(dir)
+        try checkGreedy(dir)
+    }
+
+    func checkLogitsLossAndGradients(_ dir: String) throws {
+        let e = try expected(dir)
+        let model = try Checkpoint.load(directory: dir + "/model")
         let (tokens, targets, b, t) = batch(e)
         let ctx = TrainContext(model: model, batch: b, seq: t)
         let loss = ctx.forward(tokens: tokens, targets: targets)
-        let refLogits = try XCTUnwrap(SafeTensors.read(path: Self.dir + "/logits.safetensors.zst")["logits"])
+        let refLogits = try XCTUnwrap(SafeTensors.read(path: dir + "/logits.safetensors.zst")["logits"])
         let le = relErr(ctx.logits.p, refLogits.values)
         print("logits max relative error \(le); loss \(loss) vs \(e.loss)")
         XCTAssertLessThan(le, 1e-4)
@@ -51,7 +64,7 @@ final class GPT2ConformanceTests: XCTestCase {
 
         model.zeroGrad()
         ctx.backward()
-        let grads = try SafeTensors.read(path: Self.dir + "/grads.safetensors.zst")
+        let grads = try SafeTensors.read(path: dir + "/grads.safetensors.zst")
         var worst: (String, Float) = ("", 0)
         for p in model.parameters {
             let ref = try XCTUnwrap(grads["transformer." + p.name], p.name)
@@ -63,10 +76,12 @@ final class GPT2ConformanceTests: XCTestCase {
         print("gradients: max relative error \(worst.1) (\(worst.0)) over \(model.parameters.count) tensors")
     }
 
-    func testAdamWStepsMatchTorch() throws {
-        let e = try expected()
+    func testAdamWStepsMatchTorch() throws { try checkAdamW(Self.dir) }
+
+    func checkAdamW(_ dir: String) throws {
+        let e = try expected(dir)
         let a = e.adamw
-        let model = try Checkpoint.load(directory: Self.dir + "/model")
+        let model = try Checkpoint.load(directory: dir + "/model")
         let (tokens, targets, b, t) = batch(e)
         let ctx = TrainContext(model: model, batch: b, seq: t)
         let opt = AdamW(parameters: model.parameters, beta1: a.beta1, beta2: a.beta2, eps: a.eps, weightDecay: a.weight_decay)
@@ -81,6 +96,7 @@ final class GPT2ConformanceTests: XCTestCase {
             XCTAssertEqual(loss, a.losses[step], accuracy: 1e-4 * a.losses[step], "step \(step)")
             opt.update(lr: lr)
         }
+        print("AdamW: \(a.steps) losses from \(a.losses[0]) to \(a.losses[a.steps - 1]) match torch")
         let final = ctx.forward(tokens: tokens, targets: targets)
         XCTAssertEqual(final, a.final_loss, accuracy: 1e-4 * a.final_loss)
     }
@@ -105,9 +121,11 @@ final class GPT2ConformanceTests: XCTestCase {
 }
 
 extension GPT2ConformanceTests {
-    func testGreedyGenerationMatchesTransformers() throws {
-        let e = try expected()
-        let model = try Checkpoint.load(directory: Self.dir + "/model")
+    func testGreedyGenerationMatchesTransformers() throws { try checkGreedy(Self.dir) }
+
+    func checkGreedy(_ dir: String) throws {
+        let e = try expected(dir)
+        let model = try Checkpoint.load(directory: dir + "/model")
         var o = SamplingOptions()
         o.greedy = true
         o.maxNewTokens = e.generate.max_new_tokens
@@ -158,5 +176,32 @@ extension GPT2ConformanceTests {
         let b = try Generator.generate(model: model, prompts: [[1, 2, 3], [4, 5], [1, 2, 3]], options: o)
         XCTAssertEqual(a, b)
         XCTAssertEqual(a.map(\.count), [12, 12, 12])
+    }
+}
+
+extension GPT2ConformanceTests {
+    /// The hub's original layout: no `transformer.` prefix, `h.{i}.attn.bias`/`masked_bias` buffers and a tied
+    /// `lm_head.weight` present; all ignored or mapped, same weights.
+    func testHubLayoutLoads() throws {
+        let ref = try Checkpoint.load(directory: Self.dir + "/model")
+        let tensors = try SafeTensors.read(path: Self.dir + "/model/model.safetensors.zst")
+        var list: [(String, [Int], [Float])] = tensors.map { (String($0.key.dropFirst("transformer.".count)), $0.value.shape, $0.value.values) }
+        list.append(("h.0.attn.bias", [1, 1, 64, 64], Array(repeating: 1, count: 64 * 64)))
+        list.append(("h.1.attn.masked_bias", [], [-1e4]))
+        list.append(("lm_head.weight", tensors["transformer.wte.weight"]!.shape, tensors["transformer.wte.weight"]!.values))
+        let tmp = NSTemporaryDirectory() + "gpt2-hub-\(getpid())"
+        defer { FileSystem.remove(tmp) }
+        try FileSystem.makeDirectory(tmp)
+        let buffers = list.map { FloatBuffer($0.2) }
+        let bytes = try SafeTensors.serialize(zip(list, buffers).map { ($0.0.0, $0.0.1, UnsafeBufferPointer(start: $0.1.p, count: $0.1.count)) })
+        try FileSystem.atomicWrite(bytes, to: tmp + "/model.safetensors")
+        try FileSystem.atomicWrite(try ByteReader(path: Self.dir + "/model/config.json").readAll(), to: tmp + "/config.json")
+        let hub = try Checkpoint.load(directory: tmp)
+        for (p, q) in zip(ref.parameters, hub.parameters) { XCTAssertEqual(p.value.array, q.value.array, p.name) }
+        // a missing tensor is an error naming it
+        try FileSystem.atomicWrite(try SafeTensors.serialize([]), to: tmp + "/model.safetensors")
+        XCTAssertThrowsError(try Checkpoint.load(directory: tmp)) { e in
+            XCTAssertTrue("\(e)".contains("wte.weight"), "\(e)")
+        }
     }
 }

@@ -94,6 +94,44 @@ final class PretrainTests: XCTestCase {
         XCTAssertEqual(t["a"]?.values, [1, -2])
         XCTAssertEqual(t["b"]?.values, [1, 3])
         XCTAssertThrowsError(try SafeTensors.parse(Array(bytes.prefix(20)), path: "x"))
+        // the streaming reader gives the same values and refuses a truncated file
+        let path = NSTemporaryDirectory() + "st-\(getpid()).safetensors"
+        defer { FileSystem.remove(path) }
+        try FileSystem.atomicWrite(bytes, to: path)
+        let a = FloatBuffer(2), b = FloatBuffer(2)
+        let names = try SafeTensors.stream(path: path) { name, shape in
+            XCTAssertEqual(shape, [2])
+            return name == "a" ? a.p : b.p
+        }
+        XCTAssertEqual(names, ["a", "b"])
+        XCTAssertEqual(a.array, [1, -2])
+        XCTAssertEqual(b.array, [1, 3])
+        try FileSystem.atomicWrite(Array(bytes.dropLast(2)), to: path)
+        XCTAssertThrowsError(try SafeTensors.stream(path: path) { _, _ in a.p })
         XCTAssertThrowsError(try SafeTensors.parse([1, 2, 3], path: "x"))
+    }
+}
+
+extension PretrainTests {
+    func testEvalLossStreamsWindows() throws {
+        let root = NSTemporaryDirectory() + "evalloss-\(getpid())"
+        defer { FileSystem.remove(root) }
+        let path = try makeTokens(root, count: 101)
+        let (_, ids) = try TokenFile.readAll(path: path)
+        let model = GPT2(config: GPT2Config(vocabSize: 97, nPositions: 32, nEmbd: 32, nLayer: 1, nHead: 2))
+        model.initialize(seed: 5)
+        // 100 predictions: 6 windows of 16 in batches of 4, then a last window of 4
+        let r = try EvalLoss.run(model: model, tokensPath: path, seq: 16, batch: 4)
+        XCTAssertEqual(r.tokens, 100)
+        XCTAssertEqual(r.windows, 7)
+        var total = 0.0
+        for w in 0..<7 {
+            let len = w < 6 ? 16 : 4
+            let ctx = TrainContext(model: model, batch: 1, seq: len)
+            let x = ids[(w * 16)..<(w * 16 + len)].map { Int32($0) }, y = ids[(w * 16 + 1)...(w * 16 + len)].map { Int32($0) }
+            total += Double(ctx.forward(tokens: x, targets: y)) * Double(len)
+        }
+        XCTAssertEqual(r.loss, total / 100, accuracy: 1e-5)
+        XCTAssertEqual(r.perplexity, Foundation.exp(r.loss), accuracy: 1e-9)
     }
 }

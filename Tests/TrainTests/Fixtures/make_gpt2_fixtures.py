@@ -2,6 +2,9 @@
 
 Usage:
   python make_gpt2_fixtures.py            # (re)writes Fixtures/gpt2_tiny/
+  python make_gpt2_fixtures.py --mid DIR    # the same files for a mid-size model (6 layers, 256 wide, 8 heads,
+                                           # vocab 8000, 256 positions, batch 4x128) into DIR, not committed
+                                           # (~30 MB); GPT2_MID_FIXTURE=DIR swift test runs the same checks on it
   python make_gpt2_fixtures.py --check DIR # loads a model folder saved by `pipeline` and compares its logits
                                            # with our fixture model's expected logits (DIR must hold the fixture
                                            # model re-saved by our code, e.g. by `pipeline export model DIR`).
@@ -28,9 +31,12 @@ torch.set_num_threads(1)
 def zstd(path):
     subprocess.run(["zstd", "-q", "-f", "-19", "--rm", path, "-o", path + ".zst"], check=True)
 
+SHAPE = dict(vocab_size=1000, n_positions=64, n_embd=64, n_layer=2, n_head=4)
+BATCH = (2, 16)
+
 def inputs():
     g = torch.Generator().manual_seed(7)
-    ids = torch.randint(0, 1000, (2, 16), generator=g)
+    ids = torch.randint(0, SHAPE["vocab_size"], BATCH, generator=g)
     labels = ids.clone()
     labels[0, 3] = -100
     labels[0, 9] = -100
@@ -42,10 +48,14 @@ def inputs():
 LR, BETAS, EPS, WD, CLIP, WARMUP, STEPS = 3e-3, (0.9, 0.95), 1e-8, 0.1, 0.5, 3, 10
 
 def main():
+    global OUT, SHAPE, BATCH
     if len(sys.argv) == 3 and sys.argv[1] == "--check":
         check(sys.argv[2]); return
-    config = GPT2Config(vocab_size=1000, n_positions=64, n_embd=64, n_layer=2, n_head=4,
-                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=999)
+    if len(sys.argv) == 3 and sys.argv[1] == "--mid":
+        OUT = sys.argv[2]
+        SHAPE = dict(vocab_size=8000, n_positions=256, n_embd=256, n_layer=6, n_head=8)
+        BATCH = (4, 128)
+    config = GPT2Config(**SHAPE, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=999)
     model = GPT2LMHeadModel(config)
     with torch.no_grad():
         for p in model.parameters():
