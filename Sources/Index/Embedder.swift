@@ -219,15 +219,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
                     let q = qkv + o * H3 + h * headDim
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(L), Int32(headDim), scale,
                                 q, Int32(H3), q + H, Int32(H3), 0, sc, Int32(L))
-                    for r in 0..<L {
-                        let row = sc + r * L
-                        var m = -Float.infinity
-                        for c in 0..<L where row[c] > m { m = row[c] }
-                        var sum: Float = 0
-                        for c in 0..<L { let e = expf(row[c] - m); row[c] = e; sum += e }
-                        let inv = 1 / sum
-                        for c in 0..<L { row[c] *= inv }
-                    }
+                    for r in 0..<L { EmbedderMath.softmax(sc + r * L, count: L) }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(L), Int32(headDim), Int32(L), 1,
                                 sc, Int32(L), q + 2 * H, Int32(H3), 0, ctx + o * H + h * headDim, Int32(H))
                     j += workers
@@ -240,10 +232,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
             }
             linear(x1, rows: T, inDim: H, w: layer.interW, b: layer.interB, outDim: I, y: inter)
             parallelRows(T) { r0, r1 in
-                for i in (r0 * I)..<(r1 * I) {
-                    let v = inter[i]
-                    inter[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752440))
-                }
+                EmbedderMath.gelu(inter + r0 * I, count: (r1 - r0) * I)
             }
             linear(inter, rows: T, inDim: I, w: layer.outW, b: layer.outB, outDim: H, y: x)
             parallelRows(T) { r0, r1 in
