@@ -27,13 +27,43 @@ struct IndexCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Sentence-transformers model folder.", valueName: "dir"))
     var model = "models/all-MiniLM-L6-v2"
 
+    @Option(name: .long, help: ArgumentHelp("Benchmark only: embed the texts of this chunks file (no index), print the seconds.",
+                                             valueName: "file", visibility: .hidden))
+    var embedOnly: String?
+
+    @Option(name: .long, help: ArgumentHelp("Benchmark only: write the --embed-only vectors here (float32 LE).",
+                                             valueName: "file", visibility: .hidden))
+    var vectorsOut: String?
+
     func run() throws {
         global.apply()
+        if let file = embedOnly {
+            try embedBenchmark(file)
+            return
+        }
         guard let s = try IndexBuilder.run(workdir: global.work, modelDir: model, force: global.force) else {
             print("index: up to date")
             return
         }
         print("index: \(s.chunks) chunks (\(s.embedded) embedded, \(s.reused) reused), \(s.documents) documents → "
               + "\(global.work.stageDir("index"))/\(IndexBuilder.databaseName)")
+    }
+}
+
+extension IndexCommand {
+    /// `--embed-only`: model load, tokenisation and encoding of every text of a chunks file, timed apart.
+    func embedBenchmark(_ file: String) throws {
+        let t0 = Date()
+        let embedder = try SentenceEmbedder(folder: model)
+        let texts = try JSONLReader.readAll(ChunkRecord.self, path: file).map(\.text)
+        let t1 = Date()
+        let vecs = embedder.embed(texts)
+        let t2 = Date()
+        let tokens = texts.reduce(0) { $0 + embedder.encode($1).count }
+        if let out = vectorsOut {
+            try FileSystem.atomicWrite(vecs.withUnsafeBytes { Array($0) }, to: out)
+        }
+        print(String(format: "{\"texts\": %d, \"tokens\": %d, \"load_seconds\": %.4f, \"embed_seconds\": %.4f}",
+                     texts.count, tokens, t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)))
     }
 }

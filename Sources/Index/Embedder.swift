@@ -147,6 +147,11 @@ public final class SentenceEmbedder: @unchecked Sendable {
 
     /// Embeddings of already encoded sequences (each with `[CLS]`/`[SEP]`, at most `maxSeqLength` ids).
     public func embed(ids: [[Int32]]) -> [Float] {
+        // The cores are shared out here (row blocks, attention jobs); OpenBLAS runs single-threaded inside them,
+        // which also makes every row's result independent of how rows are split.
+        let blasThreads = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer { openblas_set_num_threads(blasThreads) }
         let order = ids.indices.sorted { ids[$0].count != ids[$1].count ? ids[$0].count < ids[$1].count : $0 < $1 }
         var result = [Float](repeating: 0, count: ids.count * dimension)
         var start = 0
@@ -214,15 +219,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
                     let q = qkv + o * H3 + h * headDim
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(L), Int32(L), Int32(headDim), scale,
                                 q, Int32(H3), q + H, Int32(H3), 0, sc, Int32(L))
-                    for r in 0..<L {
-                        let row = sc + r * L
-                        var m = -Float.infinity
-                        for c in 0..<L where row[c] > m { m = row[c] }
-                        var sum: Float = 0
-                        for c in 0..<L { let e = expf(row[c] - m); row[c] = e; sum += e }
-                        let inv = 1 / sum
-                        for c in 0..<L { row[c] *= inv }
-                    }
+                    for r in 0..<L { EmbedderMath.softmax(sc + r * L, count: L) }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(L), Int32(headDim), Int32(L), 1,
                                 sc, Int32(L), q + 2 * H, Int32(H3), 0, ctx + o * H + h * headDim, Int32(H))
                     j += workers
@@ -235,10 +232,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
             }
             linear(x1, rows: T, inDim: H, w: layer.interW, b: layer.interB, outDim: I, y: inter)
             parallelRows(T) { r0, r1 in
-                for i in (r0 * I)..<(r1 * I) {
-                    let v = inter[i]
-                    inter[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752440))
-                }
+                EmbedderMath.gelu(inter + r0 * I, count: (r1 - r0) * I)
             }
             linear(inter, rows: T, inDim: I, w: layer.outW, b: layer.outB, outDim: H, y: x)
             parallelRows(T) { r0, r1 in
@@ -269,10 +263,15 @@ public final class SentenceEmbedder: @unchecked Sendable {
     /// y[rows, outDim] = x[rows, inDim] · wᵀ + b (w is `[outDim, inDim]`, as PyTorch stores Linear weights).
     private func linear(_ x: UnsafePointer<Float>, rows: Int, inDim: Int, w: [Float], b: [Float], outDim: Int,
                         y: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows { b.withUnsafeBufferPointer { (y + r * outDim).update(from: $0.baseAddress!, count: outDim) } }
         w.withUnsafeBufferPointer { wp in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outDim), Int32(inDim), 1,
-                        x, Int32(inDim), wp.baseAddress, Int32(inDim), 1, y, Int32(outDim))
+            b.withUnsafeBufferPointer { bp in
+                parallelRows(rows) { r0, r1 in
+                    guard r1 > r0 else { return }
+                    for r in r0..<r1 { (y + r * outDim).update(from: bp.baseAddress!, count: outDim) }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r1 - r0), Int32(outDim), Int32(inDim), 1,
+                                x + r0 * inDim, Int32(inDim), wp.baseAddress, Int32(inDim), 1, y + r0 * outDim, Int32(outDim))
+                }
+            }
         }
     }
 
@@ -296,7 +295,7 @@ public final class SentenceEmbedder: @unchecked Sendable {
     }
 
     private func parallelRows(_ rows: Int, _ body: (Int, Int) -> Void) {
-        let parts = rows >= 64 ? Machine.cores : 1
+        let parts = rows >= 32 ? Machine.cores : 1
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             body(rows * p / parts, rows * (p + 1) / parts)
         }

@@ -75,6 +75,7 @@ final class EmbedderTests: XCTestCase {
             let d = abs(got[i] - expected[i])
             if d > worst { worst = d; worstRow = i / dim }
         }
+        print("embedder conformance: \(rows.count) texts, max abs difference \(worst)")
         XCTAssertLessThanOrEqual(worst, 1e-5, "max abs difference \(worst) at text \(worstRow)")
         // Same vectors whatever the batching.
         let one = e.embed([rows[10].text, rows[3].text])
