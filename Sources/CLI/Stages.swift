@@ -6,6 +6,7 @@ extension Pipeline {
         BPETrain.self,
         TokenizeCorpus.self,
         GSM8KCommand.self,
+        ChunkCommand.self,
         RewardCommand.self,
         IndexCommand.self,
         SearchCommand.self,
