@@ -58,20 +58,20 @@ public struct RunConfig: Sendable {
             RunError.config(path: path, line: lines.line(section: section, key: key), reason: reason)
         }
         func strings(_ v: TOMLValueConvertible, _ section: String, _ key: String) throws -> [String] {
-            guard let a = v.array else { throw fail(section, key, "\(section).\(key) must be an array of strings, not \(v.type)") }
+            guard let a = v.array else { throw fail(section, key, "\(section).\(key) must be an array of strings, not \(typeName(v))") }
             return try a.map {
-                guard let s = $0.string else { throw fail(section, key, "\(section).\(key) must contain only strings, found \($0.type)") }
+                guard let s = $0.string else { throw fail(section, key, "\(section).\(key) must contain only strings, found \(typeName($0))") }
                 return s
             }
         }
         func string(_ v: TOMLValueConvertible, _ section: String, _ key: String) throws -> String {
-            guard let s = v.string else { throw fail(section, key, "\(section).\(key) must be a string, not \(v.type)") }
+            guard let s = v.string else { throw fail(section, key, "\(section).\(key) must be a string, not \(typeName(v))") }
             return s
         }
         for section in root.keys {
             guard let value = root[section] else { continue }
             guard let table = value.table else {
-                throw fail(nil, section, "\(section) must be a table ([\(section)]), not \(value.type)")
+                throw fail(nil, section, "\(section) must be a table ([\(section)]), not \(typeName(value))")
             }
             switch section {
             case "run":
@@ -105,7 +105,7 @@ public struct RunConfig: Sendable {
                         throw fail(section, key, "unknown key \(section).\(key)"
                                    + (known.isEmpty ? " (this stage takes no options yet)" : " (known: \(known.joined(separator: ", ")))"))
                     }
-                    let wrong = fail(section, key, "\(section).\(key) must be \(p.kind == .int ? "an" : "a") \(p.kind.rawValue), not \(v.type)")
+                    let wrong = fail(section, key, "\(section).\(key) must be \(p.kind == .int ? "an" : "a") \(p.kind.rawValue), not \(typeName(v))")
                     switch p.kind {
                     case .int: guard let i = v.int else { throw wrong }; values[key] = .int(i)
                     case .double:
@@ -119,6 +119,20 @@ public struct RunConfig: Sendable {
             }
         }
         return config
+    }
+}
+
+func typeName(_ v: TOMLValueConvertible) -> String {
+    switch v.type {
+    case .table: return "table"
+    case .array: return "array"
+    case .string: return "string"
+    case .int: return "integer"
+    case .double: return "floating-point number"
+    case .bool: return "boolean"
+    case .date: return "date"
+    case .time: return "time"
+    case .dateTime: return "date-time"
     }
 }
 

@@ -58,7 +58,7 @@ final class RunConfigTests: XCTestCase {
         XCTAssertEqual(m, "p.toml:2: inputs.pdfs must be an array of strings, not string")
         m = parseError("[inputs]\ngsm8k = [\"a\", 3]\n")
         XCTAssertEqual(m, "p.toml:2: inputs.gsm8k must contain only strings, found integer")
-        m = parseError("x = 1\n[stages]\n")
+        m = parseError("x = 1\n")
         XCTAssertTrue(m.hasPrefix("p.toml:1: x must be a table"), m)
         m = parseError("[stagez]\n")
         XCTAssertTrue(m.hasPrefix("p.toml:1: unknown section [stagez]"), m)

@@ -108,7 +108,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
         XCTAssertEqual(s.stages.map(\.status), ["not built", "ran", "ran", "not selected", "not selected", "not selected",
                                                  "not selected", "not selected", "not selected", "not selected"])
-        XCTAssertEqual(s.stages[1].records["vocab_size"], 400)
+        XCTAssertTrue((257...400).contains(s.stages[1].records["vocab_size"] ?? 0))
         XCTAssertGreaterThan(s.stages[2].records["tokens"] ?? 0, 0)
         let dir = root + "/a-runs/" + runs[0]
         XCTAssertTrue(FileSystem.exists(dir + "/bpe-train.log"))
@@ -131,8 +131,11 @@ final class RunProcessTests: XCTestCase {
         // Usage errors exit 2; a failing stage stops the run, is named, and exits 1.
         try run(["run", "--config", cfg, "--until", "nonsense"], expect: 2)
         try run(["run", "--config", cfg, "--only", "pretrain"], expect: 2)
-        try FileSystem.atomicWrite("{\"question\": 1}\n", to: root + "/data/test.jsonl")
-        try FileSystem.atomicWrite("not json\n", to: root + "/data/train.jsonl")
+        // Bad records are skipped (exit 3: the run goes on); a missing input fails the stage.
+        try FileSystem.atomicWrite("not json\n", to: root + "/data/test.jsonl")
+        (_, out) = try run(["run", "--config", cfg])
+        XCTAssertTrue(out.contains("gsm8k: ran with skips"), out)
+        try FileManager.default.removeItem(atPath: root + "/data/test.jsonl")
         (_, out) = try run(["run", "--config", cfg], expect: 1)
         XCTAssertTrue(out.contains("stage gsm8k failed"), out)
         let last = try RunSummary.load(runDir: root + "/a-runs/" + RunReport.runNames(runs: root + "/a-runs").last!)
@@ -170,7 +173,7 @@ final class RunProcessTests: XCTestCase {
         try run(["run", "--config", clean, "--no-report"])
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/clean-work")
-        XCTAssertEqual(expected.count, 9, "\(expected.keys.sorted())")
+        XCTAssertEqual(expected.count, 10, "\(expected.keys.sorted())")
 
         let cfg = try writeConfig("k")
         var rng = SystemRandomNumberGenerator()
