@@ -26,6 +26,8 @@ build: system-packages
 
 ## demo: set up, then run every stage on the sample data in data/
 demo: setup model
+	@echo "== pipeline run (pipeline.toml: every stage built so far, on data/)"
+	$(BIN) run --config pipeline.toml --workdir $(WORKDIR)
 	@echo "== pipeline status ($(WORKDIR))"
 	$(BIN) status --workdir $(WORKDIR)
 	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat)"
@@ -50,10 +52,10 @@ $(VENV)/.ok: Benchmarks/requirements.txt
 bench: build venv
 	@for b in Benchmarks/bench_*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash "$$b" || exit 1; done
 
-## nightly: every stage in order, incremental through the manifests, logs to runs/<date>/
+## nightly: every stage in order (pipeline.toml), incremental through the manifests, logs and report in runs/<UTC time>/
+NIGHTLY_CONFIG ?= pipeline.toml
 nightly: build
-	@mkdir -p runs/$$(date -u +%Y%m%dT%H%M%SZ)
-	$(BIN) status --workdir $(WORKDIR)
+	$(BIN) run --config $(NIGHTLY_CONFIG) $(NIGHTLY_FLAGS)
 
 clean:
 	rm -rf .build $(WORKDIR)

@@ -3,6 +3,11 @@ import Core
 import Foundation
 import Logging
 
+// A stage spawned by `pipeline run` dies with it (so a killed run leaves no stage writing on its own).
+if let parent = ProcessInfo.processInfo.environment["PIPELINE_RUN_PARENT"].flatMap({ Int32($0) }),
+   !Runner.dieWithParent(parent) {
+    exit(ExitStatus.failed.rawValue)
+}
 LoggingSystem.bootstrap { label in LineLogHandler(label: label) }
 setvbuf(stdout, nil, _IOFBF, 1 << 16)
 

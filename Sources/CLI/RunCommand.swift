@@ -1,0 +1,104 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `pipeline run`: every stage in order, from a config file, with per-stage logs, a summary and a report.
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the stages in order from pipeline.toml, with logs, a summary and an HTML report per run.",
+        discussion: """
+        Order: \(RunStages.names.joined(separator: " → ")). Each stage runs as its own process (this same \
+        executable) with arguments built from the config file (default ./pipeline.toml): its [inputs] section \
+        names the PDF folders, GSM8K files and base model; each stage's section sets that command's options \
+        (unset ones keep the command's defaults). A stage whose manifest is up to date is skipped, so a run with \
+        unchanged inputs takes seconds. Stages not built into this version are reported as "not built".
+        Each run writes runs/<UTC timestamp>/ (the folder is [run] runs in the config): <stage>.log, \
+        manifests/<folder>.json (copies of the manifests), summary.json (status, seconds and records per \
+        stage) and report.html. The work directory is locked (flock on <workdir>/.lock) for the whole run: \
+        a second run exits with an error, or waits with --wait. A stage exiting 3 (some inputs skipped) \
+        counts as done; any other failure stops the run, names the stage and exits 1.
+        """)
+
+    @Option(name: .long, help: ArgumentHelp("Config file.", valueName: "file"))
+    var config = "pipeline.toml"
+    @Option(name: .long, help: ArgumentHelp("Stop after this stage.", valueName: "stage"))
+    var until: String?
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run only these stages.", valueName: "stage"))
+    var only: [String] = []
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Re-run these stages even when up to date (all: every stage).", valueName: "stage"))
+    var force: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Work directory (overrides [run] workdir).", valueName: "dir"))
+    var workdir: String?
+    @Flag(name: .long, help: "Wait for another run holding the lock instead of exiting.")
+    var wait = false
+    @Flag(name: .long, help: "Do not write report.html.")
+    var noReport = false
+
+    func run() throws {
+        var cfg = try RunConfig.load(path: config)
+        if let w = workdir { cfg.workdir = w }
+        let stages: [StageSpec]
+        do { stages = try RunStages.select(until: until, only: only) } catch let e as CoreError { throw ValidationError(e.message) }
+        for f in force where f != "all" && RunStages.spec(f) == nil {
+            throw ValidationError("--force: unknown stage \"\(f)\" (stages: \(RunStages.names.joined(separator: ", ")))")
+        }
+        let available = Set(Pipeline.stageCommands.map { $0._commandName })
+        for s in stages where !available.contains(s.name) && (!only.isEmpty || until == s.name) {
+            throw ValidationError("stage \(s.name) is not built into this version of pipeline")
+        }
+        let lock = try WorkdirLock(workdir: cfg.workdir, wait: wait) {
+            FileHandle.standardError.write(Data("waiting for the run holding \(cfg.workdir)/.lock …\n".utf8))
+        }
+        let runDir = try Runner.makeRunDir(runs: cfg.runsDir)
+        print("run: \(runDir) (work directory \(cfg.workdir))")
+        fflush(stdout)
+        var runner = Runner(config: cfg, executable: Runner.selfExecutable(), available: available)
+        runner.force = force.contains("all") ? Set(RunStages.names) : Set(force)
+        runner.say = { print($0); fflush(stdout) }
+        let summary = try runner.run(stages: stages, runDir: runDir)
+        if !noReport {
+            do {
+                try RunReport.write(runDir: runDir, runsDir: cfg.runsDir)
+                print("report: \(runDir)/report.html")
+            } catch let e as PipelineError {
+                FileHandle.standardError.write(Data("warning: report not written: \(e.message)\n".utf8))
+            }
+        }
+        withExtendedLifetime(lock) {}
+        if let failed = summary.failedStage, let o = summary.stages.first(where: { $0.stage == failed }) {
+            throw RunError.stageFailed(stage: failed, status: o.exitCode ?? 1, log: runDir + "/" + (o.log ?? ""))
+        }
+        print("run: ok in \(Progress.duration(summary.seconds))")
+    }
+}
+
+/// `pipeline report [RUN]`: (re)writes runs/<ts>/report.html.
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Write the HTML report of a run (default: the latest) to runs/<timestamp>/report.html.",
+        discussion: """
+        RUN is a run folder (runs/20261123T070000Z) or its name; default the newest under the runs folder \
+        ([run] runs of --config, default runs). The report is one self-contained HTML file with inline SVG \
+        charts: the stage table, one section per stage from its manifest and artifacts (sections of stages \
+        not yet run say so), and a comparison with the previous run.
+        """)
+    @Argument(help: ArgumentHelp("Run folder or name.", valueName: "run"))
+    var runName: String?
+    @Option(name: .long, help: ArgumentHelp("Config file (for the runs folder).", valueName: "file"))
+    var config = "pipeline.toml"
+
+    func run() throws {
+        let runs = FileSystem.exists(config) ? try RunConfig.load(path: config).runsDir : "runs"
+        let dir: String
+        if let r = runName {
+            dir = FileSystem.exists(r + "/summary.json") ? r : runs + "/" + r
+        } else {
+            guard let last = RunReport.runNames(runs: runs).last else { throw RunError.noRun(path: runs) }
+            dir = runs + "/" + last
+        }
+        let path = try RunReport.write(runDir: dir, runsDir: (dir as NSString).deletingLastPathComponent)
+        print(path)
+    }
+}

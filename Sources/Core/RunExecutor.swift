@@ -1,0 +1,207 @@
+import CShims
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What happened to one stage in a run.
+public struct StageOutcome: Codable, Equatable, Sendable {
+    public var stage: String
+    public var folder: String
+    /// ran, up to date, ran with skips, failed, not built, not selected
+    public var status: String
+    public var exitCode: Int32?
+    public var seconds: Double
+    public var records: [String: Int]
+    public var log: String?
+    public var command: [String]?
+
+    enum CodingKeys: String, CodingKey {
+        case stage, folder, status, seconds, records, log, command
+        case exitCode = "exit"
+    }
+}
+
+/// `runs/<timestamp>/summary.json`.
+public struct RunSummary: Codable, Equatable, Sendable {
+    public var started: String
+    public var finished: String
+    public var seconds: Double
+    /// ok, failed
+    public var status: String
+    public var failedStage: String?
+    public var config: String
+    public var workdir: String
+    public var stages: [StageOutcome]
+
+    enum CodingKeys: String, CodingKey {
+        case started, finished, seconds, status, config, workdir, stages
+        case failedStage = "failed_stage"
+    }
+
+    public static func load(runDir: String) throws -> RunSummary {
+        let p = runDir + "/summary.json"
+        guard FileSystem.exists(p) else { throw RunError.noRun(path: runDir) }
+        let bytes = try ByteReader(path: p).readAll()
+        do { return try JSONDecoder().decode(RunSummary.self, from: Data(bytes)) } catch {
+            throw CoreError.badRecord(path: p, line: 1, reason: "unreadable summary: \(JSONLReader.describe(error))")
+        }
+    }
+}
+
+/// An exclusive `flock` on `<workdir>/.lock`, held for the life of the object (and released by the kernel if the
+/// process dies, so a killed run never leaves a stale lock).
+public final class WorkdirLock {
+    private let fd: Int32
+    public let path: String
+
+    /// `wait`: block until the holder finishes; otherwise throw `RunError.locked` at once.
+    public init(workdir: String, wait: Bool, onWait: () -> Void = {}) throws {
+        try FileSystem.makeDirectory(workdir)
+        path = workdir + "/.lock"
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CoreError.io(path: path, operation: "open", errno: errno) }
+        if pipeline_flock_exclusive(fd, 0) != 0 {
+            let e = errno
+            guard e == EWOULDBLOCK || e == EAGAIN else { close(fd); throw CoreError.io(path: path, operation: "flock", errno: e) }
+            guard wait else { close(fd); throw RunError.locked(path: workdir) }
+            onWait()
+            guard pipeline_flock_exclusive(fd, 1) == 0 else {
+                let e2 = errno; close(fd); throw CoreError.io(path: path, operation: "flock", errno: e2)
+            }
+        }
+        // Record the holder for humans (the lock itself is the flock, not this text).
+        let text = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = text.withCString { pwrite(fd, $0, strlen($0), 0) }
+    }
+
+    deinit { close(fd) }
+}
+
+/// Runs the selected stages in order, each as a child process of the same executable, with one log per stage.
+public struct Runner {
+    public var config: RunConfig
+    /// The `pipeline` executable to spawn for each stage.
+    public var executable: String
+    /// Stage commands present in this build.
+    public var available: Set<String>
+    public var force: Set<String> = []
+    /// Called with one line per stage event (for the terminal).
+    public var say: (String) -> Void = { print($0) }
+
+    public init(config: RunConfig, executable: String, available: Set<String>) {
+        self.config = config; self.executable = executable; self.available = available
+    }
+
+    /// In a stage spawned by a run: have the kernel kill this process when the run dies. False when the run
+    /// (pid `parent`) is already gone.
+    public static func dieWithParent(_ parent: Int32) -> Bool { pipeline_die_with_parent(parent) == 0 }
+
+    /// The executable of this process (`/proc/self/exe` resolved), to spawn stages with.
+    public static func selfExecutable() -> String {
+        if let p = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") { return p }
+        return CommandLine.arguments[0]
+    }
+
+    /// A new `runs/<UTC timestamp>` folder (suffixed -2, -3… when one exists for that second).
+    public static func makeRunDir(runs: String, date: Date = Date()) throws -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let base = runs + "/" + f.string(from: date)
+        try FileSystem.makeDirectory(runs)
+        var candidate = base
+        var n = 1
+        while mkdir(candidate, 0o755) != 0 {
+            guard errno == EEXIST else { throw CoreError.io(path: candidate, operation: "mkdir", errno: errno) }
+            n += 1
+            candidate = base + "-\(n)"
+        }
+        return candidate
+    }
+
+    /// Runs `stages` (the others in the table are recorded as not selected). Writes `summary.json` in `runDir`
+    /// whatever happens, and throws `RunError.stageFailed` naming the first stage that failed.
+    public func run(stages selected: [StageSpec], runDir: String) throws -> RunSummary {
+        let start = Date()
+        var outcomes: [StageOutcome] = []
+        var failed: (String, Int32, String)? = nil
+        let workdir = Workdir(path: config.workdir)
+        for spec in RunStages.all {
+            var o = StageOutcome(stage: spec.name, folder: spec.folder, status: "not selected", exitCode: nil,
+                                 seconds: 0, records: [:], log: nil, command: nil)
+            defer { outcomes.append(o) }
+            guard failed == nil, selected.contains(where: { $0.name == spec.name }) else { continue }
+            guard available.contains(spec.name) else {
+                o.status = "not built"
+                say("\(spec.name): not built in this version of pipeline, skipped")
+                continue
+            }
+            let args = spec.arguments(values: config.values[spec.name] ?? [:], inputs: config.inputs,
+                                      workdir: config.workdir, force: force.contains(spec.name))
+            o.command = args
+            let logPath = runDir + "/" + spec.name + ".log"
+            o.log = spec.name + ".log"
+            let t0 = Date()
+            let code = try spawn(args: args, logPath: logPath)
+            o.seconds = (Date().timeIntervalSince(t0) * 1000).rounded() / 1000
+            o.exitCode = code
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            switch code {
+            case 0:
+                o.status = log.split(separator: "\n").contains { $0.hasSuffix(": up to date") } ? "up to date" : "ran"
+            case ExitStatus.finishedWithSkips.rawValue:
+                o.status = "ran with skips"
+            default:
+                o.status = "failed"
+                failed = (spec.name, code, logPath)
+            }
+            if o.status != "failed", let m = workdir.manifest(spec.folder) {
+                o.records = m.records
+                try? FileSystem.makeDirectory(runDir + "/manifests")
+                let bytes = (try? ByteReader(path: workdir.manifestPath(spec.folder)).readAll()) ?? []
+                try? FileSystem.atomicWrite(bytes, to: runDir + "/manifests/\(spec.folder).json")
+            }
+            var line = "\(spec.name): \(o.status) (\(Progress.duration(o.seconds)))"
+            if o.status == "failed" {
+                line += ", exit \(code); last lines of \(logPath):"
+                let tail = log.split(separator: "\n").suffix(5).map { "  | " + $0 }.joined(separator: "\n")
+                if !tail.isEmpty { line += "\n" + tail }
+            }
+            say(line)
+        }
+        let end = Date()
+        let summary = RunSummary(started: Timestamp.iso8601(start), finished: Timestamp.iso8601(end),
+                                 seconds: (end.timeIntervalSince(start) * 1000).rounded() / 1000,
+                                 status: failed == nil ? "ok" : "failed", failedStage: failed?.0,
+                                 config: config.path, workdir: config.workdir, stages: outcomes)
+        try FileSystem.atomicWrite(try JSON.encode(summary, pretty: true) + [0x0A], to: runDir + "/summary.json")
+        return summary
+    }
+
+    /// Runs one stage command with stdout and stderr into `logPath`; returns its exit status (128+n on signal n).
+    private func spawn(args: [String], logPath: String) throws -> Int32 {
+        guard FileManager.default.createFile(atPath: logPath, contents: Data(("$ pipeline " + args.joined(separator: " ") + "\n").utf8)),
+              let log = FileHandle(forWritingAtPath: logPath) else {
+            throw CoreError.io(path: logPath, operation: "create", errno: errno)
+        }
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        var env = ProcessInfo.processInfo.environment
+        env["PIPELINE_RUN_PARENT"] = String(getpid())
+        p.environment = env
+        p.standardOutput = log
+        p.standardError = log
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch {
+            throw CoreError.io(path: executable, operation: "spawn", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+        }
+        p.waitUntilExit()
+        return p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    }
+}

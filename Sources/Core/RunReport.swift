@@ -1,0 +1,252 @@
+import Foundation
+
+/// Small inline-SVG charts for the run report (no scripts, no network).
+public enum SVG {
+    static func esc(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+    static func num(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e12 { return String(Int(v)) }
+        return String(format: abs(v) >= 100 ? "%.0f" : (abs(v) >= 1 ? "%.2f" : "%.3g"), v)
+    }
+    static let colors = ["#3366cc", "#dc3912", "#ff9900", "#109618", "#990099", "#0099c6", "#dd4477", "#66aa00"]
+
+    /// Horizontal bars, one per label.
+    public static func bars(_ items: [(String, Double)], unit: String = "", width: Int = 640) -> String {
+        guard !items.isEmpty else { return "<p class=muted>no data</p>" }
+        let rowH = 22, left = 150, h = items.count * rowH + 10
+        let maxV = max(items.map(\.1).max() ?? 1, 1e-9)
+        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(h)' class=chart>"
+        for (i, (label, v)) in items.enumerated() {
+            let y = 5 + i * rowH
+            let w = Double(width - left - 90) * v / maxV
+            s += "<text x='\(left - 6)' y='\(y + 15)' text-anchor='end'>\(esc(label))</text>"
+            s += "<rect x='\(left)' y='\(y + 3)' width='\(String(format: "%.1f", max(w, 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
+            s += "<text x='\(left + Int(w) + 6)' y='\(y + 15)'>\(num(v))\(esc(unit))</text>"
+        }
+        return s + "</svg>"
+    }
+
+    /// A histogram of `values` in `bins` equal-width bins.
+    public static func histogram(_ values: [Double], bins: Int = 20, xLabel: String, width: Int = 640, height: Int = 220) -> String {
+        guard let lo = values.min(), let hi = values.max() else { return "<p class=muted>no data</p>" }
+        let n = hi > lo ? bins : 1
+        var counts = [Int](repeating: 0, count: n)
+        for v in values {
+            let b = hi > lo ? min(n - 1, Int((v - lo) / (hi - lo) * Double(n))) : 0
+            counts[b] += 1
+        }
+        let (l, r, t, b) = (50, 10, 10, 40)
+        let pw = Double(width - l - r), ph = Double(height - t - b)
+        let maxC = Double(counts.max() ?? 1)
+        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' class=chart>"
+        s += axes(l: l, t: t, pw: pw, ph: ph)
+        for (i, c) in counts.enumerated() {
+            let bw = pw / Double(n)
+            let bh = ph * Double(c) / maxC
+            s += "<rect x='\(f(Double(l) + Double(i) * bw + 1))' y='\(f(Double(t) + ph - bh))' width='\(f(max(bw - 2, 1)))' height='\(f(bh))' fill='\(colors[0])'><title>\(c)</title></rect>"
+        }
+        s += "<text x='\(l - 4)' y='\(t + 10)' text-anchor='end'>\(Int(maxC))</text>"
+        s += "<text x='\(l)' y='\(height - b + 16)'>\(num(lo))</text>"
+        s += "<text x='\(width - r)' y='\(height - b + 16)' text-anchor='end'>\(num(hi))</text>"
+        s += "<text x='\(l + Int(pw / 2))' y='\(height - 6)' text-anchor='middle'>\(esc(xLabel)) (n = \(values.count))</text>"
+        return s + "</svg>"
+    }
+
+    /// Line chart of named series of (x, y) points.
+    public static func lines(_ series: [(String, [(Double, Double)])], xLabel: String, width: Int = 640, height: Int = 240) -> String {
+        let pts = series.flatMap(\.1)
+        guard !pts.isEmpty else { return "<p class=muted>no data</p>" }
+        let (l, r, t, b) = (60, 10, 10, 56)
+        let pw = Double(width - l - r), ph = Double(height - t - b)
+        let x0 = pts.map(\.0).min()!, x1 = pts.map(\.0).max()!
+        var y0 = pts.map(\.1).min()!, y1 = pts.map(\.1).max()!
+        if y1 == y0 { y0 -= 1; y1 += 1 }
+        func px(_ x: Double) -> Double { Double(l) + (x1 > x0 ? (x - x0) / (x1 - x0) * pw : pw / 2) }
+        func py(_ y: Double) -> Double { Double(t) + ph - (y - y0) / (y1 - y0) * ph }
+        var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' class=chart>"
+        s += axes(l: l, t: t, pw: pw, ph: ph)
+        for (i, (name, points)) in series.enumerated() {
+            let c = colors[i % colors.count]
+            let path = points.map { "\(f(px($0.0))),\(f(py($0.1)))" }.joined(separator: " ")
+            s += "<polyline fill='none' stroke='\(c)' stroke-width='2' points='\(path)'/>"
+            for p in points where points.count <= 40 {
+                s += "<circle cx='\(f(px(p.0)))' cy='\(f(py(p.1)))' r='3' fill='\(c)'><title>\(esc(name)): \(num(p.1))</title></circle>"
+            }
+            s += "<rect x='\(l + i * 150)' y='\(height - 16)' width='10' height='10' fill='\(c)'/><text x='\(l + i * 150 + 14)' y='\(height - 7)'>\(esc(name))</text>"
+        }
+        s += "<text x='\(l - 4)' y='\(t + 10)' text-anchor='end'>\(num(y1))</text>"
+        s += "<text x='\(l - 4)' y='\(t + Int(ph))' text-anchor='end'>\(num(y0))</text>"
+        s += "<text x='\(l)' y='\(t + Int(ph) + 16)'>\(num(x0))</text>"
+        s += "<text x='\(width - r)' y='\(t + Int(ph) + 16)' text-anchor='end'>\(num(x1))</text>"
+        s += "<text x='\(l + Int(pw / 2))' y='\(t + Int(ph) + 30)' text-anchor='middle'>\(esc(xLabel))</text>"
+        return s + "</svg>"
+    }
+
+    static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+    static func axes(l: Int, t: Int, pw: Double, ph: Double) -> String {
+        "<line x1='\(l)' y1='\(t)' x2='\(l)' y2='\(f(Double(t) + ph))' stroke='#444'/>"
+            + "<line x1='\(l)' y1='\(f(Double(t) + ph))' x2='\(f(Double(l) + pw))' y2='\(f(Double(t) + ph))' stroke='#444'/>"
+    }
+}
+
+/// `runs/<ts>/report.html`: the stage table, one section per stage, the comparison with the previous run.
+public enum RunReport {
+    /// Run folder names under `runs` that hold a summary.json, oldest first.
+    public static func runNames(runs: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: runs)) ?? []
+        return names.filter { FileSystem.exists(runs + "/" + $0 + "/summary.json") }.sorted()
+    }
+
+    @discardableResult
+    public static func write(runDir: String, runsDir: String) throws -> String {
+        let html = try render(runDir: runDir, runsDir: runsDir)
+        let path = runDir + "/report.html"
+        try FileSystem.atomicWrite(html, to: path)
+        return path
+    }
+
+    public static func render(runDir: String, runsDir: String) throws -> String {
+        let summary = try RunSummary.load(runDir: runDir)
+        let name = (runDir as NSString).lastPathComponent
+        let all = runNames(runs: runsDir)
+        let earlier = all.filter { $0 < name }
+        let previous = earlier.last.flatMap { try? RunSummary.load(runDir: runsDir + "/" + $0) }
+        let work = Workdir(path: summary.workdir)
+        func manifest(_ folder: String) -> Manifest? {
+            (try? Manifest.load(path: runDir + "/manifests/\(folder).json"))
+        }
+        var h = """
+        <!DOCTYPE html><html><head><meta charset="utf-8"><title>pipeline run \(SVG.esc(name))</title><style>
+        body{font:14px/1.4 sans-serif;margin:24px;max-width:1000px;color:#222}
+        table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+        th{background:#f0f0f0}.ok{color:#109618}.bad{color:#dc3912;font-weight:bold}.muted{color:#888}
+        .chart text{font:11px sans-serif;fill:#333}h2{border-bottom:1px solid #ddd;margin-top:28px}code{font-size:12px}
+        </style></head><body>
+        <h1>pipeline run \(SVG.esc(name))</h1>
+        <p>Status: <b class="\(summary.status == "ok" ? "ok" : "bad")">\(summary.status)</b>\
+        \(summary.failedStage.map { " — stage <b>\(SVG.esc($0))</b> failed" } ?? "") · started \(summary.started) · \
+        \(SVG.num(summary.seconds)) s · work directory <code>\(SVG.esc(summary.workdir))</code> · config <code>\(SVG.esc(summary.config))</code></p>
+        <h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>time (s)</th><th>inputs</th><th>outputs</th><th>records</th><th>log</th></tr>
+        """
+        for o in summary.stages {
+            let m = manifest(o.folder)
+            let cls = o.status == "failed" ? "bad" : (o.status == "ran" || o.status == "up to date" || o.status == "ran with skips" ? "ok" : "muted")
+            let ins = m?.inputs.map { "\(SVG.esc($0.path)) (\($0.bytes) B)" }.joined(separator: "<br>") ?? ""
+            let outs = m?.outputs.map { "\(SVG.esc($0.path)) (\($0.bytes) B)" }.joined(separator: "<br>") ?? ""
+            let recs = o.records.sorted { $0.key < $1.key }.map { "\(SVG.esc($0.key)): \($0.value)" }.joined(separator: "<br>")
+            h += "<tr><td>\(SVG.esc(o.stage))</td><td class=\(cls)>\(SVG.esc(o.status))\(o.exitCode.map { $0 != 0 ? " (exit \($0))" : "" } ?? "")</td>"
+            h += "<td>\(SVG.num(o.seconds))</td><td>\(ins)</td><td>\(outs)</td><td>\(recs)</td>"
+            h += "<td>\(o.log.map { "<a href='\(SVG.esc($0))'>\(SVG.esc($0))</a>" } ?? "")</td></tr>"
+        }
+        h += "</table><h3>Time per stage (s)</h3>"
+        h += SVG.bars(summary.stages.filter { $0.exitCode != nil }.map { ($0.stage, $0.seconds) }, unit: " s")
+
+        for o in summary.stages {
+            h += "<h2>\(SVG.esc(o.stage))</h2>"
+            guard let m = manifest(o.folder) else {
+                h += "<p class=muted>Not yet run (\(SVG.esc(o.status))): no manifest for this stage in this run.</p>"
+                continue
+            }
+            h += "<p>Finished \(m.finished) (\(SVG.num(m.seconds)) s of work when it last ran). Parameters: "
+            h += m.parameters.sorted { $0.key < $1.key }.map { "<code>\(SVG.esc($0.key))=\(SVG.esc($0.value))</code>" }.joined(separator: " ")
+            h += "</p>"
+            h += section(o.folder, manifest: m, dir: work.stageDir(o.folder))
+        }
+
+        h += "<h2>Comparison with the previous run</h2>"
+        if let p = previous, let pname = earlier.last {
+            h += "<p>Previous run: \(SVG.esc(pname)) (\(p.status), \(SVG.num(p.seconds)) s).</p>"
+            h += "<table><tr><th>stage</th><th>status</th><th>records changed</th><th>flag</th></tr>"
+            for o in summary.stages {
+                guard let q = p.stages.first(where: { $0.stage == o.stage }) else { continue }
+                var changes: [String] = []
+                var regression = false
+                for k in Set(o.records.keys).union(q.records.keys).sorted() where o.records[k] != q.records[k] {
+                    let a = q.records[k], b = o.records[k]
+                    changes.append("\(k): \(a.map(String.init) ?? "–") → \(b.map(String.init) ?? "–")")
+                    if let a, let b, b < a { regression = true }
+                }
+                if q.status != "failed" && o.status == "failed" { regression = true }
+                h += "<tr><td>\(SVG.esc(o.stage))</td><td>\(SVG.esc(q.status)) → \(SVG.esc(o.status))</td>"
+                h += "<td>\(changes.isEmpty ? "<span class=muted>unchanged</span>" : changes.map(SVG.esc).joined(separator: "<br>"))</td>"
+                h += "<td>\(regression ? "<span class=bad>regression</span>" : "")</td></tr>"
+            }
+            h += "</table>"
+        } else {
+            h += "<p class=muted>No previous run under \(SVG.esc(runsDir)).</p>"
+        }
+        let trendRuns = (earlier.suffix(19) + [name]).compactMap { n in (try? RunSummary.load(runDir: runsDir + "/" + n)).map { (n, $0) } }
+        h += "<h3>Run time over the last \(trendRuns.count) runs (s)</h3>"
+        h += SVG.lines([("run seconds", trendRuns.enumerated().map { (Double($0.offset + 1), $0.element.1.seconds) })], xLabel: "run (oldest → newest)")
+        h += "</body></html>\n"
+        return h
+    }
+
+    /// The stage-specific part of a section, from the manifest and the artifacts in the work directory.
+    static func section(_ folder: String, manifest m: Manifest, dir: String) -> String {
+        var h = ""
+        if !m.records.isEmpty {
+            h += "<table><tr><th>record</th><th>value</th></tr>"
+            for (k, v) in m.records.sorted(by: { $0.key < $1.key }) { h += "<tr><td>\(SVG.esc(k))</td><td>\(v)</td></tr>" }
+            h += "</table>"
+        }
+        switch folder {
+        case "tokenize":
+            let vocab = m.records["vocab_size"] ?? 0
+            let target = Int(m.parameters["vocab_size"] ?? m.parameters["vocab-size"] ?? "") ?? -1
+            h += "<p>Vocabulary \(vocab) tokens, \(m.records["merges"] ?? 0) merges; stop reason: <b>"
+            h += vocab >= target && target > 0 ? "full (vocab size reached)" : "min_frequency (no pair frequent enough, or none left)"
+            h += "</b>.</p>"
+            if let tokens = vocabTokens(dir + "/vocab.json.zst") {
+                h += "<h3>Token length (bytes) over the vocabulary</h3>" + SVG.histogram(tokens.map { Double($0) }, bins: 16, xLabel: "bytes per token")
+            }
+        case "tokens":
+            if let bpt = m.records["bytes_per_token"] { h += "<p>Compression on the corpus: \(bpt) bytes per token (as recorded).</p>" }
+        case "gsm8k":
+            var lengths: [Double] = []
+            for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
+                try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
+                    if let a = obj["answer"] as? String { lengths.append(Double(a.count)) }
+                }
+            }
+            if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
+        case "chunk":
+            var lengths: [Double] = []
+            for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
+                try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
+                    if let t = obj["text"] as? String { lengths.append(Double(t.count)) }
+                }
+            }
+            if !lengths.isEmpty { h += "<h3>Chunk length (characters)</h3>" + SVG.histogram(lengths, bins: 20, xLabel: "characters") }
+        default: break
+        }
+        // Training curves (pretrain, sft, grpo, eval): every numeric field of metrics.jsonl.zst over "step".
+        if m.outputs.contains(where: { $0.path == "metrics.jsonl.zst" }) {
+            var series: [String: [(Double, Double)]] = [:]
+            try? JSONLReader.forEachLine(path: dir + "/metrics.jsonl.zst") { obj in
+                guard let step = (obj["step"] as? NSNumber)?.doubleValue else { return }
+                for (k, v) in obj where k != "step" { if let n = v as? NSNumber { series[k, default: []].append((step, n.doubleValue)) } }
+            }
+            for k in series.keys.sorted() { h += "<h3>\(SVG.esc(k))</h3>" + SVG.lines([(k, series[k]!)], xLabel: "step") }
+        }
+        return h
+    }
+
+    static func vocabTokens(_ path: String) -> [Int]? {
+        guard FileSystem.exists(path), let bytes = try? ByteReader(path: path).readAll(),
+              let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
+        return obj.keys.map { $0.unicodeScalars.count }
+    }
+}
+
+extension JSONLReader {
+    /// Each line of a JSON Lines file as a dictionary (lines that are not objects are skipped).
+    static func forEachLine(path: String, _ body: ([String: Any]) -> Void) throws {
+        let reader = try ByteReader(path: path)
+        try reader.forEachLine(keepNewline: false) { line, _ in
+            if let obj = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any] { body(obj) }
+        }
+    }
+}

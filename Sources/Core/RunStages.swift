@@ -1,0 +1,145 @@
+import Foundation
+
+/// A value in the run configuration.
+public enum ConfigValue: Equatable, Sendable, CustomStringConvertible {
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case bool(Bool)
+    case strings([String])
+
+    public var description: String {
+        switch self {
+        case .int(let v): return String(v)
+        case .double(let v): return String(v)
+        case .string(let v): return "\"\(v)\""
+        case .bool(let v): return v ? "true" : "false"
+        case .strings(let v): return "[" + v.map { "\"\($0)\"" }.joined(separator: ", ") + "]"
+        }
+    }
+}
+
+/// One option of a stage command, as it appears in `pipeline.toml` and on the stage's command line.
+public struct StageParameter: Sendable {
+    public enum Kind: String, Sendable {
+        case int = "integer", double = "floating-point number", string, bool = "boolean", strings = "array of strings"
+    }
+    /// How the value becomes arguments.
+    public enum Passing: Sendable {
+        /// `--flag value` (an int/double/string; an empty string is omitted, so the command's own default applies).
+        case option(String)
+        /// `--flag` when true, nothing when false.
+        case flag(String)
+        /// Positional arguments (an array of strings).
+        case positional
+    }
+    public let key: String
+    public let kind: Kind
+    /// The command's own default; nil: optional, omitted unless set.
+    public let defaultValue: ConfigValue?
+    public let passing: Passing
+    public let help: String
+
+    public init(_ key: String, _ kind: Kind, _ defaultValue: ConfigValue?, _ passing: Passing, _ help: String) {
+        self.key = key; self.kind = kind; self.defaultValue = defaultValue; self.passing = passing; self.help = help
+    }
+}
+
+/// One row of the pipeline: the command that runs it, the folder it writes, its options, and any arguments it takes
+/// from the `[inputs]` section. Adding a stage to `pipeline run` is adding one entry to `RunStages.all`.
+public struct StageSpec: Sendable {
+    /// The subcommand name (`pipeline <name>`), also the section name in `pipeline.toml`.
+    public let name: String
+    /// The folder under the work directory holding its outputs and manifest.
+    public let folder: String
+    public let summary: String
+    public let parameters: [StageParameter]
+    /// Arguments taken from `[inputs]` (placed before the stage's own options).
+    public let inputArguments: @Sendable (RunInputs) -> [String]
+
+    public init(name: String, folder: String, summary: String, parameters: [StageParameter] = [],
+                inputArguments: @escaping @Sendable (RunInputs) -> [String] = { _ in [] }) {
+        self.name = name; self.folder = folder; self.summary = summary; self.parameters = parameters
+        self.inputArguments = inputArguments
+    }
+
+    /// The command line for this stage (without the executable), from the configured values.
+    public func arguments(values: [String: ConfigValue], inputs: RunInputs, workdir: String, force: Bool) -> [String] {
+        var args = [name] + inputArguments(inputs)
+        for p in parameters {
+            guard let v = values[p.key] ?? p.defaultValue else { continue }
+            switch (p.passing, v) {
+            case (.positional, .strings(let list)): args += list
+            case (.flag(let f), .bool(let on)): if on { args.append(f) }
+            case (.option(let f), .string(let s)): if !s.isEmpty { args += [f, s] }
+            case (.option(let f), _): args += [f, v.description]
+            default: break
+            }
+        }
+        args += ["--workdir", workdir]
+        if force { args.append("--force") }
+        return args
+    }
+}
+
+/// The `[inputs]` section: raw material the first stages read.
+public struct RunInputs: Equatable, Sendable {
+    public var pdfs: [String] = []
+    public var gsm8k: [String] = []
+    public var baseModel: String = ""
+    public init() {}
+}
+
+public enum RunStages {
+    /// Every stage in pipeline order. Those whose command is not in the build are reported as "not built".
+    public static let all: [StageSpec] = [
+        StageSpec(name: "ingest", folder: "ingest", summary: "PDF folders → pages, documents, corpus",
+                  inputArguments: { $0.pdfs }),
+        StageSpec(name: "bpe-train", folder: "tokenize", summary: "byte-level BPE tokenizer", parameters: [
+            StageParameter("files", .strings, .strings([]), .positional,
+                           "text files to train on; empty: the ingest stage's corpus.txt.zst"),
+            StageParameter("vocab_size", .int, .int(50257), .option("--vocab-size"), "largest vocabulary"),
+            StageParameter("min_frequency", .int, .int(50), .option("--min-frequency"), "smallest pair count that merges"),
+            StageParameter("special_tokens", .string, .string("<pad>,<unk>,<s>"), .option("--special-tokens"),
+                           "comma-separated special tokens"),
+            StageParameter("add_prefix_space", .bool, .bool(false), .flag("--add-prefix-space"), "ByteLevel add_prefix_space"),
+            StageParameter("no_initial_alphabet", .bool, .bool(false), .flag("--no-initial-alphabet"), "only bytes seen"),
+            StageParameter("threads", .int, nil, .option("--threads"), "worker threads (default: all cores)"),
+        ]),
+        StageSpec(name: "tokenize", folder: "tokens", summary: "corpus → tokens.bin.zst", parameters: [
+            StageParameter("corpus", .string, .string(""), .option("--corpus"),
+                           "corpus file; empty: the ingest stage's corpus.txt.zst"),
+            StageParameter("tokenizer", .string, .string(""), .option("--tokenizer"),
+                           "tokenizer folder or tokenizer.json; empty: the bpe-train output"),
+            StageParameter("threads", .int, nil, .option("--threads"), "worker threads (default: all cores)"),
+        ]),
+        StageSpec(name: "gsm8k", folder: "gsm8k", summary: "GSM8K question/answer records", parameters: [
+            StageParameter("reasoning_start", .string, .string("<start_working_out>"), .option("--reasoning-start"), "marker"),
+            StageParameter("reasoning_end", .string, .string("<end_working_out>"), .option("--reasoning-end"), "marker"),
+            StageParameter("solution_start", .string, .string("<SOLUTION>"), .option("--solution-start"), "marker"),
+            StageParameter("solution_end", .string, .string("</SOLUTION>"), .option("--solution-end"), "marker"),
+        ], inputArguments: { $0.gsm8k }),
+        StageSpec(name: "chunk", folder: "chunk", summary: "documents → chunks"),
+        StageSpec(name: "index", folder: "index", summary: "chunks → SQLite/FTS5 + vector index"),
+        StageSpec(name: "pretrain", folder: "pretrain", summary: "pretrain on tokens (or load the base model)"),
+        StageSpec(name: "sft", folder: "sft", summary: "supervised fine-tuning"),
+        StageSpec(name: "grpo", folder: "grpo", summary: "GRPO on GSM8K with the four rewards"),
+        StageSpec(name: "eval", folder: "eval", summary: "rewards and accuracy on held-out questions"),
+    ]
+
+    public static func spec(_ name: String) -> StageSpec? { all.first { $0.name == name } }
+    public static var names: [String] { all.map(\.name) }
+
+    /// The stages to run, in order: `only` (if any) or everything up to and including `until`.
+    public static func select(until: String?, only: [String]) throws -> [StageSpec] {
+        for n in only + (until.map { [$0] } ?? []) where spec(n) == nil {
+            throw CoreError.usage("unknown stage \"\(n)\" (stages: \(names.joined(separator: ", ")))")
+        }
+        if !only.isEmpty {
+            if until != nil { throw CoreError.usage("--until and --only cannot be combined") }
+            return all.filter { only.contains($0.name) }
+        }
+        guard let u = until, let last = all.firstIndex(where: { $0.name == u }) else { return all }
+        return Array(all[...last])
+    }
+}

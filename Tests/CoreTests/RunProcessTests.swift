@@ -1,0 +1,207 @@
+import XCTest
+@testable import Core
+
+/// `pipeline run` as a user runs it: the built executable (.build/debug/pipeline, built by
+/// `swift build --build-tests`), on small data in a temporary folder.
+final class RunProcessTests: XCTestCase {
+    var root: String!
+    var binary: String!
+
+    override func setUpWithError() throws {
+        let pkg = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let candidates = [ProcessInfo.processInfo.environment["PIPELINE_BINARY"], pkg + "/.build/debug/pipeline", pkg + "/.build/release/pipeline"]
+        guard let b = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw XCTSkip("the pipeline executable is not built (swift build)")
+        }
+        binary = b
+        root = NSTemporaryDirectory() + "run-\(UUID().uuidString)"
+        try FileSystem.makeDirectory(root + "/data")
+        // Small deterministic inputs: a text corpus and GSM8K splits.
+        var text = ""
+        var x: UInt64 = 42
+        let words = ["the", "train", "leaves", "at", "noon", "and", "arrives", "later", "with", "seven", "cars",
+                     "of", "apples", "sold", "each", "morning", "by", "Mira", "who", "counts", "rolls", "dollars"]
+        for _ in 0..<4000 {
+            var line: [String] = []
+            for _ in 0..<12 { x = x &* 6364136223846793005 &+ 1442695040888963407; line.append(words[Int(x >> 33) % words.count]) }
+            text += line.joined(separator: " ") + ".\n"
+        }
+        try FileSystem.atomicWrite(text, to: root + "/data/corpus.txt")
+        var train = "", test = ""
+        for i in 0..<60 {
+            let rec = "{\"question\": \"Q\(i): what is \(i) + \(i)?\", \"answer\": \"\(i) + \(i) = <<\(i)+\(i)=\(2 * i)>>\(2 * i).\\n#### \(2 * i)\"}\n"
+            if i % 5 == 0 { test += rec } else { train += rec }
+        }
+        try FileSystem.atomicWrite(train, to: root + "/data/train.jsonl")
+        try FileSystem.atomicWrite(test, to: root + "/data/test.jsonl")
+    }
+
+    override func tearDown() { if let root { FileSystem.remove(root) } }
+
+    func writeConfig(_ name: String) throws -> String {
+        let path = root + "/\(name).toml"
+        try FileSystem.atomicWrite("""
+        [run]
+        workdir = "\(root!)/\(name)-work"
+        runs = "\(root!)/\(name)-runs"
+        [inputs]
+        gsm8k = ["\(root!)/data/train.jsonl", "\(root!)/data/test.jsonl"]
+        [bpe-train]
+        files = ["\(root!)/data/corpus.txt"]
+        vocab_size = 400
+        min_frequency = 2
+        threads = 1
+        [tokenize]
+        corpus = "\(root!)/data/corpus.txt"
+        threads = 1
+        """, to: path)
+        return path
+    }
+
+    @discardableResult
+    func run(_ args: [String], expect: Int32? = 0) throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        if let e = expect { XCTAssertEqual(p.terminationStatus, e, text) }
+        return (p.terminationStatus, text)
+    }
+
+    /// Every output file of the stages (path → sha256), and the manifests without their times.
+    func snapshot(_ work: String) throws -> [String: String] {
+        var result: [String: String] = [:]
+        for stage in ["tokenize", "tokens", "gsm8k"] {
+            for f in FileSystem.listFiles(work + "/" + stage) {
+                let p = work + "/" + stage + "/" + f
+                if f == "manifest.json" {
+                    var m = try Manifest.load(path: p)
+                    m.started = ""; m.finished = ""; m.seconds = 0
+                    m.inputs = m.inputs.map { FileRecord(path: ($0.path as NSString).lastPathComponent, bytes: $0.bytes, sha256: $0.sha256) }
+                    m.parameters = m.parameters.mapValues { $0.replacingOccurrences(of: work, with: "WORK") }
+                    result[stage + "/" + f] = String(decoding: try JSON.encode(m), as: UTF8.self)
+                } else {
+                    result[stage + "/" + f] = try Hashing.sha256(path: p)
+                }
+            }
+        }
+        return result
+    }
+
+    func testRunOrderUntilOnlyAndUpToDate() throws {
+        let cfg = try writeConfig("a")
+        var (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
+        XCTAssertTrue(out.contains("ingest: not built"), out)
+        XCTAssertTrue(out.contains("bpe-train: ran"), out)
+        XCTAssertTrue(out.contains("tokenize: ran"), out)
+        XCTAssertFalse(out.contains("gsm8k:"), out)
+        let runs = RunReport.runNames(runs: root + "/a-runs")
+        XCTAssertEqual(runs.count, 1)
+        let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
+        XCTAssertEqual(s.status, "ok")
+        XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
+        XCTAssertEqual(s.stages.map(\.status), ["not built", "ran", "ran", "not selected", "not selected", "not selected",
+                                                 "not selected", "not selected", "not selected", "not selected"])
+        XCTAssertTrue((257...400).contains(s.stages[1].records["vocab_size"] ?? 0))
+        XCTAssertGreaterThan(s.stages[2].records["tokens"] ?? 0, 0)
+        let dir = root + "/a-runs/" + runs[0]
+        XCTAssertTrue(FileSystem.exists(dir + "/bpe-train.log"))
+        XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
+        XCTAssertTrue(FileSystem.exists(dir + "/report.html"))
+
+        (_, out) = try run(["run", "--config", cfg])
+        XCTAssertTrue(out.contains("bpe-train: up to date"), out)
+        XCTAssertTrue(out.contains("tokenize: up to date"), out)
+        XCTAssertTrue(out.contains("gsm8k: ran"), out)
+
+        (_, out) = try run(["run", "--config", cfg, "--only", "gsm8k", "bpe-train", "--force", "gsm8k"])
+        XCTAssertTrue(out.contains("bpe-train: up to date"), out)
+        XCTAssertTrue(out.contains("gsm8k: ran"), out)
+        XCTAssertFalse(out.contains("tokenize:"), out)
+        let html = try String(contentsOfFile: root + "/a-runs/" + RunReport.runNames(runs: root + "/a-runs").last! + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("Comparison with the previous run"))
+        XCTAssertTrue(html.contains("<polyline"))
+
+        // Usage errors exit 2; a failing stage stops the run, is named, and exits 1.
+        try run(["run", "--config", cfg, "--until", "nonsense"], expect: 2)
+        try run(["run", "--config", cfg, "--only", "pretrain"], expect: 2)
+        // Bad records are skipped (exit 3: the run goes on); a missing input fails the stage.
+        try FileSystem.atomicWrite("not json\n", to: root + "/data/test.jsonl")
+        (_, out) = try run(["run", "--config", cfg])
+        XCTAssertTrue(out.contains("gsm8k: ran with skips"), out)
+        try FileManager.default.removeItem(atPath: root + "/data/test.jsonl")
+        (_, out) = try run(["run", "--config", cfg], expect: 1)
+        XCTAssertTrue(out.contains("stage gsm8k failed"), out)
+        let last = try RunSummary.load(runDir: root + "/a-runs/" + RunReport.runNames(runs: root + "/a-runs").last!)
+        XCTAssertEqual(last.failedStage, "gsm8k")
+        XCTAssertEqual(last.status, "failed")
+    }
+
+    func testLockContention() throws {
+        let cfg = try writeConfig("l")
+        var held: WorkdirLock? = try WorkdirLock(workdir: root + "/l-work", wait: false)
+        let (_, out) = try run(["run", "--config", cfg, "--until", "bpe-train"], expect: 1)
+        XCTAssertTrue(out.contains("another pipeline run holds the lock"), out)
+        // --wait: blocks until the holder lets go, then runs.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = ["run", "--config", cfg, "--until", "bpe-train", "--wait"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        Thread.sleep(forTimeInterval: 1.0)
+        XCTAssertTrue(p.isRunning)
+        XCTAssertFalse(FileSystem.exists(root + "/l-work/tokenize/manifest.json"))
+        withExtendedLifetime(held) {}
+        held = nil
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertTrue(FileSystem.exists(root + "/l-work/tokenize/manifest.json"))
+    }
+
+    /// SIGKILL `pipeline run` at random moments across the stages, re-run to the end: the artifacts equal an
+    /// uninterrupted run's byte for byte and no temporary folder is left.
+    func testKillAndResumeGivesIdenticalArtifacts() throws {
+        let clean = try writeConfig("clean")
+        let t0 = Date()
+        try run(["run", "--config", clean, "--no-report"])
+        let full = Date().timeIntervalSince(t0)
+        let expected = try snapshot(root + "/clean-work")
+        XCTAssertEqual(expected.count, 10, "\(expected.keys.sorted())")
+
+        let cfg = try writeConfig("k")
+        var rng = SystemRandomNumberGenerator()
+        var seed = UInt64.random(in: 0...UInt64.max, using: &rng)
+        print("kill test seed \(seed), uninterrupted run \(full) s")
+        var kills = 0
+        for i in 0..<8 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let delay = full * Double(seed >> 11) / Double(1 << 53) * 1.1
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            // Every other attempt forces everything, so kills also land inside committed stages' rewrites.
+            p.arguments = ["run", "--config", cfg, "--no-report"] + (i % 2 == 1 ? ["--force", "all"] : [])
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            Thread.sleep(forTimeInterval: delay)
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); kills += 1 }
+            p.waitUntilExit()
+            Thread.sleep(forTimeInterval: 0.2) // let the orphaned stage receive its parent-death SIGKILL
+        }
+        XCTAssertGreaterThan(kills, 0)
+        try run(["run", "--config", cfg, "--no-report"])
+        XCTAssertEqual(try snapshot(root + "/k-work"), expected)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/k-work").filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".old-") }
+        XCTAssertEqual(leftovers, [])
+        // And one more run is a no-op.
+        let (_, out) = try run(["run", "--config", cfg, "--no-report"])
+        XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 3, out)
+    }
+}
