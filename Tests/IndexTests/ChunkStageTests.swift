@@ -3,8 +3,8 @@ import Foundation
 import Index
 import XCTest
 
-/// A record of chunks.jsonl.zst, as a consumer reads it.
-struct ChunkRecord: Decodable, Equatable {
+/// A record of chunks.jsonl.zst, as a consumer reads it (field names as written).
+struct ChunkRow: Decodable, Equatable {
     let chunk_id: String
     let doc_id: String
     let source: String
@@ -46,8 +46,8 @@ final class ChunkStageTests: XCTestCase {
         return work
     }
 
-    func records(_ work: Workdir) throws -> [ChunkRecord] {
-        try JSONLReader.readAll(ChunkRecord.self, path: work.stageDir("chunk") + "/chunks.jsonl.zst")
+    func records(_ work: Workdir) throws -> [ChunkRow] {
+        try JSONLReader.readAll(ChunkRow.self, path: work.stageDir("chunk") + "/chunks.jsonl.zst")
     }
 
     func testPageUnitSplitsEveryPageOnItsOwn() throws {
@@ -59,10 +59,10 @@ final class ChunkStageTests: XCTestCase {
         let recs = try records(work)
         XCTAssertEqual(recs.count, outcome.chunks)
         let chunker = try RecursiveChunker(size: 40, overlap: 10)
-        var expected: [ChunkRecord] = []
+        var expected: [ChunkRow] = []
         for p in Self.pages {
             for (n, c) in chunker.chunks(p.text).enumerated() {
-                expected.append(ChunkRecord(chunk_id: "\(p.doc_id):\(p.page):\(n)", doc_id: p.doc_id, source: p.source,
+                expected.append(ChunkRow(chunk_id: "\(p.doc_id):\(p.page):\(n)", doc_id: p.doc_id, source: p.source,
                                             page: p.page, start_index: c.startIndex, text: c.text))
             }
         }
@@ -86,11 +86,11 @@ final class ChunkStageTests: XCTestCase {
         let recs = try records(work)
         XCTAssertEqual(recs.count, outcome.chunks)
         let chunker = try RecursiveChunker(size: 50, overlap: 5)
-        var expected: [ChunkRecord] = []
+        var expected: [ChunkRow] = []
         for (doc, source) in [("a", "a.pdf"), ("b", "dir/b.pdf")] {
             let text = Self.pages.filter { $0.doc_id == doc }.map(\.text).joined(separator: "\n")
             for (n, c) in chunker.chunks(text).enumerated() {
-                expected.append(ChunkRecord(chunk_id: "\(doc):d:\(n)", doc_id: doc, source: source, page: nil,
+                expected.append(ChunkRow(chunk_id: "\(doc):d:\(n)", doc_id: doc, source: source, page: nil,
                                             start_index: c.startIndex, text: c.text))
             }
         }
