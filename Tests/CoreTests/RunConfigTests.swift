@@ -47,6 +47,15 @@ final class RunConfigTests: XCTestCase {
         // An empty string option is left to the command's default.
         let t = RunStages.spec("tokenize")!.arguments(values: ["corpus": .string("")], inputs: c.inputs, workdir: "w", force: false)
         XCTAssertEqual(t, ["tokenize", "--workdir", "w"])
+        // Stages without their input, or replaced by the base model, are not run.
+        XCTAssertEqual(RunStages.spec("pretrain")!.replacedBy(c.inputs), "base model m")
+        XCTAssertNil(RunStages.spec("ingest")!.replacedBy(c.inputs))
+        XCTAssertNotNil(RunStages.spec("ingest")!.replacedBy(RunInputs()))
+        XCTAssertNil(RunStages.spec("pretrain")!.replacedBy(RunInputs()))
+        let p = RunStages.spec("pretrain")!.arguments(values: ["config": .string("tiny"), "lr": .double(0.001)],
+                                                    inputs: RunInputs(), workdir: "w", force: false)
+        XCTAssertEqual(Array(p.prefix(5)), ["pretrain", "--config", "tiny", "--steps", "200"])
+        XCTAssertTrue(p.joined(separator: " ").contains("--lr 0.001 "), "\(p)")
     }
 
     func testUnknownKeysAndWrongTypesNameKeyAndLine() {
@@ -64,8 +73,8 @@ final class RunConfigTests: XCTestCase {
         XCTAssertTrue(m.hasPrefix("p.toml:1: unknown section [stagez]"), m)
         m = parseError("[gsm8k]\nsolution_end = true\n")
         XCTAssertEqual(m, "p.toml:2: gsm8k.solution_end must be a string, not boolean")
-        m = parseError("[pretrain]\nsteps = 3\n")
-        XCTAssertEqual(m, "p.toml:2: unknown key pretrain.steps (this stage takes no options yet)")
+        m = parseError("[pretrain]\nstep = 3\n")
+        XCTAssertTrue(m.hasPrefix("p.toml:2: unknown key pretrain.step (known: config, steps, "), m)
         m = parseError("[run]\nworkdir = \n")   // syntax error: line from TOMLKit
         XCTAssertTrue(m.hasPrefix("p.toml:2: "), m)
         m = parseError("[run]\nfoo = 1\n")

@@ -97,7 +97,7 @@ final class RunProcessTests: XCTestCase {
     func testRunOrderUntilOnlyAndUpToDate() throws {
         let cfg = try writeConfig("a")
         var (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
-        XCTAssertTrue(out.contains("ingest: not built"), out)
+        XCTAssertTrue(out.contains("ingest: not needed"), out)
         XCTAssertTrue(out.contains("bpe-train: ran"), out)
         XCTAssertTrue(out.contains("tokenize: ran"), out)
         XCTAssertFalse(out.contains("gsm8k:"), out)
@@ -106,7 +106,7 @@ final class RunProcessTests: XCTestCase {
         let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
         XCTAssertEqual(s.status, "ok")
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
-        XCTAssertEqual(s.stages.map(\.status), ["not built", "ran", "ran", "not selected", "not selected", "not selected",
+        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "not selected", "not selected", "not selected",
                                                  "not selected", "not selected", "not selected", "not selected"])
         XCTAssertTrue((257...400).contains(s.stages[1].records["vocab_size"] ?? 0))
         XCTAssertGreaterThan(s.stages[2].records["tokens"] ?? 0, 0)
@@ -115,7 +115,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
         XCTAssertTrue(FileSystem.exists(dir + "/report.html"))
 
-        (_, out) = try run(["run", "--config", cfg])
+        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
         XCTAssertTrue(out.contains("bpe-train: up to date"), out)
         XCTAssertTrue(out.contains("tokenize: up to date"), out)
         XCTAssertTrue(out.contains("gsm8k: ran"), out)
@@ -130,13 +130,13 @@ final class RunProcessTests: XCTestCase {
 
         // Usage errors exit 2; a failing stage stops the run, is named, and exits 1.
         try run(["run", "--config", cfg, "--until", "nonsense"], expect: 2)
-        try run(["run", "--config", cfg, "--only", "pretrain"], expect: 2)
+        try run(["run", "--config", cfg, "--only", "gsm8k", "--until", "gsm8k"], expect: 2)
         // Bad records are skipped (exit 3: the run goes on); a missing input fails the stage.
         try FileSystem.atomicWrite("not json\n", to: root + "/data/test.jsonl")
-        (_, out) = try run(["run", "--config", cfg])
+        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
         XCTAssertTrue(out.contains("gsm8k: ran with skips"), out)
         try FileManager.default.removeItem(atPath: root + "/data/test.jsonl")
-        (_, out) = try run(["run", "--config", cfg], expect: 1)
+        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"], expect: 1)
         XCTAssertTrue(out.contains("stage gsm8k failed"), out)
         let last = try RunSummary.load(runDir: root + "/a-runs/" + RunReport.runNames(runs: root + "/a-runs").last!)
         XCTAssertEqual(last.failedStage, "gsm8k")
@@ -170,7 +170,7 @@ final class RunProcessTests: XCTestCase {
     func testKillAndResumeGivesIdenticalArtifacts() throws {
         let clean = try writeConfig("clean")
         let t0 = Date()
-        try run(["run", "--config", clean, "--no-report"])
+        try run(["run", "--config", clean, "--no-report", "--until", "gsm8k"])
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/clean-work")
         XCTAssertEqual(expected.count, 10, "\(expected.keys.sorted())")
@@ -186,7 +186,7 @@ final class RunProcessTests: XCTestCase {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             // Every other attempt forces everything, so kills also land inside committed stages' rewrites.
-            p.arguments = ["run", "--config", cfg, "--no-report"] + (i % 2 == 1 ? ["--force", "all"] : [])
+            p.arguments = ["run", "--config", cfg, "--no-report", "--until", "gsm8k"] + (i % 2 == 1 ? ["--force", "all"] : [])
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -196,12 +196,12 @@ final class RunProcessTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.2) // let the orphaned stage receive its parent-death SIGKILL
         }
         XCTAssertGreaterThan(kills, 0)
-        try run(["run", "--config", cfg, "--no-report"])
+        try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
         XCTAssertEqual(try snapshot(root + "/k-work"), expected)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/k-work").filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".old-") }
         XCTAssertEqual(leftovers, [])
         // And one more run is a no-op.
-        let (_, out) = try run(["run", "--config", cfg, "--no-report"])
+        let (_, out) = try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
         XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 3, out)
     }
 }
