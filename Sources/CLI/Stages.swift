@@ -13,6 +13,7 @@ extension Pipeline {
         PretrainCommand.self,
         GenerateCommand.self,
         EvalLossCommand.self,
+        EvalCommand.self,
         Encode.self,
         Decode.self,
         Export.self,

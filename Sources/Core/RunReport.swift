@@ -203,7 +203,12 @@ public enum RunReport {
                 h += "<h3>Token length (bytes) over the vocabulary</h3>" + SVG.histogram(tokens.map { Double($0) }, bins: 16, xLabel: "bytes per token")
             }
         case "tokens":
-            if let bpt = m.records["bytes_per_token"] { h += "<p>Compression on the corpus: \(bpt) bytes per token (as recorded).</p>" }
+            if let text = m.records["text_bytes"], let tokens = m.records["tokens"], tokens > 0 {
+                h += "<p>Compression on the corpus: <b>" + String(format: "%.2f", Double(text) / Double(tokens))
+                    + "</b> bytes of text per token (\(text) bytes → \(tokens) tokens).</p>"
+            }
+        case "ingest":
+            h += ingestSection(dir)
         case "gsm8k":
             var lengths: [Double] = []
             for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
@@ -229,8 +234,43 @@ public enum RunReport {
                 guard let step = (obj["step"] as? NSNumber)?.doubleValue else { return }
                 for (k, v) in obj where k != "step" { if let n = v as? NSNumber { series[k, default: []].append((step, n.doubleValue)) } }
             }
-            for k in series.keys.sorted() { h += "<h3>\(SVG.esc(k))</h3>" + SVG.lines([(k, series[k]!)], xLabel: "step") }
+            // Losses share one chart (train and validation), the other metrics get one each.
+            let losses = series.keys.filter { $0.hasSuffix("loss") }
+                .sorted { ($0.hasPrefix("train") ? 0 : 1, $0) < ($1.hasPrefix("train") ? 0 : 1, $1) }
+            if !losses.isEmpty { h += "<h3>loss</h3>" + SVG.lines(losses.map { ($0, series[$0]!) }, xLabel: "step") }
+            for k in series.keys.sorted() where !losses.contains(k) {
+                h += "<h3>\(SVG.esc(k))</h3>" + SVG.lines([(k, series[k]!)], xLabel: "step")
+            }
         }
+        return h
+    }
+
+    /// Documents ok/skipped with their reasons, pages and characters, from the ingest stage's records.
+    static func ingestSection(_ dir: String) -> String {
+        var ok = 0, pages = 0
+        var skipped: [(String, String)] = []
+        try? JSONLReader.forEachLine(path: dir + "/documents.jsonl.zst") { obj in
+            if (obj["status"] as? String) == "ok" {
+                ok += 1
+                pages += (obj["pages"] as? NSNumber)?.intValue ?? 0
+            } else {
+                skipped.append((obj["source"] as? String ?? "?", obj["error"] as? String ?? "skipped"))
+            }
+        }
+        var characters = 0
+        var perPage: [Double] = []
+        try? JSONLReader.forEachLine(path: dir + "/pages.jsonl.zst") { obj in
+            let n = (obj["text"] as? String)?.count ?? 0
+            characters += n
+            perPage.append(Double(n))
+        }
+        var h = "<p>Documents: <b>\(ok) ok</b>, <b>\(skipped.count) skipped</b>; \(pages) pages, \(characters) characters.</p>"
+        if !skipped.isEmpty {
+            h += "<table><tr><th>skipped document</th><th>reason</th></tr>"
+            for (source, reason) in skipped { h += "<tr><td>\(SVG.esc(source))</td><td>\(SVG.esc(reason))</td></tr>" }
+            h += "</table>"
+        }
+        if !perPage.isEmpty { h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters") }
         return h
     }
 

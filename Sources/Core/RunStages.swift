@@ -156,7 +156,12 @@ public enum RunStages {
         ], replacedBy: { $0.baseModel.isEmpty ? nil : "base model \($0.baseModel)" }),
         StageSpec(name: "sft", folder: "sft", summary: "supervised fine-tuning"),
         StageSpec(name: "grpo", folder: "grpo", summary: "GRPO on GSM8K with the four rewards"),
-        StageSpec(name: "eval", folder: "eval", summary: "rewards and accuracy on held-out questions"),
+        StageSpec(name: "eval", folder: "eval", summary: "rewards and accuracy on held-out questions", parameters: [
+            StageParameter("limit", .int, .int(200), .option("--limit"), "questions (0: all)"),
+            StageParameter("max_new_tokens", .int, .int(128), .option("--max-new-tokens"), "answer length at most"),
+            StageParameter("batch", .int, .int(8), .option("--batch"), "questions decoded together"),
+            StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
+        ], inputArguments: { $0.baseModel.isEmpty ? [] : ["--model", $0.baseModel] }),
     ]
 
     public static func spec(_ name: String) -> StageSpec? { all.first { $0.name == name } }
