@@ -86,7 +86,6 @@ final class RunConfigTests: XCTestCase {
         let c = try RunConfig.load(path: root + "/pipeline.toml")
         XCTAssertEqual(c.values["bpe-train"]?["vocab_size"], .int(1000))
         XCTAssertEqual(c.values["pretrain"]?["config"], .string("tiny"))
-        // Every stage of the table can be configured, and every option of the repository's file is known.
         XCTAssertEqual(c.inputs.pdfs, ["data/papers"])
         XCTAssertEqual(c.inputs.gsm8k, ["data/gsm8k/train.jsonl", "data/gsm8k/test.jsonl"])
     }
