@@ -15,15 +15,20 @@ public enum SVG {
     /// Horizontal bars, one per label.
     public static func bars(_ items: [(String, Double)], unit: String = "", width: Int = 640) -> String {
         guard !items.isEmpty else { return "<p class=muted>no data</p>" }
-        let rowH = 22, left = 150, h = items.count * rowH + 10
-        let maxV = max(items.map(\.1).max() ?? 1, 1e-9)
+        let rowH = 22, left = 190, h = items.count * rowH + 10
+        // Bars grow from a zero line: at the left edge, or in the middle when some values are negative.
+        let maxAbs = max(items.map { abs($0.1) }.max() ?? 1, 1e-9)
+        let negative = items.contains { $0.1 < 0 }
+        let span = Double(width - left - 90)
+        let zero = Double(left) + (negative ? span / 2 : 0)
+        let scale = (negative ? span / 2 : span) / maxAbs
         var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(h)' class=chart>"
         for (i, (label, v)) in items.enumerated() {
             let y = 5 + i * rowH
-            let w = Double(width - left - 90) * v / maxV
+            let w = v * scale
             s += "<text x='\(left - 6)' y='\(y + 15)' text-anchor='end'>\(esc(label))</text>"
-            s += "<rect x='\(left)' y='\(y + 3)' width='\(String(format: "%.1f", max(w, 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
-            s += "<text x='\(left + Int(w) + 6)' y='\(y + 15)'>\(num(v))\(esc(unit))</text>"
+            s += "<rect x='\(String(format: "%.1f", w < 0 ? zero + w : zero))' y='\(y + 3)' width='\(String(format: "%.1f", max(abs(w), 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
+            s += "<text x='\(String(format: "%.1f", zero + max(w, 0) + 6))' y='\(y + 15)'>\(num(v))\(esc(unit))</text>"
         }
         return s + "</svg>"
     }
@@ -180,6 +185,19 @@ public enum RunReport {
         let trendRuns = (earlier.suffix(19) + [name]).compactMap { n in (try? RunSummary.load(runDir: runsDir + "/" + n)).map { (n, $0) } }
         h += "<h3>Run time over the last \(trendRuns.count) runs (s)</h3>"
         h += SVG.lines([("run seconds", trendRuns.enumerated().map { (Double($0.offset + 1), $0.element.1.seconds) })], xLabel: "run (oldest → newest)")
+        // Evaluation trend: mean reward and accuracy of the eval stage in every run that has them.
+        var rewardTrend: [(Double, Double)] = [], accuracyTrend: [(Double, Double)] = []
+        for (i, run) in trendRuns.enumerated() {
+            guard let e = run.1.stages.first(where: { $0.stage == "eval" }), let q = e.records["questions"], q > 0 else { continue }
+            if let r = e.records["reward_milli"] { rewardTrend.append((Double(i + 1), Double(r) / 1000)) }
+            if let a = e.records["exact_answers"] { accuracyTrend.append((Double(i + 1), Double(a) / Double(q))) }
+        }
+        if !rewardTrend.isEmpty {
+            h += "<h3>Eval over the last runs: mean total reward</h3>"
+            h += SVG.lines([("reward", rewardTrend)], xLabel: "run (oldest → newest)")
+            h += "<h3>Eval over the last runs: accuracy (check_answer = 3)</h3>"
+            h += SVG.lines([("accuracy", accuracyTrend)], xLabel: "run (oldest → newest)")
+        }
         h += "</body></html>\n"
         return h
     }
@@ -209,6 +227,8 @@ public enum RunReport {
             }
         case "ingest":
             h += ingestSection(dir)
+        case "eval":
+            h += evalSection(dir)
         case "gsm8k":
             var lengths: [Double] = []
             for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
@@ -271,6 +291,38 @@ public enum RunReport {
             h += "</table>"
         }
         if !perPage.isEmpty { h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters") }
+        return h
+    }
+
+    /// The eval summary and a few sample answers.
+    static func evalSection(_ dir: String) -> String {
+        var h = ""
+        if let bytes = try? ByteReader(path: dir + "/summary.json").readAll(),
+           let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
+            let n = { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? 0 }
+            h += "<p>\((obj["questions"] as? NSNumber)?.intValue ?? 0) questions: mean total reward <b>"
+                + String(format: "%.3f", n("reward")) + "</b> (std " + String(format: "%.3f", n("reward_std"))
+                + "), accuracy <b>" + String(format: "%.1f%%", 100 * n("accuracy")) + "</b>, exact format "
+                + String(format: "%.1f%%", 100 * n("format_exact")) + ", " + String(format: "%.1f", n("mean_completion_tokens"))
+                + " tokens per answer.</p>"
+            if let means = obj["means"] as? [String: Any] {
+                let short = { (k: String) in k.replacingOccurrences(of: "rewards/", with: "").replacingOccurrences(of: "/mean", with: "") }
+                h += SVG.bars(means.keys.sorted().map { (short($0), (means[$0] as? NSNumber)?.doubleValue ?? 0) })
+            }
+        }
+        var samples: [(String, String, Double)] = []
+        try? JSONLReader.forEachLine(path: dir + "/completions.jsonl.zst") { obj in
+            if samples.count < 3 {
+                samples.append((obj["id"] as? String ?? "", obj["completion"] as? String ?? "", (obj["reward"] as? NSNumber)?.doubleValue ?? 0))
+            }
+        }
+        if !samples.isEmpty {
+            h += "<h3>Sample answers</h3><table><tr><th>id</th><th>reward</th><th>completion</th></tr>"
+            for (id, text, r) in samples {
+                h += "<tr><td>\(SVG.esc(id))</td><td>\(SVG.num(r))</td><td><pre style='white-space:pre-wrap;margin:0'>\(SVG.esc(String(text.prefix(600))))</pre></td></tr>"
+            }
+            h += "</table>"
+        }
         return h
     }
 

@@ -121,5 +121,10 @@ final class RunConfigTests: XCTestCase {
         XCTAssertTrue(l.contains("<polyline"))
         XCTAssertEqual(l.components(separatedBy: "<circle").count - 1, 3)
         XCTAssertTrue(SVG.bars([]).contains("no data"))
+        // Negative values (rewards) grow left from a zero line in the middle; no negative widths.
+        let b = SVG.bars([("a", -4), ("b", 2)])
+        XCTAssertFalse(b.contains("width='-"), b)
+        XCTAssertTrue(b.contains("<rect x='190.0' y='8' width='180.0'"), b)   // −4: from 190 to the zero line at 370
+        XCTAssertTrue(b.contains("<rect x='370.0' y='30' width='90.0'"), b)   // +2: half as long, to the right
     }
 }
