@@ -9,8 +9,10 @@ public enum PythonText {
     /// Python's whitespace (`str.isspace()`, the `\s` of `re` for `str` patterns, what `str.strip()` removes):
     /// \t \n \v \f \r, U+001C–U+001F, space, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
     /// U+205F, U+3000.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func isSpace(_ v: UInt32) -> Bool {
+        // ASCII (nearly every call): one shift of a mask with bits 9–13 and 28–32 set.
+        if v < 0x80 { return v < 64 && (0x1_F000_3E00 as UInt64) >> UInt64(v) & 1 != 0 }
         switch v {
         case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
             return true
@@ -69,6 +71,7 @@ public enum PythonText {
     public static func string(_ codePoints: [UInt32]) -> String { string(codePoints[...]) }
 
     @inline(__always)
+    @inlinable
     public static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
         if v < 0x80 {
             out.append(UInt8(v))

@@ -143,7 +143,10 @@ public enum ChunkStage {
     /// A JSON string of code points, escaped as Python's `json.dumps(..., ensure_ascii=False)` does.
     static func appendJSON(_ s: ArraySlice<UInt32>, to out: inout [UInt8]) {
         out.append(0x22)
+        out.reserveCapacity(out.count + s.count + 16)
         for v in s {
+            // Printable ASCII other than '"' and '\\' (most text) is copied as is.
+            if v >= 0x20 && v < 0x80 && v != 0x22 && v != 0x5C { out.append(UInt8(truncatingIfNeeded: v)); continue }
             switch v {
             case 0x22: out.append(0x5C); out.append(0x22)
             case 0x5C: out.append(0x5C); out.append(0x5C)
