@@ -230,20 +230,10 @@ public enum RunReport {
         case "eval":
             h += evalSection(dir)
         case "gsm8k":
-            var lengths: [Double] = []
-            for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
-                try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
-                    if let a = obj["answer"] as? String { lengths.append(Double(a.count)) }
-                }
-            }
+            let lengths = fieldLengths(m, dir: dir, field: "answer", skip: "rejects.jsonl.zst")
             if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
         case "chunk":
-            var lengths: [Double] = []
-            for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
-                try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
-                    if let t = obj["text"] as? String { lengths.append(Double(t.count)) }
-                }
-            }
+            let lengths = fieldLengths(m, dir: dir, field: "text")
             if !lengths.isEmpty { h += "<h3>Chunk length (characters)</h3>" + SVG.histogram(lengths, bins: 20, xLabel: "characters") }
         default: break
         }
@@ -292,6 +282,17 @@ public enum RunReport {
         }
         if !perPage.isEmpty { h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters") }
         return h
+    }
+
+    /// The length in code points (Python's `len`) of a string field of every record of the stage's JSON Lines outputs.
+    static func fieldLengths(_ m: Manifest, dir: String, field: String, skip: String? = nil) -> [Double] {
+        var lengths: [Double] = []
+        for f in m.outputs where f.path.hasSuffix(".jsonl.zst") && f.path != skip {
+            try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
+                if let t = obj[field] as? String { lengths.append(Double(t.unicodeScalars.count)) }
+            }
+        }
+        return lengths
     }
 
     /// The eval summary and a few sample answers.
