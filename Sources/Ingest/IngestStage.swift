@@ -119,6 +119,8 @@ public enum IngestStage {
         public var extracted = 0
         public var reused = 0
         public var workersStarted = 0
+        /// Documents skipped because their worker crashed or timed out (tried again by the next run).
+        public var transient = 0
     }
 
     /// The input files: each file argument as given, and the `*.pdf`, `*.txt` and `*.md` files (extension in any
@@ -176,8 +178,10 @@ public enum IngestStage {
         guard !inputs.isEmpty else { throw IngestError.noInputs(paths: o.paths) }
         let params = parameters(o)
         var outcome = Outcome(ran: false, outputDir: workdir.stageDir(stage))
+        // Documents skipped last time for a worker crash or time-out are tried again, even if nothing changed.
+        let retry = (workdir.manifest(stage)?.records["retry"] ?? 0) > 0
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: inputs, parameters: params,
-                                           force: o.force) else { return outcome }
+                                           force: o.force || retry) else { return outcome }
         outcome.ran = true
 
         // Identity of each input.
@@ -219,6 +223,7 @@ public enum IngestStage {
             outcome.documents += 1
             if doc.status == "skipped" {
                 outcome.skipped += 1
+                if doc.isTransient { outcome.transient += 1 }
                 log.warning("\(doc.source): skipped: \(doc.error ?? "unknown reason")")
             } else if let note = doc.error {
                 log.warning("\(doc.source): \(note)")
@@ -299,7 +304,8 @@ public enum IngestStage {
         try corpus.close()
         cache?.close()
         FileSystem.remove(run.output(".reuse.tmp"))
-        run.records = ["documents": outcome.documents, "pages": outcome.pages, "skipped": outcome.skipped]
+        run.records = ["documents": outcome.documents, "pages": outcome.pages, "skipped": outcome.skipped,
+                       "retry": outcome.transient]
         try run.commit()
         return outcome
     }

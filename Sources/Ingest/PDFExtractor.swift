@@ -112,23 +112,28 @@ public enum PDFExtractor {
             return .skipped("unreadable: \(m)")
         }
         defer { g_free(uri) }
-        var error: UnsafeMutablePointer<GError>?
-        guard let doc = poppler_document_new_from_file(uri, password, &error) else {
-            var code: Int32 = -1
-            var message = "poppler could not open it"
-            if let e = error {
-                if e.pointee.domain == poppler_error_quark() { code = e.pointee.code }
-                message = String(cString: e.pointee.message)
-                g_error_free(e)
+        var opened = openDocument { poppler_document_new_from_file(uri, password, $0) }
+        var rebuilt = false
+        if opened.doc == nil && truncated && opened.code != Int32(POPPLER_ERROR_ENCRYPTED.rawValue),
+           let bytes = try? ByteReader(path: path).readAll(), let repaired = withTrailer(bytes) {
+            // A truncated file loses its trailer (and cross-reference table), which poppler cannot rebuild
+            // without: give it a trailer naming the catalog, and poppler reconstructs the rest by scanning.
+            let again = repaired.withUnsafeBytes { raw -> (doc: OpaquePointer?, code: Int32, message: String) in
+                let gbytes = g_bytes_new(raw.baseAddress, gsize(raw.count))
+                defer { g_bytes_unref(gbytes) }
+                return openDocument { poppler_document_new_from_bytes(gbytes, password, $0) }
             }
-            if code == Int32(POPPLER_ERROR_ENCRYPTED.rawValue) {
+            if again.doc != nil { opened = again; rebuilt = true }
+        }
+        guard let doc = opened.doc else {
+            if opened.code == Int32(POPPLER_ERROR_ENCRYPTED.rawValue) {
                 return .skipped(password == nil ? "encrypted: a password is needed to open it (use --password)"
                                                 : "encrypted: the password given (--password) is not the right one")
             }
             if truncated {
-                return .skipped("truncated PDF (no %%EOF at the end of its \(s.size) bytes): no page could be recovered (\(message))")
+                return .skipped("truncated PDF (no %%EOF at the end of its \(s.size) bytes): no page could be recovered (\(opened.message))")
             }
-            return .skipped("damaged PDF: \(message)")
+            return .skipped("damaged PDF: \(opened.message)")
         }
         defer { g_object_unref(UnsafeMutableRawPointer(doc)) }
 
@@ -158,12 +163,65 @@ public enum PDFExtractor {
                             + ": none of its \(count) pages can be read")
         }
         var notes: [String] = []
-        if truncated { notes.append("truncated PDF (no %%EOF at the end of its \(s.size) bytes): \(count - unreadable.count) of \(count) pages recovered") }
+        if truncated {
+            let recovered = count - unreadable.count
+            let withText = result.pages.filter { !$0.isEmpty }.count
+            notes.append("truncated PDF (no %%EOF at the end of its \(s.size) bytes\(rebuilt ? "; trailer rebuilt" : "")): \(recovered) of \(count) pages recovered"
+                         + (withText < recovered ? ", \(withText) of them with text" : ""))
+        }
         if !unreadable.isEmpty {
-            notes.append("\(unreadable.count) of \(count) pages cannot be read (pages \(ranges(unreadable)), kept as empty text)")
+            notes.append("\(unreadable.count) of \(count) pages cannot be read (\(unreadable.count == 1 ? "page" : "pages") \(ranges(unreadable)), kept as empty text)")
         }
         result.note = notes.isEmpty ? nil : notes.joined(separator: "; ")
         return result
+    }
+
+    /// Calls a poppler constructor; on failure, the GError's code (in poppler's domain, else -1) and message.
+    static func openDocument(_ body: (UnsafeMutablePointer<UnsafeMutablePointer<GError>?>) -> OpaquePointer?)
+        -> (doc: OpaquePointer?, code: Int32, message: String) {
+        var error: UnsafeMutablePointer<GError>?
+        if let doc = body(&error) { return (doc, 0, "") }
+        var code: Int32 = -1
+        var message = "poppler could not open it"
+        if let e = error {
+            if e.pointee.domain == poppler_error_quark() { code = e.pointee.code }
+            message = String(cString: e.pointee.message)
+            g_error_free(e)
+        }
+        return (nil, code, message)
+    }
+
+    /// The bytes of a truncated PDF with a trailer appended that names its catalog (the last object holding
+    /// `/Type /Catalog` in clear), or nil when there is no such object.
+    static func withTrailer(_ bytes: [UInt8]) -> [UInt8]? {
+        let keys = [Array("/Type/Catalog".utf8), Array("/Type /Catalog".utf8)]
+        var at = -1
+        for key in keys where bytes.count >= key.count {
+            var i = bytes.count - key.count
+            while i >= 0 {
+                if bytes[i] == 0x2F && Array(bytes[i..<(i + key.count)]) == key { at = max(at, i); break }
+                i -= 1
+            }
+        }
+        guard at > 0 else { return nil }
+        // Back to the nearest "obj" keyword, then read "<num> <gen>" before it.
+        let obj = Array(" obj".utf8)
+        var j = at - obj.count
+        while j >= 0 && Array(bytes[j..<(j + obj.count)]) != obj { j -= 1 }
+        guard j > 0 else { return nil }
+        func isDigit(_ b: UInt8) -> Bool { b >= 0x30 && b <= 0x39 }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 }
+        var k = j
+        let genEnd = k
+        while k > 0 && isDigit(bytes[k - 1]) { k -= 1 }
+        let gen = String(decoding: bytes[k..<genEnd], as: UTF8.self)
+        guard !gen.isEmpty, k > 0, isSpace(bytes[k - 1]) else { return nil }
+        while k > 0 && isSpace(bytes[k - 1]) { k -= 1 }
+        let numEnd = k
+        while k > 0 && isDigit(bytes[k - 1]) { k -= 1 }
+        let num = String(decoding: bytes[k..<numEnd], as: UTF8.self)
+        guard !num.isEmpty else { return nil }
+        return bytes + Array("\nendstream\nendobj\ntrailer\n<</Root \(num) \(gen) R>>\n%%EOF\n".utf8)
     }
 
     /// A glib string as a Swift string (freed); nil stays nil.

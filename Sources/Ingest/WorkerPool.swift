@@ -63,6 +63,8 @@ final class WorkerPool {
         var env = ProcessInfo.processInfo.environment
         // The worker dies with this process (see main.swift of the CLI).
         env["PIPELINE_RUN_PARENT"] = String(getpid())
+        // A crash in the PDF library ends the worker at once (no symbolicated backtrace, which takes seconds).
+        env["SWIFT_BACKTRACE"] = "enable=no"
         p.environment = env
         let inPipe = Pipe(), outPipe = Pipe()
         p.standardInput = inPipe

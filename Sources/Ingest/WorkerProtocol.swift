@@ -183,7 +183,7 @@ public enum IngestWorker {
                   let request = try? WorkerMessage.decodeRequest(body) else { return 1 }
             let name = (request.path as NSString).lastPathComponent
             if let fault = faults[name] {
-                if fault == "crash" { kill(getpid(), SIGSEGV) }
+                if fault == "crash" { signal(SIGSEGV, SIG_DFL); raise(SIGSEGV) }
                 if fault == "stall" { while true { sleep(1000) } }
             }
             var doc = PDFExtractor.extract(path: request.path, password: request.password)
