@@ -3,6 +3,8 @@ import ArgumentParser
 extension Pipeline {
     /// The stage commands, in pipeline order, then the tools that work on their outputs.
     static let stageCommands: [ParsableCommand.Type] = [
+        IngestCommand.self,
+        IngestWorkerCommand.self,
         BPETrain.self,
         TokenizeCorpus.self,
         GSM8KCommand.self,

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Core
+import Foundation
+import Ingest
+
+struct IngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest",
+        abstract: "Extract the text of PDFs (through poppler), text and Markdown files into pages and a corpus.",
+        discussion: """
+        Takes files and folders. Folders are searched recursively for *.pdf, *.txt and *.md files (extension in \
+        any case; hidden files and folders are left out); a file named on the command line is always taken (.txt \
+        and .md as text, anything else as a PDF). Inputs are processed in byte order of their paths.
+
+        Text is poppler-glib's page text (reading order), extracted in worker processes (at most --jobs, one \
+        document at a time each; a document that crashes its worker or runs longer than --doc-timeout is \
+        skipped and a fresh worker takes over). A .txt or .md file is one page (its bytes as UTF-8).
+
+        Normalisation (--normalize): form feeds become newlines; with nfkc (the default) the text is then \
+        put in Unicode NFKC, so ligatures (ﬁ ﬂ ﬀ ﬃ …), full-width and other compatibility forms expand. \
+        Nothing else changes.
+        --dehyphenate: where a line ends with "-" right after a letter and the next line starts with a \
+        lowercase letter, the hyphen and the line break are removed, so the word is whole and the rest of the \
+        next line continues the line ("exam-\\nple text" → "example text"), as pdftotext's default mode does.
+        --strip-headers: in documents of at least 3 pages, the first two and last two non-blank lines of each \
+        page are compared position by position, blanks trimmed and digit runs read as one wildcard ("Page 3" = \
+        "Page 4", bare page numbers match); such a line is dropped where its form recurs at the same position \
+        on more than half the pages, or on more than half the odd or the even pages (at least 3 times), as \
+        running heads, running feet and page numbers do.
+        Order: normalisation, dehyphenation, header removal.
+
+        Outputs in <workdir>/ingest/ (zstd):
+          pages.jsonl.zst      one record per page, in document then page order: doc_id (first 16 hex digits \
+        of the file's sha256), source (the path as found), page (0-based), text.
+          documents.jsonl.zst  one record per input: doc_id, source, sha256, bytes, pages, title, author, \
+        created (ISO 8601 UTC or null), status (ok | skipped), error (null, the reason for a skip, or a note \
+        on an extracted document such as the pages of a truncated file that were recovered).
+          corpus.txt.zst       the text of every extracted document: its pages joined by a newline, ending \
+        with a newline; documents separated by a blank line.
+
+        Unreadable inputs (empty, not a PDF, truncated or damaged beyond recovery, encrypted without the right \
+        --password, crashing or stalling the extractor) are recorded as skipped with a one-line reason and a \
+        warning on stderr; the run goes on, and exits with status 3 once the outputs are written.
+
+        Incremental: a re-run with the same files and options does nothing; otherwise documents whose sha256 \
+        was extracted by the previous run with the same options are reused, and only new or changed files \
+        are extracted (the outputs are the same bytes as a run from scratch).
+        """)
+
+    @Argument(help: ArgumentHelp("PDF, text or Markdown files, or folders holding them.", valueName: "path"))
+    var paths: [String]
+
+    @Option(name: .long, help: ArgumentHelp("Worker processes (default: the number of cores).", valueName: "n"))
+    var jobs: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Password for encrypted PDFs (tried on every PDF; recorded in the manifest only as a hash).", valueName: "password"))
+    var password: String?
+
+    @Option(name: .long, help: ArgumentHelp("Text normalisation: nfkc (default) or none.", valueName: "nfkc|none"))
+    var normalize: String = "nfkc"
+
+    @Flag(name: .long, help: "Join words split by a hyphen at a line end.")
+    var dehyphenate = false
+
+    @Flag(name: .long, help: "Drop running heads, running feet and page numbers.")
+    var stripHeaders = false
+
+    @Option(name: .long, help: ArgumentHelp("Time limit per document in seconds (default 120); a document over it is skipped.", valueName: "seconds"))
+    var docTimeout: Double = 120
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if Normalization(rawValue: normalize) == nil { throw ValidationError("--normalize must be nfkc or none, not \(normalize)") }
+        if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+        if !(docTimeout > 0) { throw ValidationError("--doc-timeout must be a positive number of seconds") }
+    }
+
+    func run() throws {
+        global.apply()
+        let options = IngestStage.Options(
+            paths: paths,
+            text: TextOptions(normalization: Normalization(rawValue: normalize)!, dehyphenate: dehyphenate,
+                              stripHeaders: stripHeaders),
+            password: password, jobs: jobs ?? Machine.cores, docTimeout: docTimeout,
+            worker: WorkerCommand(executable: Runner.selfExecutable()), force: global.force)
+        let outcome = try IngestStage.run(workdir: global.work, options: options)
+        guard outcome.ran else {
+            print("ingest: up to date")
+            return
+        }
+        print("ingest: \(outcome.documents) documents (\(outcome.extracted) extracted, \(outcome.reused) reused, \(outcome.skipped) skipped), \(outcome.pages) pages → \(outcome.outputDir)")
+        if outcome.skipped > 0 { throw StageExit(status: .finishedWithSkips) }
+    }
+}
+
+/// The extraction worker `pipeline ingest` starts: framed requests on stdin, answers on stdout.
+struct IngestWorkerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest-worker",
+        abstract: "Internal: the extraction worker process of `pipeline ingest`.",
+        shouldDisplay: false)
+
+    func run() throws {
+        let status = IngestWorker.serve()
+        if status != 0 { throw StageExit(status: .failed) }
+    }
+}

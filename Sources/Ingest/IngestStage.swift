@@ -1,0 +1,389 @@
+import CPoppler
+import Core
+import Foundation
+
+/// Errors of the `ingest` stage.
+public enum IngestError: PipelineError {
+    case notFound(path: String)
+    case noInputs(paths: [String])
+    case usage(String)
+    case worker(String)
+    case badPrevious(path: String, reason: String)
+
+    public var message: String {
+        switch self {
+        case let .notFound(path): return "\(path): no such file or directory"
+        case let .noInputs(paths): return "no PDF, .txt or .md file found in \(paths.joined(separator: ", "))"
+        case let .usage(text): return text
+        case let .worker(text): return "ingest worker: \(text)"
+        case let .badPrevious(path, reason): return "\(path): \(reason)"
+        }
+    }
+
+    public var exitStatus: ExitStatus {
+        if case .usage = self { return .usage }
+        return .failed
+    }
+}
+
+/// One record of `pages.jsonl.zst`.
+public struct PageRecord: Codable, Equatable, Sendable {
+    public var docID: String
+    public var source: String
+    public var page: Int
+    public var text: String
+
+    enum CodingKeys: String, CodingKey {
+        case docID = "doc_id", source, page, text
+    }
+
+    public init(docID: String, source: String, page: Int, text: String) {
+        self.docID = docID; self.source = source; self.page = page; self.text = text
+    }
+}
+
+/// One record of `documents.jsonl.zst`.
+public struct DocumentRecord: Codable, Equatable, Sendable {
+    public var docID: String
+    public var source: String
+    public var sha256: String
+    public var bytes: Int64
+    public var pages: Int
+    public var title: String?
+    public var author: String?
+    public var created: String?
+    /// `ok` or `skipped`.
+    public var status: String
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case docID = "doc_id", source, sha256, bytes, pages, title, author, created, status, error
+    }
+
+    public init(docID: String, source: String, sha256: String, bytes: Int64, pages: Int, title: String?,
+                author: String?, created: String?, status: String, error: String?) {
+        self.docID = docID; self.source = source; self.sha256 = sha256; self.bytes = bytes; self.pages = pages
+        self.title = title; self.author = author; self.created = created; self.status = status; self.error = error
+    }
+
+    /// Every field is written, null included.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(docID, forKey: .docID)
+        try c.encode(source, forKey: .source)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(pages, forKey: .pages)
+        try c.encode(title, forKey: .title)
+        try c.encode(author, forKey: .author)
+        try c.encode(created, forKey: .created)
+        try c.encode(status, forKey: .status)
+        try c.encode(error, forKey: .error)
+    }
+
+    /// A skip that says nothing about the file itself (a worker crash or time-out): retried by the next run.
+    var isTransient: Bool {
+        status == "skipped" && (error?.hasPrefix(IngestStage.transientPrefixes.0) == true
+                                || error?.hasPrefix(IngestStage.transientPrefixes.1) == true)
+    }
+}
+
+/// `pipeline ingest`: PDFs, text and Markdown files → pages, documents and a plain-text corpus.
+public enum IngestStage {
+    public static let stage = "ingest"
+    static let transientPrefixes = ("worker ", "timed out")
+
+    public struct Options: Sendable {
+        public var paths: [String]
+        public var text: TextOptions
+        public var password: String?
+        public var jobs: Int
+        public var docTimeout: Double
+        public var worker: WorkerCommand
+        public var force: Bool
+
+        public init(paths: [String], text: TextOptions = TextOptions(), password: String? = nil,
+                    jobs: Int = Machine.cores, docTimeout: Double = 120, worker: WorkerCommand, force: Bool = false) {
+            self.paths = paths; self.text = text; self.password = password; self.jobs = jobs
+            self.docTimeout = docTimeout; self.worker = worker; self.force = force
+        }
+    }
+
+    public struct Outcome: Sendable {
+        public var ran: Bool
+        public var outputDir: String
+        public var documents = 0
+        public var pages = 0
+        public var skipped = 0
+        /// Documents extracted by the workers in this run (the rest were reused from the previous output).
+        public var extracted = 0
+        public var reused = 0
+        public var workersStarted = 0
+        /// Documents skipped because their worker crashed or timed out (tried again by the next run).
+        public var transient = 0
+    }
+
+    /// The input files: each file argument as given, and the `*.pdf`, `*.txt` and `*.md` files (extension in any
+    /// case; hidden files and folders skipped) under each folder argument, recursively. Sorted by path (byte
+    /// order), duplicates removed.
+    public static func findInputs(_ paths: [String]) throws -> [String] {
+        var found = Set<String>()
+        for raw in paths {
+            guard FileSystem.exists(raw) else { throw IngestError.notFound(path: raw) }
+            if !FileSystem.isDirectory(raw) { found.insert(raw); continue }
+            var base = raw
+            while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
+            for rel in walk(base) {
+                let lower = rel.lowercased()
+                guard lower.hasSuffix(".pdf") || lower.hasSuffix(".txt") || lower.hasSuffix(".md") else { continue }
+                found.insert(base == "." ? rel : (base == "/" ? "/" + rel : base + "/" + rel))
+            }
+        }
+        return found.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Regular files under `dir` (relative paths), not entering hidden entries; symbolic links to files count.
+    static func walk(_ dir: String) -> [String] {
+        var out: [String] = []
+        var stack: [String] = [""]
+        while let rel = stack.popLast() {
+            let full = rel.isEmpty ? dir : dir + "/" + rel
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { continue }
+            for name in names where !name.hasPrefix(".") {
+                let r = rel.isEmpty ? name : rel + "/" + name
+                let p = dir + "/" + r
+                if FileSystem.isDirectory(p) { stack.append(r) } else if FileSystem.exists(p) { out.append(r) }
+            }
+        }
+        return out
+    }
+
+    /// The parameters recorded in the manifest: every option that changes the output. The password is recorded
+    /// as a hash prefix, never in clear.
+    public static func parameters(_ o: Options) -> [String: String] {
+        [
+            "normalize": o.text.normalization.rawValue,
+            "dehyphenate": String(o.text.dehyphenate),
+            "strip_headers": String(o.text.stripHeaders),
+            "password": o.password.map { "sha256:" + String(Hashing.sha256($0).prefix(16)) } ?? "none",
+            "poppler": String(cString: poppler_get_version()),
+        ]
+    }
+
+    public static func run(workdir: Workdir, options o: Options) throws -> Outcome {
+        guard !o.paths.isEmpty else { throw IngestError.usage("ingest: give at least one file or folder") }
+        guard o.jobs >= 1 else { throw IngestError.usage("--jobs must be at least 1") }
+        guard o.docTimeout > 0 else { throw IngestError.usage("--doc-timeout must be positive") }
+        let inputs = try findInputs(o.paths)
+        guard !inputs.isEmpty else { throw IngestError.noInputs(paths: o.paths) }
+        let params = parameters(o)
+        var outcome = Outcome(ran: false, outputDir: workdir.stageDir(stage))
+        // Documents skipped last time for a worker crash or time-out are tried again, even if nothing changed.
+        let retry = (workdir.manifest(stage)?.records["retry"] ?? 0) > 0
+        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: inputs, parameters: params,
+                                           force: o.force || retry) else { return outcome }
+        outcome.ran = true
+
+        // Identity of each input.
+        var records: [DocumentRecord] = []
+        records.reserveCapacity(inputs.count)
+        for path in inputs {
+            let sha = try Hashing.sha256(path: path)
+            records.append(DocumentRecord(docID: String(sha.prefix(16)), source: path, sha256: sha,
+                                          bytes: try FileSystem.fileSize(path), pages: 0, title: nil, author: nil,
+                                          created: nil, status: "ok", error: nil))
+        }
+
+        // Results of the previous run with the same parameters, by sha256 (pages spilled to a scratch file).
+        let cache = try PreviousResults.load(run: run, parameters: params, wanted: Set(records.map(\.sha256)),
+                                             scratch: run.output(".reuse.tmp"))
+        defer { cache?.close() }
+
+        let pagesOut = try JSONLWriter<PageRecord>(path: run.output("pages.jsonl.zst"))
+        let docsOut = try JSONLWriter<DocumentRecord>(path: run.output("documents.jsonl.zst"))
+        let corpus = try ZstdWriter(path: run.output("corpus.txt.zst"))
+        var corpusDocs = 0
+        let progress = Progress("ingest", total: inputs.count, unit: "documents")
+
+        /// Writes document `i` and its pages.
+        func emit(_ i: Int, _ doc: DocumentRecord, _ pages: [String]) throws {
+            var doc = doc
+            doc.pages = doc.status == "ok" ? pages.count : 0
+            for (k, text) in pages.enumerated() where doc.status == "ok" {
+                try pagesOut.write(PageRecord(docID: doc.docID, source: doc.source, page: k, text: text))
+            }
+            try docsOut.write(doc)
+            if doc.status == "ok" && !pages.isEmpty {
+                var text = pages.joined(separator: "\n")
+                if !text.hasSuffix("\n") { text += "\n" }
+                try corpus.write(corpusDocs > 0 ? "\n" + text : text)
+                corpusDocs += 1
+                outcome.pages += pages.count
+            }
+            outcome.documents += 1
+            if doc.status == "skipped" {
+                outcome.skipped += 1
+                if doc.isTransient { outcome.transient += 1 }
+                log.warning("\(doc.source): skipped: \(doc.error ?? "unknown reason")")
+            } else if let note = doc.error {
+                log.warning("\(doc.source): \(note)")
+            }
+            progress.advance()
+        }
+
+        // Reused documents are ready at once; the others go to the workers. Results are written in input order:
+        // a result that arrives early waits (at most `window` documents ahead of the oldest one still out).
+        var ready: [Int: (DocumentRecord, [String])] = [:]
+        var todo: [Int] = []
+        for (i, r) in records.enumerated() {
+            if let hit = try cache?.take(sha256: r.sha256) {
+                var d = hit.0
+                d.source = r.source
+                ready[i] = (d, hit.1)
+                outcome.reused += 1
+            } else {
+                todo.append(i)
+            }
+        }
+        var nextToEmit = 0
+        func flush() throws {
+            while let r = ready.removeValue(forKey: nextToEmit) {
+                try emit(nextToEmit, r.0, r.1)
+                nextToEmit += 1
+            }
+        }
+        try flush()
+        if !todo.isEmpty {
+            let pool = WorkerPool(command: o.worker, size: min(o.jobs, todo.count), timeout: o.docTimeout)
+            defer { pool.shutdown() }
+            let window = max(8, 16 * o.jobs)
+            var cursor = 0
+            var outstanding = 0
+            try pool.run(
+                hasMore: { cursor < todo.count },
+                next: {
+                    guard cursor < todo.count, todo[cursor] < nextToEmit + window else { return nil }
+                    let i = todo[cursor]
+                    cursor += 1
+                    outstanding += 1
+                    return WorkerPool.Job(index: i, request: WorkerMessage.Request(
+                        path: records[i].source, password: o.password, options: o.text))
+                },
+                done: { job, result in
+                    outstanding -= 1
+                    var doc = records[job.index]
+                    var pages: [String] = []
+                    switch result {
+                    case .done(let response):
+                        let d = response.document
+                        doc.title = d.title
+                        doc.author = d.author
+                        doc.created = d.created
+                        if let reason = d.skipReason {
+                            doc.status = "skipped"
+                            doc.error = reason
+                        } else {
+                            doc.error = d.note
+                            pages = d.pages
+                        }
+                        if let diag = response.diagnostics { log.debug("\(doc.source): poppler: \(diag)") }
+                    case .failed(let why):
+                        doc.status = "skipped"
+                        doc.error = why
+                    }
+                    outcome.extracted += 1
+                    ready[job.index] = (doc, pages)
+                    try flush()
+                })
+            outcome.workersStarted = pool.started
+        }
+        try flush()
+        progress.finish()
+        try pagesOut.close()
+        try docsOut.close()
+        try corpus.close()
+        cache?.close()
+        FileSystem.remove(run.output(".reuse.tmp"))
+        run.records = ["documents": outcome.documents, "pages": outcome.pages, "skipped": outcome.skipped,
+                       "retry": outcome.transient]
+        try run.commit()
+        return outcome
+    }
+}
+
+/// The previous output's documents (with the same parameters), reusable by sha256: the page texts of the wanted
+/// documents are copied to a scratch file once, so that memory holds only their offsets.
+final class PreviousResults {
+    private var docs: [String: DocumentRecord] = [:]
+    /// doc_id → (offset, length) of each page's text in the scratch file.
+    private var pages: [String: [(Int, Int)]] = [:]
+    private let scratch: FileHandle?
+    private let scratchPath: String
+
+    private init(scratchPath: String, scratch: FileHandle?) {
+        self.scratchPath = scratchPath; self.scratch = scratch
+    }
+
+    static func load(run: StageRun, parameters: [String: String], wanted: Set<String>, scratch: String) throws -> PreviousResults? {
+        guard let dir = run.previousDir, let m = run.previous, m.parameters == parameters else { return nil }
+        let docsPath = dir + "/documents.jsonl.zst", pagesPath = dir + "/pages.jsonl.zst"
+        guard FileSystem.exists(docsPath), FileSystem.exists(pagesPath) else { return nil }
+        var docs: [String: DocumentRecord] = [:]
+        do {
+            try JSONLReader.forEach(DocumentRecord.self, path: docsPath) { d, _ in
+                if wanted.contains(d.sha256) && !d.isTransient && docs[d.sha256] == nil { docs[d.sha256] = d }
+            }
+        } catch {
+            log.warning("previous ingest output unreadable, extracting everything again: \(error)")
+            return nil
+        }
+        guard !docs.isEmpty else { return nil }
+        let ids = Set(docs.values.filter { $0.status == "ok" }.map(\.docID))
+        guard FileManager.default.createFile(atPath: scratch, contents: nil),
+              let handle = FileHandle(forUpdatingAtPath: scratch) else {
+            throw CoreError.io(path: scratch, operation: "create", errno: errno)
+        }
+        let result = PreviousResults(scratchPath: scratch, scratch: handle)
+        var offset = 0
+        var buffer = Data()
+        do {
+            try JSONLReader.forEach(PageRecord.self, path: pagesPath) { p, _ in
+                guard ids.contains(p.docID) else { return }
+                var list = result.pages[p.docID] ?? []
+                guard list.count == p.page else { return } // a repeated document: its first copy is enough
+                let bytes = Data(p.text.utf8)
+                buffer.append(bytes)
+                list.append((offset, bytes.count))
+                result.pages[p.docID] = list
+                offset += bytes.count
+                if buffer.count >= 1 << 20 { try handle.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+            }
+            try handle.write(contentsOf: buffer)
+        } catch {
+            log.warning("previous ingest output unreadable, extracting everything again: \(error)")
+            result.close()
+            return nil
+        }
+        // Only documents whose pages are all there are reused.
+        for (sha, d) in docs where d.status == "ok" && (result.pages[d.docID]?.count ?? 0) != d.pages { docs[sha] = nil }
+        result.docs = docs
+        return result
+    }
+
+    /// The record and page texts for a file of this sha256, or nil.
+    func take(sha256: String) throws -> (DocumentRecord, [String])? {
+        guard let d = docs[sha256], let scratch else { return nil }
+        guard d.status == "ok" else { return (d, []) }
+        var texts: [String] = []
+        for (off, len) in pages[d.docID] ?? [] {
+            try scratch.seek(toOffset: UInt64(off))
+            let data = try scratch.read(upToCount: len) ?? Data()
+            texts.append(String(decoding: data, as: UTF8.self))
+        }
+        return (d, texts)
+    }
+
+    func close() {
+        try? scratch?.close()
+    }
+}
