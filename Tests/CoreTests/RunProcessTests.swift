@@ -143,6 +143,57 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(last.status, "failed")
     }
 
+    /// The repository's pipeline.toml on data/, as `make demo` runs it: every stage built into this version runs,
+    /// and a second run finds every one up to date.
+    func testDemoConfigRunsEveryStageThenIsUpToDate() throws {
+        let pkg = SharedData.packageRoot()
+        guard FileSystem.exists(pkg + "/models/all-MiniLM-L6-v2/model.safetensors") else {
+            throw XCTSkip("models/all-MiniLM-L6-v2 is absent (run `make model` first): skipped")
+        }
+        var text = try String(contentsOfFile: pkg + "/pipeline.toml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "workdir = \"artifacts\"", with: "workdir = \"\(root!)/demo-work\"")
+        text = text.replacingOccurrences(of: "runs = \"runs\"", with: "runs = \"\(root!)/demo-runs\"")
+        try FileSystem.atomicWrite(text, to: root + "/demo.toml")
+        func runInPackage(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+            p.currentDirectoryURL = URL(fileURLWithPath: pkg)
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        var (code, out) = try runInPackage(["run", "--config", root + "/demo.toml"])
+        XCTAssertEqual(code, 0, out)
+        let runs = RunReport.runNames(runs: root + "/demo-runs")
+        let s = try RunSummary.load(runDir: root + "/demo-runs/" + runs[0])
+        for o in s.stages {
+            XCTAssertTrue(["ran", "not built"].contains(o.status), "\(o.stage): \(o.status)\n\(out)")
+        }
+        let records = Dictionary(uniqueKeysWithValues: s.stages.map { ($0.stage, $0.records) })
+        XCTAssertEqual(records["ingest"]?["skipped"], 0)
+        XCTAssertGreaterThanOrEqual(records["ingest"]?["documents"] ?? 0, 4)
+        XCTAssertGreaterThan(records["chunk"]?["chunks"] ?? 0, 0)
+        XCTAssertEqual(records["index"]?["chunks"], records["chunk"]?["chunks"])
+        XCTAssertEqual(records["pretrain"]?["steps"], 60)
+        XCTAssertEqual(records["eval"]?["questions"], 4)
+        XCTAssertTrue(FileSystem.exists(root + "/demo-work/index/index.sqlite.zst"))
+        let html = try String(contentsOfFile: root + "/demo-runs/" + runs[0] + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("Documents: <b>"), "ingest section")
+        XCTAssertTrue(html.contains("bytes of text per token"), "tokens section")
+        XCTAssertTrue(html.contains("Chunk length"), "chunk section")
+        XCTAssertTrue(html.contains("Sample answers"), "eval section")
+
+        (code, out) = try runInPackage(["run", "--config", root + "/demo.toml", "--no-report"])
+        XCTAssertEqual(code, 0, out)
+        let again = try RunSummary.load(runDir: root + "/demo-runs/" + RunReport.runNames(runs: root + "/demo-runs").last!)
+        for o in again.stages where o.status != "not built" { XCTAssertEqual(o.status, "up to date", "\(o.stage)\n\(out)") }
+    }
+
     func testLockContention() throws {
         let cfg = try writeConfig("l")
         var held: WorkdirLock? = try WorkdirLock(workdir: root + "/l-work", wait: false)
