@@ -70,7 +70,7 @@ public enum TextCleanup {
 
     /// Drops running heads, running feet and page numbers. For documents of at least 3 pages, the first and the
     /// last `headerLines` non-blank lines of each page are compared, position by position (1st line, 2nd line,
-    /// last line, second-to-last line), after trimming blanks and replacing every run of digits by `#` (so
+    /// last line, second-to-last line; on a short page one line can hold a top and a bottom position), after trimming blanks and replacing every run of digits by `#` (so
     /// "Page 3" and "Page 4" match, and so do bare page numbers). A line is dropped when its form appears at the
     /// same position on more than half of the pages, or on more than half of the odd or of the even pages
     /// (books alternate their running heads) and at least 3 times. Other lines, and blank lines, stay.
@@ -83,12 +83,10 @@ public enum TextCleanup {
         for page in pages {
             let lines = page.split(separator: "\n", omittingEmptySubsequences: false)
             let nonBlank = lines.indices.filter { !lines[$0].allSatisfy { $0 == " " || $0 == "\t" || $0 == "\r" } }
+            // A line of a short page can be both a top and a bottom candidate.
             var slots: [(Int, Int, String)] = []
             for (s, idx) in nonBlank.prefix(k).enumerated() { slots.append((s, idx, key(lines[idx]))) }
-            let bottom = Array(nonBlank.suffix(k).reversed())
-            for (s, idx) in bottom.enumerated() where !nonBlank.prefix(k).contains(idx) {
-                slots.append((k + s, idx, key(lines[idx])))
-            }
+            for (s, idx) in nonBlank.suffix(k).reversed().enumerated() { slots.append((k + s, idx, key(lines[idx]))) }
             pageLines.append(lines)
             slotsPerPage.append(slots)
         }
