@@ -33,7 +33,7 @@ demo: setup model
 	$(BIN) run --config pipeline.toml --workdir $(WORKDIR)
 	@echo "== pipeline search \"$(DEMO_QUERY)\""
 	@if [ -f $(WORKDIR)/index/index.sqlite ]; then $(BIN) search "$(DEMO_QUERY)" -k 3 --workdir $(WORKDIR); fi
-	@echo "== pipeline generate (the demo's tiny GPT-2, greedy)"
+	@echo "== pipeline generate (the demo's small GPT-2, greedy)"
 	@if [ -f $(WORKDIR)/pretrain/config.json ]; then $(BIN) generate --workdir $(WORKDIR) --greedy --max-new-tokens 40 --prompt "The model"; fi
 	@echo "== pipeline status ($(WORKDIR))"
 	$(BIN) status --workdir $(WORKDIR)

@@ -53,7 +53,10 @@ struct EvalCommand: ParsableCommand {
         var o = EvalStage.Options()
         o.limit = limit; o.maxNewTokens = maxNewTokens; o.batch = batch
         o.markers = RewardScoring.markers(forData: dataPath) ?? .standard
-        guard let s = try EvalStage.run(workdir: work, model: net, modelName: modelDir, adapterName: nil,
+        // Named portably: a model inside the work directory is recorded as <workdir>/…, so moving the work
+        // directory changes neither the outputs nor the stage's freshness.
+        let modelName = modelDir.hasPrefix(work.path + "/") ? "<workdir>" + modelDir.dropFirst(work.path.count) : modelDir
+        guard let s = try EvalStage.run(workdir: work, model: net, modelName: modelName, adapterName: nil,
                                         modelInputs: ModelSupport.modelFiles(modelDir), tokenizer: tok,
                                         tokenizerInputs: ModelSupport.tokenizerFiles(tokPath), data: dataPath,
                                         options: o, force: global.force) else {

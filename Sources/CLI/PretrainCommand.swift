@@ -20,7 +20,7 @@ struct PretrainCommand: ParsableCommand {
 
         Writes <workdir>/pretrain/: config.json + model.safetensors.zst (transformers' GPT-2 layout; \
         `pipeline export model DIR` writes the plain folder), metrics.jsonl.zst (one record per step: step, \
-        train_loss, val_loss every --eval-every steps and at the end, lr, grad_norm, tokens_per_s), \
+        train_loss, val_loss every --eval-every steps and at the end, lr, grad_norm), \
         optimizer.safetensors.zst and trainer_state.json (for --resume). The folder is replaced atomically \
         every --save-every steps and at the end, so a killed run loses at most the steps since the last save; \
         --resume continues from it exactly as an uninterrupted run (same options required, --steps included \

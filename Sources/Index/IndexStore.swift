@@ -125,6 +125,9 @@ public enum IndexBuilder {
         defer { db.close() }
         try db.exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;")
         try db.exec(schema)
+        // Vectors are staged in a temporary table and copied in key order at the end, so the file's bytes do not
+        // depend on which vectors were reused and which computed (a resumed or incremental run equals a fresh one).
+        try db.exec("CREATE TEMP TABLE staged(text_sha256 TEXT PRIMARY KEY, vector BLOB NOT NULL) WITHOUT ROWID")
         try db.exec("BEGIN")
 
         // Reuse from the previous database only when it was made with the same model file and dimension.
@@ -139,7 +142,7 @@ public enum IndexBuilder {
                 while try q.step() { meta[q.string(0)] = q.string(1) }
                 if meta["model_sha256"] == modelSHA, meta["dimension"] == String(embedder.dimension) {
                     reuse = try db.prepare("""
-                        INSERT OR IGNORE INTO embeddings(text_sha256, vector)
+                        INSERT OR IGNORE INTO temp.staged(text_sha256, vector)
                         SELECT text_sha256, vector FROM prev.embeddings WHERE text_sha256 = ?
                         """)
                 }
@@ -167,8 +170,8 @@ public enum IndexBuilder {
             INSERT INTO chunks(id, chunk_id, doc_id, source, page, start_index, text, text_sha256) VALUES (?,?,?,?,?,?,?,?)
             """)
         let insFTS = try db.prepare("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)")
-        let have = try db.prepare("SELECT 1 FROM embeddings WHERE text_sha256 = ?")
-        let insVec = try db.prepare("INSERT INTO embeddings(text_sha256, vector) VALUES (?, ?)")
+        let have = try db.prepare("SELECT 1 FROM temp.staged WHERE text_sha256 = ?")
+        let insVec = try db.prepare("INSERT INTO temp.staged(text_sha256, vector) VALUES (?, ?)")
         var pending: [(hash: String, text: String)] = []
         var pendingSet = Set<String>()
         var seenIds = Set<String>()
@@ -218,6 +221,8 @@ public enum IndexBuilder {
         }
         try flush()
         progress.finish()
+        try db.exec("INSERT INTO embeddings(text_sha256, vector) SELECT text_sha256, vector FROM temp.staged ORDER BY text_sha256")
+        try db.exec("DELETE FROM temp.staged")
 
         let meta = try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)")
         let entries: [(String, String)] = [

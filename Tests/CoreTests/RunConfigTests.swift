@@ -85,7 +85,7 @@ final class RunConfigTests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let c = try RunConfig.load(path: root + "/pipeline.toml")
         XCTAssertEqual(c.values["bpe-train"]?["vocab_size"], .int(1000))
-        XCTAssertEqual(c.values["pretrain"]?["config"], .string("tiny"))
+        XCTAssertEqual(c.values["pretrain"]?["config"], .string("small"))
         XCTAssertEqual(c.inputs.pdfs, ["data/papers"])
         XCTAssertEqual(c.inputs.gsm8k, ["data/gsm8k/train.jsonl", "data/gsm8k/test.jsonl"])
     }
