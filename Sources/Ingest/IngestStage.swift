@@ -195,7 +195,7 @@ public enum IngestStage {
         }
 
         // Results of the previous run with the same parameters, by sha256 (pages spilled to a scratch file).
-        let cache = try PreviousResults.load(run: run, parameters: params, wanted: Set(records.map(\.sha256)),
+        let cache = o.force ? nil : try PreviousResults.load(run: run, parameters: params, wanted: Set(records.map(\.sha256)),
                                              scratch: run.output(".reuse.tmp"))
         defer { cache?.close() }
 
