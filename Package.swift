@@ -32,9 +32,9 @@ let package = Package(
             .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
         .target(name: "Ingest", dependencies: ["Core", "CPoppler"]),
-        .target(name: "Tokenize", dependencies: ["Core"]),
-        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"]),
-        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"]),
+        .target(name: "Tokenize", dependencies: ["Core"], swiftSettings: optimizedInDebug),
+        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
             "Core", "Ingest", "Tokenize", "Index", "Train",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -49,3 +49,7 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+/// The numeric modules are optimised in debug builds too, so `swift test` runs the conformance fixtures and the
+/// end-to-end run in seconds rather than minutes (a root-package flag; testability is kept).
+var optimizedInDebug: [SwiftSetting] { [.unsafeFlags(["-O"], .when(configuration: .debug))] }

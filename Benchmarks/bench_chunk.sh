@@ -8,9 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release/pipeline}
 PY=${PY:-.venv-bench/bin/python}
-[ -x "$PY" ] || PY=/work/main/.venv-bench/bin/python
+[ -x "$PY" ] || { echo "$PY is missing: run \`make venv\` first" >&2; exit 1; }
 PDFS=${PDF_DIR:-../shared/data/pdfs}
-[ -d "$PDFS" ] || PDFS=/work/shared/data/pdfs
 N=${N:-2000}
 FLAT=${FLAT:-2000000}
 SIZE=${SIZE:-1024}

@@ -32,7 +32,7 @@ def make_chunks():
     gsm = os.path.join(SHARED, "gsm8k/train.jsonl")
     with open(gsm) as f:
         rows = [json.loads(l) for l in f]
-    text = "\n\n".join(r["question"] + "\n" + r["answer"] for r in rows)
+    text = "\n".join(r["question"] + "\n" + r["answer"] for r in rows)  # lines merge into ~1024-char chunks
     chunks += [c for c in split.split_text(text) if len(c) >= 900][: N - len(chunks)]
     assert len(chunks) == N, len(chunks)
     return chunks

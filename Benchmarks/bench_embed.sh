@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv-bench/bin/python}
-[ -x "$PY" ] || PY=/work/main/.venv-bench/bin/python
+[ -x "$PY" ] || { echo "$PY is missing: run \`make venv\` first" >&2; exit 1; }
 [ -f models/all-MiniLM-L6-v2/model.safetensors ] || { echo "bench_embed: models/all-MiniLM-L6-v2 absent (run make model): skipped"; exit 0; }
 exec "$PY" Benchmarks/bench_embed.py "$@"

@@ -4,6 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv-bench/bin/python}
-[ -x "$PY" ] || PY=/work/main/.venv-bench/bin/python
+[ -x "$PY" ] || { echo "$PY is missing: run \`make venv\` first" >&2; exit 1; }
 [ -x .build/release/pipeline ] || swift build -c release --product pipeline
 exec "$PY" Benchmarks/bench_train.py "$@"

@@ -42,25 +42,9 @@ struct Pack: ParsableCommand {
     func run() throws {
         if quiet { Progress.enabled = false }
         let target = output ?? input + ".zst"
-        let dir = (target as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/.tmp-pack-\(getpid())-" + (target as NSString).lastPathComponent
-        do {
-            let reader = try ByteReader(path: input)
-            let writer = try ZstdWriter(path: tmp, level: level)
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            let progress = Progress("pack", total: reader.isCompressed ? nil : Int(try FileSystem.fileSize(input)), unit: "bytes")
-            while true {
-                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-                progress.advance(by: n)
-            }
-            try writer.close()
-            guard rename(tmp, target) == 0 else { throw CoreError.io(path: target, operation: "rename", errno: errno) }
-            FileSystem.syncDirectory(dir.isEmpty ? "." : dir)
-        } catch {
-            unlink(tmp)
-            throw error
-        }
+        let size = (try? ByteReader(path: input).isCompressed) == false ? Int(try FileSystem.fileSize(input)) : nil
+        let progress = Progress("pack", total: size, unit: "bytes")
+        try Zstd.compressFile(input, to: target, level: level) { progress.advance(by: $0) }
+        progress.finish()
     }
 }

@@ -70,7 +70,7 @@ struct GenerateCommand: ParsableCommand {
             let ids = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
             guard !ids.isEmpty, ids.allSatisfy({ $0 != nil && $0! >= 0 }) else { throw ValidationError("--prompt-ids \"\(s)\": not a comma-separated list of ids") }
             let list = ids.map { $0! }
-            prompts.append(((try? tok?.decode(list)) ?? nil ?? s, list))
+            prompts.append((tok?.decode(list) ?? s, list))
         }
         var o = SamplingOptions()
         o.maxNewTokens = maxNewTokens; o.greedy = greedy; o.temperature = temperature; o.topK = topK; o.topP = topP
@@ -85,7 +85,7 @@ struct GenerateCommand: ParsableCommand {
         }
         for (k, ids) in out.enumerated() {
             let textIds = ids.last == o.eosTokenId ? Array(ids.dropLast()) : ids
-            let text = tok.flatMap { try? $0.decode(textIds) }
+            let text = tok.map { $0.decode(textIds) }
             if json {
                 struct Record: Encodable { let prompt: String; let index: Int; let ids: [Int]; let text: String? }
                 print(String(decoding: try JSON.encode(Record(prompt: prompts[owner[k]].0, index: owner[k], ids: ids, text: text)), as: UTF8.self))

@@ -19,13 +19,17 @@ struct IndexCommand: ParsableCommand {
 
         Incremental: a chunk whose text was already embedded by the same model file (sha256) in the previous \
         index is not embedded again; chunks gone from the input are gone from the index. Up to date when the \
-        chunks, documents and model files are unchanged (--force re-runs).
+        chunks, documents and model files are unchanged (--force re-runs). --archive adds index.sqlite.zst \
+        (read it back with `zstd -d index.sqlite.zst`).
         """)
 
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .long, help: ArgumentHelp("Sentence-transformers model folder.", valueName: "dir"))
     var model = "models/all-MiniLM-L6-v2"
+
+    @Flag(name: .long, help: "Also write index.sqlite.zst (the database zstd-compressed) beside it, as the nightly run keeps it.")
+    var archive = false
 
     @Option(name: .long, help: ArgumentHelp("Benchmark only: embed the texts of this chunks file (no index), print the seconds.",
                                              valueName: "file", visibility: .hidden))
@@ -41,7 +45,7 @@ struct IndexCommand: ParsableCommand {
             try embedBenchmark(file)
             return
         }
-        guard let s = try IndexBuilder.run(workdir: global.work, modelDir: model, force: global.force) else {
+        guard let s = try IndexBuilder.run(workdir: global.work, modelDir: model, force: global.force, archive: archive) else {
             print("index: up to date")
             return
         }

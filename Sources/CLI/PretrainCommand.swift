@@ -10,7 +10,8 @@ struct PretrainCommand: ParsableCommand {
         abstract: "Pre-train a GPT-2 on the tokens stage's token stream (CPU, fp32, both cores).",
         discussion: """
         Reads <workdir>/tokens/tokens.bin.zst (or --tokens) and holds out its last 5% for validation. The model \
-        is --config small (6 layers, 384 wide, 6 heads, 512 positions: the demo model), gpt2 (124M: 12 layers, \
+        is --config tiny (4 layers, 128 wide, 4 heads, 256 positions: the demo's smoke-test model), small \
+        (6 layers, 384 wide, 6 heads, 512 positions), gpt2 (124M: 12 layers, \
         768 wide, 12 heads, 1024 positions), or a transformers GPT-2 config.json; the vocabulary size is the \
         token file's, the EOS id that of <|endoftext|> in the tokenize stage's tokenizer (else the last id). \
         Training: random windows of --seq tokens, --batch windows per micro-batch, --grad-accum micro-batches \
@@ -23,11 +24,12 @@ struct PretrainCommand: ParsableCommand {
         optimizer.safetensors.zst and trainer_state.json (for --resume). The folder is replaced atomically \
         every --save-every steps and at the end, so a killed run loses at most the steps since the last save; \
         --resume continues from it exactly as an uninterrupted run (same options required, --steps included \
-        for the same schedule). Deterministic for a --seed (on the same machine and thread count).
+        for the same schedule). Re-running with the same tokens and options continues an interrupted run by \
+        itself (so `pipeline run` resumes after a kill); a finished one is up to date. Deterministic for a --seed (on the same machine and thread count).
         """)
 
     @OptionGroup var global: GlobalOptions
-    @Option(help: ArgumentHelp("small, gpt2, or a GPT-2 config.json.", valueName: "name|file")) var config = "small"
+    @Option(help: ArgumentHelp("tiny, small, gpt2, or a GPT-2 config.json.", valueName: "name|file")) var config = "small"
     @Option(help: "Optimizer steps.") var steps = 200
     @Option(help: "Sequences per micro-batch.") var batch = 8
     @Option(help: "Tokens per sequence.") var seq = 256
@@ -63,11 +65,12 @@ struct PretrainCommand: ParsableCommand {
         let eos = ModelSupport.eosId(tokenizer: tokenizer ?? work.stageDir("tokenize"))
         var cfg: GPT2Config
         switch config {
+        case "tiny": cfg = .tiny(vocabSize: vocab)
         case "small": cfg = .small(vocabSize: vocab)
         case "gpt2": cfg = .gpt2(vocabSize: vocab)
         default: cfg = try Checkpoint.readConfig(path: config)
         }
-        if config == "small" || config == "gpt2" {
+        if ["tiny", "small", "gpt2"].contains(config) {
             cfg.eosTokenId = eos ?? cfg.vocabSize - 1
             cfg.bosTokenId = cfg.eosTokenId
         }

@@ -15,6 +15,7 @@ extension Pipeline {
         PretrainCommand.self,
         GenerateCommand.self,
         EvalLossCommand.self,
+        EvalCommand.self,
         Encode.self,
         Decode.self,
         Export.self,

@@ -9,8 +9,10 @@ public enum PythonText {
     /// Python's whitespace (`str.isspace()`, the `\s` of `re` for `str` patterns, what `str.strip()` removes):
     /// \t \n \v \f \r, U+001C–U+001F, space, U+0085, U+00A0, U+1680, U+2000–U+200A, U+2028, U+2029, U+202F,
     /// U+205F, U+3000.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func isSpace(_ v: UInt32) -> Bool {
+        // ASCII (nearly every call): one shift of a mask with bits 9–13 and 28–32 set.
+        if v < 0x80 { return v < 64 && (0x1_F000_3E00 as UInt64) >> UInt64(v) & 1 != 0 }
         switch v {
         case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
             return true
@@ -69,6 +71,7 @@ public enum PythonText {
     public static func string(_ codePoints: [UInt32]) -> String { string(codePoints[...]) }
 
     @inline(__always)
+    @inlinable
     public static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {
         if v < 0x80 {
             out.append(UInt8(v))
@@ -129,24 +132,30 @@ public enum PythonText {
                 let b = buf[i]
                 if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
                 if i > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
-                switch b {
-                case 0x22: out.append(0x5C); out.append(0x22)
-                case 0x5C: out.append(0x5C); out.append(0x5C)
-                case 0x0A: out.append(0x5C); out.append(0x6E)
-                case 0x0D: out.append(0x5C); out.append(0x72)
-                case 0x09: out.append(0x5C); out.append(0x74)
-                case 0x08: out.append(0x5C); out.append(0x62)
-                case 0x0C: out.append(0x5C); out.append(0x66)
-                default:
-                    let hex: (UInt8) -> UInt8 = { $0 < 10 ? 0x30 + $0 : 0x57 + $0 }
-                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex(b >> 4), hex(b & 15)])
-                }
+                appendJSONEscape(b, to: &out)
                 i += 1
                 runStart = i
             }
             if n > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<n])) }
         }
         out.append(0x22)
+    }
+
+    /// The JSON escape of `"`, `\\` or a control character (< 0x20): `\\n`-style where JSON has one, else `\\u00XX`.
+    @inlinable
+    public static func appendJSONEscape(_ b: UInt8, to out: inout [UInt8]) {
+        switch b {
+        case 0x22: out.append(0x5C); out.append(0x22)
+        case 0x5C: out.append(0x5C); out.append(0x5C)
+        case 0x0A: out.append(0x5C); out.append(0x6E)
+        case 0x0D: out.append(0x5C); out.append(0x72)
+        case 0x09: out.append(0x5C); out.append(0x74)
+        case 0x08: out.append(0x5C); out.append(0x62)
+        case 0x0C: out.append(0x5C); out.append(0x66)
+        default:
+            let hex: (UInt8) -> UInt8 = { $0 < 10 ? 0x30 + $0 : 0x57 + $0 }
+            out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex(b >> 4), hex(b & 15)])
+        }
     }
 
     /// `str.strip()` without arguments, on code points.

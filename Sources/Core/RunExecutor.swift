@@ -8,7 +8,7 @@ import Glibc
 public struct StageOutcome: Codable, Equatable, Sendable {
     public var stage: String
     public var folder: String
-    /// ran, up to date, ran with skips, failed, not built, not selected
+    /// ran, up to date, ran with skips, failed, not built, not selected, not needed (no input for it, or pretrain with a base model)
     public var status: String
     public var exitCode: Int32?
     public var seconds: Double
@@ -134,6 +134,11 @@ public struct Runner {
                                  seconds: 0, records: [:], log: nil, command: nil)
             defer { outcomes.append(o) }
             guard failed == nil, selected.contains(where: { $0.name == spec.name }) else { continue }
+            if let other = spec.replacedBy(config.inputs) {
+                o.status = "not needed"
+                say("\(spec.name): not needed (\(other))")
+                continue
+            }
             guard available.contains(spec.name) else {
                 o.status = "not built"
                 say("\(spec.name): not built in this version of pipeline, skipped")

@@ -15,15 +15,20 @@ public enum SVG {
     /// Horizontal bars, one per label.
     public static func bars(_ items: [(String, Double)], unit: String = "", width: Int = 640) -> String {
         guard !items.isEmpty else { return "<p class=muted>no data</p>" }
-        let rowH = 22, left = 150, h = items.count * rowH + 10
-        let maxV = max(items.map(\.1).max() ?? 1, 1e-9)
+        let rowH = 22, left = 190, h = items.count * rowH + 10
+        // Bars grow from a zero line: at the left edge, or in the middle when some values are negative.
+        let maxAbs = max(items.map { abs($0.1) }.max() ?? 1, 1e-9)
+        let negative = items.contains { $0.1 < 0 }
+        let span = Double(width - left - 90)
+        let zero = Double(left) + (negative ? span / 2 : 0)
+        let scale = (negative ? span / 2 : span) / maxAbs
         var s = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(h)' class=chart>"
         for (i, (label, v)) in items.enumerated() {
             let y = 5 + i * rowH
-            let w = Double(width - left - 90) * v / maxV
+            let w = v * scale
             s += "<text x='\(left - 6)' y='\(y + 15)' text-anchor='end'>\(esc(label))</text>"
-            s += "<rect x='\(left)' y='\(y + 3)' width='\(String(format: "%.1f", max(w, 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
-            s += "<text x='\(left + Int(w) + 6)' y='\(y + 15)'>\(num(v))\(esc(unit))</text>"
+            s += "<rect x='\(String(format: "%.1f", w < 0 ? zero + w : zero))' y='\(y + 3)' width='\(String(format: "%.1f", max(abs(w), 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
+            s += "<text x='\(String(format: "%.1f", zero + max(w, 0) + 6))' y='\(y + 15)'>\(num(v))\(esc(unit))</text>"
         }
         return s + "</svg>"
     }
@@ -180,6 +185,19 @@ public enum RunReport {
         let trendRuns = (earlier.suffix(19) + [name]).compactMap { n in (try? RunSummary.load(runDir: runsDir + "/" + n)).map { (n, $0) } }
         h += "<h3>Run time over the last \(trendRuns.count) runs (s)</h3>"
         h += SVG.lines([("run seconds", trendRuns.enumerated().map { (Double($0.offset + 1), $0.element.1.seconds) })], xLabel: "run (oldest → newest)")
+        // Evaluation trend: mean reward and accuracy of the eval stage in every run that has them.
+        var rewardTrend: [(Double, Double)] = [], accuracyTrend: [(Double, Double)] = []
+        for (i, run) in trendRuns.enumerated() {
+            guard let e = run.1.stages.first(where: { $0.stage == "eval" }), let q = e.records["questions"], q > 0 else { continue }
+            if let r = e.records["reward_milli"] { rewardTrend.append((Double(i + 1), Double(r) / 1000)) }
+            if let a = e.records["exact_answers"] { accuracyTrend.append((Double(i + 1), Double(a) / Double(q))) }
+        }
+        if !rewardTrend.isEmpty {
+            h += "<h3>Eval over the last runs: mean total reward</h3>"
+            h += SVG.lines([("reward", rewardTrend)], xLabel: "run (oldest → newest)")
+            h += "<h3>Eval over the last runs: accuracy (check_answer = 3)</h3>"
+            h += SVG.lines([("accuracy", accuracyTrend)], xLabel: "run (oldest → newest)")
+        }
         h += "</body></html>\n"
         return h
     }
@@ -203,22 +221,19 @@ public enum RunReport {
                 h += "<h3>Token length (bytes) over the vocabulary</h3>" + SVG.histogram(tokens.map { Double($0) }, bins: 16, xLabel: "bytes per token")
             }
         case "tokens":
-            if let bpt = m.records["bytes_per_token"] { h += "<p>Compression on the corpus: \(bpt) bytes per token (as recorded).</p>" }
-        case "gsm8k":
-            var lengths: [Double] = []
-            for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
-                try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
-                    if let a = obj["answer"] as? String { lengths.append(Double(a.count)) }
-                }
+            if let text = m.records["text_bytes"], let tokens = m.records["tokens"], tokens > 0 {
+                h += "<p>Compression on the corpus: <b>" + String(format: "%.2f", Double(text) / Double(tokens))
+                    + "</b> bytes of text per token (\(text) bytes → \(tokens) tokens).</p>"
             }
+        case "ingest":
+            h += ingestSection(dir)
+        case "eval":
+            h += evalSection(dir)
+        case "gsm8k":
+            let lengths = fieldLengths(m, dir: dir, field: "answer", skip: "rejects.jsonl.zst")
             if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
         case "chunk":
-            var lengths: [Double] = []
-            for f in m.outputs where f.path.hasSuffix(".jsonl.zst") {
-                try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
-                    if let t = obj["text"] as? String { lengths.append(Double(t.count)) }
-                }
-            }
+            let lengths = fieldLengths(m, dir: dir, field: "text")
             if !lengths.isEmpty { h += "<h3>Chunk length (characters)</h3>" + SVG.histogram(lengths, bins: 20, xLabel: "characters") }
         default: break
         }
@@ -229,7 +244,85 @@ public enum RunReport {
                 guard let step = (obj["step"] as? NSNumber)?.doubleValue else { return }
                 for (k, v) in obj where k != "step" { if let n = v as? NSNumber { series[k, default: []].append((step, n.doubleValue)) } }
             }
-            for k in series.keys.sorted() { h += "<h3>\(SVG.esc(k))</h3>" + SVG.lines([(k, series[k]!)], xLabel: "step") }
+            // Losses share one chart (train and validation), the other metrics get one each.
+            let losses = series.keys.filter { $0.hasSuffix("loss") }
+                .sorted { ($0.hasPrefix("train") ? 0 : 1, $0) < ($1.hasPrefix("train") ? 0 : 1, $1) }
+            if !losses.isEmpty { h += "<h3>loss</h3>" + SVG.lines(losses.map { ($0, series[$0]!) }, xLabel: "step") }
+            for k in series.keys.sorted() where !losses.contains(k) {
+                h += "<h3>\(SVG.esc(k))</h3>" + SVG.lines([(k, series[k]!)], xLabel: "step")
+            }
+        }
+        return h
+    }
+
+    /// Documents ok/skipped with their reasons, pages and characters, from the ingest stage's records.
+    static func ingestSection(_ dir: String) -> String {
+        var ok = 0, pages = 0
+        var skipped: [(String, String)] = []
+        try? JSONLReader.forEachLine(path: dir + "/documents.jsonl.zst") { obj in
+            if (obj["status"] as? String) == "ok" {
+                ok += 1
+                pages += (obj["pages"] as? NSNumber)?.intValue ?? 0
+            } else {
+                skipped.append((obj["source"] as? String ?? "?", obj["error"] as? String ?? "skipped"))
+            }
+        }
+        var characters = 0
+        var perPage: [Double] = []
+        try? JSONLReader.forEachLine(path: dir + "/pages.jsonl.zst") { obj in
+            let n = (obj["text"] as? String)?.count ?? 0
+            characters += n
+            perPage.append(Double(n))
+        }
+        var h = "<p>Documents: <b>\(ok) ok</b>, <b>\(skipped.count) skipped</b>; \(pages) pages, \(characters) characters.</p>"
+        if !skipped.isEmpty {
+            h += "<table><tr><th>skipped document</th><th>reason</th></tr>"
+            for (source, reason) in skipped { h += "<tr><td>\(SVG.esc(source))</td><td>\(SVG.esc(reason))</td></tr>" }
+            h += "</table>"
+        }
+        if !perPage.isEmpty { h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters") }
+        return h
+    }
+
+    /// The length in code points (Python's `len`) of a string field of every record of the stage's JSON Lines outputs.
+    static func fieldLengths(_ m: Manifest, dir: String, field: String, skip: String? = nil) -> [Double] {
+        var lengths: [Double] = []
+        for f in m.outputs where f.path.hasSuffix(".jsonl.zst") && f.path != skip {
+            try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
+                if let t = obj[field] as? String { lengths.append(Double(t.unicodeScalars.count)) }
+            }
+        }
+        return lengths
+    }
+
+    /// The eval summary and a few sample answers.
+    static func evalSection(_ dir: String) -> String {
+        var h = ""
+        if let bytes = try? ByteReader(path: dir + "/summary.json").readAll(),
+           let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
+            let n = { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? 0 }
+            h += "<p>\((obj["questions"] as? NSNumber)?.intValue ?? 0) questions: mean total reward <b>"
+                + String(format: "%.3f", n("reward")) + "</b> (std " + String(format: "%.3f", n("reward_std"))
+                + "), accuracy <b>" + String(format: "%.1f%%", 100 * n("accuracy")) + "</b>, exact format "
+                + String(format: "%.1f%%", 100 * n("format_exact")) + ", " + String(format: "%.1f", n("mean_completion_tokens"))
+                + " tokens per answer.</p>"
+            if let means = obj["means"] as? [String: Any] {
+                let short = { (k: String) in k.replacingOccurrences(of: "rewards/", with: "").replacingOccurrences(of: "/mean", with: "") }
+                h += SVG.bars(means.keys.sorted().map { (short($0), (means[$0] as? NSNumber)?.doubleValue ?? 0) })
+            }
+        }
+        var samples: [(String, String, Double)] = []
+        try? JSONLReader.forEachLine(path: dir + "/completions.jsonl.zst") { obj in
+            if samples.count < 3 {
+                samples.append((obj["id"] as? String ?? "", obj["completion"] as? String ?? "", (obj["reward"] as? NSNumber)?.doubleValue ?? 0))
+            }
+        }
+        if !samples.isEmpty {
+            h += "<h3>Sample answers</h3><table><tr><th>id</th><th>reward</th><th>completion</th></tr>"
+            for (id, text, r) in samples {
+                h += "<tr><td>\(SVG.esc(id))</td><td>\(SVG.num(r))</td><td><pre style='white-space:pre-wrap;margin:0'>\(SVG.esc(String(text.prefix(600))))</pre></td></tr>"
+            }
+            h += "</table>"
         }
         return h
     }

@@ -56,11 +56,14 @@ public struct StageSpec: Sendable {
     public let parameters: [StageParameter]
     /// Arguments taken from `[inputs]` (placed before the stage's own options).
     public let inputArguments: @Sendable (RunInputs) -> [String]
+    /// Non-nil when the inputs make the stage unnecessary (no PDFs for ingest, a base model for pretrain): why.
+    public let replacedBy: @Sendable (RunInputs) -> String?
 
     public init(name: String, folder: String, summary: String, parameters: [StageParameter] = [],
-                inputArguments: @escaping @Sendable (RunInputs) -> [String] = { _ in [] }) {
+                inputArguments: @escaping @Sendable (RunInputs) -> [String] = { _ in [] },
+                replacedBy: @escaping @Sendable (RunInputs) -> String? = { _ in nil }) {
         self.name = name; self.folder = folder; self.summary = summary; self.parameters = parameters
-        self.inputArguments = inputArguments
+        self.inputArguments = inputArguments; self.replacedBy = replacedBy
     }
 
     /// The command line for this stage (without the executable), from the configured values.
@@ -93,8 +96,14 @@ public struct RunInputs: Equatable, Sendable {
 public enum RunStages {
     /// Every stage in pipeline order. Those whose command is not in the build are reported as "not built".
     public static let all: [StageSpec] = [
-        StageSpec(name: "ingest", folder: "ingest", summary: "PDF folders → pages, documents, corpus",
-                  inputArguments: { $0.pdfs }),
+        StageSpec(name: "ingest", folder: "ingest", summary: "PDF folders → pages, documents, corpus", parameters: [
+            StageParameter("jobs", .int, nil, .option("--jobs"), "worker processes (default: all cores)"),
+            StageParameter("password", .string, .string(""), .option("--password"), "password for encrypted PDFs"),
+            StageParameter("normalize", .string, .string("nfkc"), .option("--normalize"), "nfkc or none"),
+            StageParameter("dehyphenate", .bool, .bool(false), .flag("--dehyphenate"), "join words hyphenated at line ends"),
+            StageParameter("strip_headers", .bool, .bool(false), .flag("--strip-headers"), "drop running heads and page numbers"),
+            StageParameter("doc_timeout", .int, .int(120), .option("--doc-timeout"), "seconds per document"),
+        ], inputArguments: { $0.pdfs }, replacedBy: { $0.pdfs.isEmpty ? "no PDF folders in [inputs] pdfs" : nil }),
         StageSpec(name: "bpe-train", folder: "tokenize", summary: "byte-level BPE tokenizer", parameters: [
             StageParameter("files", .strings, .strings([]), .positional,
                            "text files to train on; empty: the ingest stage's corpus.txt.zst"),
@@ -118,13 +127,41 @@ public enum RunStages {
             StageParameter("reasoning_end", .string, .string("<end_working_out>"), .option("--reasoning-end"), "marker"),
             StageParameter("solution_start", .string, .string("<SOLUTION>"), .option("--solution-start"), "marker"),
             StageParameter("solution_end", .string, .string("</SOLUTION>"), .option("--solution-end"), "marker"),
-        ], inputArguments: { $0.gsm8k }),
-        StageSpec(name: "chunk", folder: "chunk", summary: "documents → chunks"),
-        StageSpec(name: "index", folder: "index", summary: "chunks → SQLite/FTS5 + vector index"),
-        StageSpec(name: "pretrain", folder: "pretrain", summary: "pretrain on tokens (or load the base model)"),
+        ], inputArguments: { $0.gsm8k }, replacedBy: { $0.gsm8k.isEmpty ? "no GSM8K files in [inputs] gsm8k" : nil }),
+        StageSpec(name: "chunk", folder: "chunk", summary: "pages → chunks (LangChain's recursive splitter)", parameters: [
+            StageParameter("size", .int, .int(1024), .option("--size"), "largest chunk in code points"),
+            StageParameter("overlap", .int, .int(128), .option("--overlap"), "overlap in code points"),
+            StageParameter("unit", .string, .string("page"), .option("--unit"), "page or document"),
+        ]),
+        StageSpec(name: "index", folder: "index", summary: "chunks → SQLite: embeddings + FTS5", parameters: [
+            StageParameter("model", .string, .string("models/all-MiniLM-L6-v2"), .option("--model"), "sentence-transformers folder"),
+            StageParameter("archive", .bool, .bool(true), .flag("--archive"), "also keep index.sqlite.zst"),
+        ]),
+        StageSpec(name: "pretrain", folder: "pretrain", summary: "pretrain a GPT-2 on the tokens (skipped with a base model)",
+                  parameters: [
+            StageParameter("config", .string, .string("small"), .option("--config"), "tiny, small, gpt2 or a config.json"),
+            StageParameter("steps", .int, .int(200), .option("--steps"), "optimizer steps"),
+            StageParameter("batch", .int, .int(8), .option("--batch"), "sequences per micro-batch"),
+            StageParameter("seq", .int, .int(256), .option("--seq"), "tokens per sequence"),
+            StageParameter("grad_accum", .int, .int(1), .option("--grad-accum"), "micro-batches per step"),
+            StageParameter("lr", .double, .double(6e-4), .option("--lr"), "peak learning rate"),
+            StageParameter("warmup", .int, nil, .option("--warmup"), "warm-up steps (default 10% of steps, ≤ 100)"),
+            StageParameter("weight_decay", .double, .double(0.1), .option("--weight-decay"), "AdamW weight decay"),
+            StageParameter("max_grad_norm", .double, .double(1), .option("--max-grad-norm"), "gradient clip"),
+            StageParameter("seed", .int, .int(1337), .option("--seed"), "random seed"),
+            StageParameter("save_every", .int, .int(100), .option("--save-every"), "checkpoint every N steps"),
+            StageParameter("eval_every", .int, .int(50), .option("--eval-every"), "validation every N steps"),
+            StageParameter("eval_batches", .int, .int(4), .option("--eval-batches"), "batches per validation"),
+            StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
+        ], replacedBy: { $0.baseModel.isEmpty ? nil : "base model \($0.baseModel)" }),
         StageSpec(name: "sft", folder: "sft", summary: "supervised fine-tuning"),
         StageSpec(name: "grpo", folder: "grpo", summary: "GRPO on GSM8K with the four rewards"),
-        StageSpec(name: "eval", folder: "eval", summary: "rewards and accuracy on held-out questions"),
+        StageSpec(name: "eval", folder: "eval", summary: "rewards and accuracy on held-out questions", parameters: [
+            StageParameter("limit", .int, .int(200), .option("--limit"), "questions (0: all)"),
+            StageParameter("max_new_tokens", .int, .int(128), .option("--max-new-tokens"), "answer length at most"),
+            StageParameter("batch", .int, .int(8), .option("--batch"), "questions decoded together"),
+            StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
+        ], inputArguments: { $0.baseModel.isEmpty ? [] : ["--model", $0.baseModel] }),
     ]
 
     public static func spec(_ name: String) -> StageSpec? { all.first { $0.name == name } }

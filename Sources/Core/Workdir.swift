@@ -39,9 +39,19 @@ public struct Workdir: Sendable {
             // component is the pid of the process that made it.
             let pid = name.split(separator: "-").dropFirst().first { !$0.isEmpty && $0.allSatisfy(\.isNumber) }
                 .flatMap { Int32($0) }
-            if let pid, pid == getpid() || kill(pid, 0) == 0 || errno == EPERM { continue } // still running
+            if let pid, pid == getpid() || Self.isAlive(pid) { continue } // still running
             FileSystem.remove(path + "/" + name)
         }
+    }
+
+    /// Whether process `pid` exists and is not a zombie (a killed stage whose parent died may stay a zombie
+    /// when nothing reaps orphans, as in some containers: it will never finish its folder).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state != "Z" && state != "X"
     }
 }
 

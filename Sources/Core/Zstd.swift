@@ -238,6 +238,33 @@ public enum Zstd {
         return out
     }
 
+    /// Streams `input` (plain or zstd: a compressed input is decompressed first) into a new zstd file `output`
+    /// through a temporary file in the same folder, fsync'ed and renamed into place: an interrupted call never
+    /// leaves a partial `output`. `progress` is called with the bytes read so far.
+    public static func compressFile(_ input: String, to output: String, level: Int32 = 3,
+                                    progress: (Int) -> Void = { _ in }) throws {
+        let dir = (output as NSString).deletingLastPathComponent
+        let folder = dir.isEmpty ? "." : dir
+        let tmp = folder + "/.tmp-pack-\(getpid())-" + (output as NSString).lastPathComponent
+        do {
+            let reader = try ByteReader(path: input)
+            let writer = try ZstdWriter(path: tmp, level: level)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { try writer.write(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                progress(n)
+            }
+            try writer.close()
+            guard rename(tmp, output) == 0 else { throw CoreError.io(path: output, operation: "rename", errno: errno) }
+            FileSystem.syncDirectory(folder)
+        } catch {
+            unlink(tmp)
+            throw error
+        }
+    }
+
     public static func isCompressed(path: String) -> Bool {
         (try? ByteReader(path: path).isCompressed) ?? false
     }

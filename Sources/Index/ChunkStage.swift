@@ -143,19 +143,13 @@ public enum ChunkStage {
     /// A JSON string of code points, escaped as Python's `json.dumps(..., ensure_ascii=False)` does.
     static func appendJSON(_ s: ArraySlice<UInt32>, to out: inout [UInt8]) {
         out.append(0x22)
+        out.reserveCapacity(out.count + s.count + 16)
         for v in s {
-            switch v {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            case 0x08: out.append(0x5C); out.append(0x62)
-            case 0x0C: out.append(0x5C); out.append(0x66)
-            case 0..<0x20:
-                let hex: (UInt32) -> UInt8 = { $0 < 10 ? UInt8(0x30 + $0) : UInt8(0x57 + $0) }
-                out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex(v >> 4), hex(v & 15)])
-            default:
+            // Printable ASCII other than '"' and '\\' (most text) is copied as is.
+            if v >= 0x20 && v < 0x80 && v != 0x22 && v != 0x5C { out.append(UInt8(truncatingIfNeeded: v)); continue }
+            if v < 0x20 || v == 0x22 || v == 0x5C {
+                PythonText.appendJSONEscape(UInt8(truncatingIfNeeded: v), to: &out)
+            } else {
                 PythonText.appendUTF8(v, to: &out)
             }
         }

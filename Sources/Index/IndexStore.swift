@@ -65,8 +65,9 @@ public enum IndexBuilder {
          "1_Pooling/config.json"].map { folder + "/" + $0 }.filter { FileSystem.exists($0) }
     }
 
-    /// Runs the stage; nil when it is up to date.
-    public static func run(workdir: Workdir, modelDir: String, force: Bool) throws -> Summary? {
+    /// Runs the stage; nil when it is up to date. `archive`: also write `index.sqlite.zst` beside the database
+    /// (what the nightly run keeps).
+    public static func run(workdir: Workdir, modelDir: String, force: Bool, archive: Bool = false) throws -> Summary? {
         let chunks = workdir.stageDir("chunk") + "/chunks.jsonl.zst"
         guard FileSystem.exists(chunks) else {
             throw IndexError.search("\(chunks): no chunks (run `pipeline chunk` first)")
@@ -79,8 +80,10 @@ public enum IndexBuilder {
         if FileSystem.exists(documents) { inputs.append(documents) }
         inputs += modelInputs(modelDir)
         let name = URL(fileURLWithPath: modelDir).standardizedFileURL.lastPathComponent
+        var parameters = ["model": name, "schema": schemaVersion]
+        if archive { parameters["archive"] = "zstd" }
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: inputs,
-                                           parameters: ["model": name, "schema": schemaVersion], force: force) else {
+                                           parameters: parameters, force: force) else {
             return nil
         }
         let embedder = try SentenceEmbedder(folder: modelDir)
@@ -91,6 +94,9 @@ public enum IndexBuilder {
         run.records["documents"] = summary.documents
         run.records["embedded"] = summary.embedded
         run.records["reused"] = summary.reused
+        if archive {
+            try Zstd.compressFile(run.output(databaseName), to: run.output(databaseName + ".zst"))
+        }
         try run.commit()
         return summary
     }

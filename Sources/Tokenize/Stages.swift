@@ -109,6 +109,7 @@ public enum TokenizeStages {
         run.records["lines"] = enc.lines
         run.records["vocab_size"] = tok.vocabSize
         run.records["bytes_per_token"] = writer.bytesPerToken
+        run.records["text_bytes"] = Int(enc.bytes)
         run.records["lines_with_invalid_utf8"] = enc.replacedLines
         try run.commit()
         if enc.replacedLines > 0 {

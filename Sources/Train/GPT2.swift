@@ -25,7 +25,11 @@ public struct GPT2Config: Codable, Equatable, Sendable {
     public var inner: Int { nInner ?? 4 * nEmbd }
     public var headDim: Int { nEmbd / nHead }
 
-    /// The demo model: trains to something useful in minutes on two cores.
+    /// The smoke-test model of `make demo`: 4 layers, 128 wide, 4 heads, 256 positions (pretrains in about a minute).
+    public static func tiny(vocabSize: Int) -> GPT2Config {
+        GPT2Config(vocabSize: vocabSize, nPositions: 256, nEmbd: 128, nLayer: 4, nHead: 4)
+    }
+    /// A small model that trains to something useful in tens of minutes on two cores.
     public static func small(vocabSize: Int) -> GPT2Config {
         GPT2Config(vocabSize: vocabSize, nPositions: 512, nEmbd: 384, nLayer: 6, nHead: 6)
     }

@@ -205,9 +205,13 @@ public enum PretrainStage {
     public static func run(workdir: Workdir, tokensPath: String, options: PretrainOptions, resume: Bool, force: Bool,
                            stopAfter: Int? = nil, report: (PretrainMetrics) -> Void = { _ in }) throws -> Pretrainer? {
         let params = options.parameters
+        var resume = resume
         if !resume, !force, let m = workdir.manifest("pretrain"),
            m.freshness(stageDir: workdir.stageDir("pretrain"), inputs: [tokensPath], parameters: params) == .upToDate {
-            return nil
+            // Same tokens and options: done, or an interrupted run's last checkpoint, which continues.
+            if (m.records["steps"] ?? 0) >= options.steps { return nil }
+            log.info("pretrain: an interrupted run with the same options stopped at step \(m.records["steps"] ?? 0); continuing it")
+            resume = true
         }
         let data = try TokenData(path: tokensPath, seq: options.seq, valFraction: options.valFraction)
         let trainer = try Pretrainer(options: options, data: data)

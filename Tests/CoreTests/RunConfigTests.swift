@@ -47,6 +47,15 @@ final class RunConfigTests: XCTestCase {
         // An empty string option is left to the command's default.
         let t = RunStages.spec("tokenize")!.arguments(values: ["corpus": .string("")], inputs: c.inputs, workdir: "w", force: false)
         XCTAssertEqual(t, ["tokenize", "--workdir", "w"])
+        // Stages without their input, or replaced by the base model, are not run.
+        XCTAssertEqual(RunStages.spec("pretrain")!.replacedBy(c.inputs), "base model m")
+        XCTAssertNil(RunStages.spec("ingest")!.replacedBy(c.inputs))
+        XCTAssertNotNil(RunStages.spec("ingest")!.replacedBy(RunInputs()))
+        XCTAssertNil(RunStages.spec("pretrain")!.replacedBy(RunInputs()))
+        let p = RunStages.spec("pretrain")!.arguments(values: ["config": .string("tiny"), "lr": .double(0.001)],
+                                                    inputs: RunInputs(), workdir: "w", force: false)
+        XCTAssertEqual(Array(p.prefix(5)), ["pretrain", "--config", "tiny", "--steps", "200"])
+        XCTAssertTrue(p.joined(separator: " ").contains("--lr 0.001 "), "\(p)")
     }
 
     func testUnknownKeysAndWrongTypesNameKeyAndLine() {
@@ -64,8 +73,8 @@ final class RunConfigTests: XCTestCase {
         XCTAssertTrue(m.hasPrefix("p.toml:1: unknown section [stagez]"), m)
         m = parseError("[gsm8k]\nsolution_end = true\n")
         XCTAssertEqual(m, "p.toml:2: gsm8k.solution_end must be a string, not boolean")
-        m = parseError("[pretrain]\nsteps = 3\n")
-        XCTAssertEqual(m, "p.toml:2: unknown key pretrain.steps (this stage takes no options yet)")
+        m = parseError("[pretrain]\nstep = 3\n")
+        XCTAssertTrue(m.hasPrefix("p.toml:2: unknown key pretrain.step (known: config, steps, "), m)
         m = parseError("[run]\nworkdir = \n")   // syntax error: line from TOMLKit
         XCTAssertTrue(m.hasPrefix("p.toml:2: "), m)
         m = parseError("[run]\nfoo = 1\n")
@@ -75,7 +84,9 @@ final class RunConfigTests: XCTestCase {
     func testRepoConfigParses() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let c = try RunConfig.load(path: root + "/pipeline.toml")
-        XCTAssertEqual(c.values["bpe-train"]?["vocab_size"], .int(2000))
+        XCTAssertEqual(c.values["bpe-train"]?["vocab_size"], .int(1000))
+        XCTAssertEqual(c.values["pretrain"]?["config"], .string("tiny"))
+        XCTAssertEqual(c.inputs.pdfs, ["data/papers"])
         XCTAssertEqual(c.inputs.gsm8k, ["data/gsm8k/train.jsonl", "data/gsm8k/test.jsonl"])
     }
 
@@ -110,5 +121,10 @@ final class RunConfigTests: XCTestCase {
         XCTAssertTrue(l.contains("<polyline"))
         XCTAssertEqual(l.components(separatedBy: "<circle").count - 1, 3)
         XCTAssertTrue(SVG.bars([]).contains("no data"))
+        // Negative values (rewards) grow left from a zero line in the middle; no negative widths.
+        let b = SVG.bars([("a", -4), ("b", 2)])
+        XCTAssertFalse(b.contains("width='-"), b)
+        XCTAssertTrue(b.contains("<rect x='190.0' y='8' width='180.0'"), b)   // −4: from 190 to the zero line at 370
+        XCTAssertTrue(b.contains("<rect x='370.0' y='30' width='90.0'"), b)   // +2: half as long, to the right
     }
 }

@@ -97,7 +97,7 @@ final class RunProcessTests: XCTestCase {
     func testRunOrderUntilOnlyAndUpToDate() throws {
         let cfg = try writeConfig("a")
         var (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
-        XCTAssertTrue(out.contains("ingest: not built"), out)
+        XCTAssertTrue(out.contains("ingest: not needed"), out)
         XCTAssertTrue(out.contains("bpe-train: ran"), out)
         XCTAssertTrue(out.contains("tokenize: ran"), out)
         XCTAssertFalse(out.contains("gsm8k:"), out)
@@ -106,7 +106,7 @@ final class RunProcessTests: XCTestCase {
         let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
         XCTAssertEqual(s.status, "ok")
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
-        XCTAssertEqual(s.stages.map(\.status), ["not built", "ran", "ran", "not selected", "not selected", "not selected",
+        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "not selected", "not selected", "not selected",
                                                  "not selected", "not selected", "not selected", "not selected"])
         XCTAssertTrue((257...400).contains(s.stages[1].records["vocab_size"] ?? 0))
         XCTAssertGreaterThan(s.stages[2].records["tokens"] ?? 0, 0)
@@ -115,7 +115,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
         XCTAssertTrue(FileSystem.exists(dir + "/report.html"))
 
-        (_, out) = try run(["run", "--config", cfg])
+        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
         XCTAssertTrue(out.contains("bpe-train: up to date"), out)
         XCTAssertTrue(out.contains("tokenize: up to date"), out)
         XCTAssertTrue(out.contains("gsm8k: ran"), out)
@@ -130,17 +130,68 @@ final class RunProcessTests: XCTestCase {
 
         // Usage errors exit 2; a failing stage stops the run, is named, and exits 1.
         try run(["run", "--config", cfg, "--until", "nonsense"], expect: 2)
-        try run(["run", "--config", cfg, "--only", "pretrain"], expect: 2)
+        try run(["run", "--config", cfg, "--only", "gsm8k", "--until", "gsm8k"], expect: 2)
         // Bad records are skipped (exit 3: the run goes on); a missing input fails the stage.
         try FileSystem.atomicWrite("not json\n", to: root + "/data/test.jsonl")
-        (_, out) = try run(["run", "--config", cfg])
+        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
         XCTAssertTrue(out.contains("gsm8k: ran with skips"), out)
         try FileManager.default.removeItem(atPath: root + "/data/test.jsonl")
-        (_, out) = try run(["run", "--config", cfg], expect: 1)
+        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"], expect: 1)
         XCTAssertTrue(out.contains("stage gsm8k failed"), out)
         let last = try RunSummary.load(runDir: root + "/a-runs/" + RunReport.runNames(runs: root + "/a-runs").last!)
         XCTAssertEqual(last.failedStage, "gsm8k")
         XCTAssertEqual(last.status, "failed")
+    }
+
+    /// The repository's pipeline.toml on data/, as `make demo` runs it: every stage built into this version runs,
+    /// and a second run finds every one up to date.
+    func testDemoConfigRunsEveryStageThenIsUpToDate() throws {
+        let pkg = SharedData.packageRoot()
+        guard FileSystem.exists(pkg + "/models/all-MiniLM-L6-v2/model.safetensors") else {
+            throw XCTSkip("models/all-MiniLM-L6-v2 is absent (run `make model` first): skipped")
+        }
+        var text = try String(contentsOfFile: pkg + "/pipeline.toml", encoding: .utf8)
+        text = text.replacingOccurrences(of: "workdir = \"artifacts\"", with: "workdir = \"\(root!)/demo-work\"")
+        text = text.replacingOccurrences(of: "runs = \"runs\"", with: "runs = \"\(root!)/demo-runs\"")
+        try FileSystem.atomicWrite(text, to: root + "/demo.toml")
+        func runInPackage(_ args: [String]) throws -> (Int32, String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+            p.currentDirectoryURL = URL(fileURLWithPath: pkg)
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        var (code, out) = try runInPackage(["run", "--config", root + "/demo.toml"])
+        XCTAssertEqual(code, 0, out)
+        let runs = RunReport.runNames(runs: root + "/demo-runs")
+        let s = try RunSummary.load(runDir: root + "/demo-runs/" + runs[0])
+        for o in s.stages {
+            XCTAssertTrue(["ran", "not built"].contains(o.status), "\(o.stage): \(o.status)\n\(out)")
+        }
+        let records = Dictionary(uniqueKeysWithValues: s.stages.map { ($0.stage, $0.records) })
+        XCTAssertEqual(records["ingest"]?["skipped"], 0)
+        XCTAssertGreaterThanOrEqual(records["ingest"]?["documents"] ?? 0, 4)
+        XCTAssertGreaterThan(records["chunk"]?["chunks"] ?? 0, 0)
+        XCTAssertEqual(records["index"]?["chunks"], records["chunk"]?["chunks"])
+        XCTAssertEqual(records["pretrain"]?["steps"], 60)
+        XCTAssertEqual(records["eval"]?["questions"], 4)
+        XCTAssertTrue(FileSystem.exists(root + "/demo-work/index/index.sqlite.zst"))
+        let html = try String(contentsOfFile: root + "/demo-runs/" + runs[0] + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("Documents: <b>"), "ingest section")
+        XCTAssertTrue(html.contains("bytes of text per token"), "tokens section")
+        XCTAssertTrue(html.contains("Chunk length"), "chunk section")
+        XCTAssertTrue(html.contains("Sample answers"), "eval section")
+
+        (code, out) = try runInPackage(["run", "--config", root + "/demo.toml", "--no-report"])
+        XCTAssertEqual(code, 0, out)
+        let again = try RunSummary.load(runDir: root + "/demo-runs/" + RunReport.runNames(runs: root + "/demo-runs").last!)
+        for o in again.stages where o.status != "not built" { XCTAssertEqual(o.status, "up to date", "\(o.stage)\n\(out)") }
     }
 
     func testLockContention() throws {
@@ -170,7 +221,7 @@ final class RunProcessTests: XCTestCase {
     func testKillAndResumeGivesIdenticalArtifacts() throws {
         let clean = try writeConfig("clean")
         let t0 = Date()
-        try run(["run", "--config", clean, "--no-report"])
+        try run(["run", "--config", clean, "--no-report", "--until", "gsm8k"])
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/clean-work")
         XCTAssertEqual(expected.count, 10, "\(expected.keys.sorted())")
@@ -186,7 +237,7 @@ final class RunProcessTests: XCTestCase {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             // Every other attempt forces everything, so kills also land inside committed stages' rewrites.
-            p.arguments = ["run", "--config", cfg, "--no-report"] + (i % 2 == 1 ? ["--force", "all"] : [])
+            p.arguments = ["run", "--config", cfg, "--no-report", "--until", "gsm8k"] + (i % 2 == 1 ? ["--force", "all"] : [])
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -196,12 +247,12 @@ final class RunProcessTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.2) // let the orphaned stage receive its parent-death SIGKILL
         }
         XCTAssertGreaterThan(kills, 0)
-        try run(["run", "--config", cfg, "--no-report"])
+        try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
         XCTAssertEqual(try snapshot(root + "/k-work"), expected)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/k-work").filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".old-") }
         XCTAssertEqual(leftovers, [])
         // And one more run is a no-op.
-        let (_, out) = try run(["run", "--config", cfg, "--no-report"])
+        let (_, out) = try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
         XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 3, out)
     }
 }

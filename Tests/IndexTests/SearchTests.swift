@@ -76,7 +76,12 @@ final class SearchTests: XCTestCase {
         let rows = 1000, dim = 16
         var rng = SystemRandomNumberGenerator()
         var m = (0..<(rows * dim)).map { _ in Float.random(in: -1...1, using: &rng) }
-        // Duplicate rows give tied scores: the lower row must come first.
+        // Rows L2-normalised as in the index (so a row is its own best match), and a duplicate row gives tied
+        // scores: the lower row must come first.
+        for r in 0..<rows {
+            let norm = (0..<dim).reduce(Float(0)) { $0 + m[r * dim + $1] * m[r * dim + $1] }.squareRoot()
+            for d in 0..<dim { m[r * dim + d] /= norm }
+        }
         for d in 0..<dim { m[500 * dim + d] = m[7 * dim + d] }
         let q = (0..<dim).map { _ in Float.random(in: -1...1, using: &rng) }
         for k in [1, 4, 10, 999, 1000, 5000] {

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Core
+import Foundation
+import Tokenize
+import Train
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Score a model's greedy answers to held-out GSM8K questions with the four reward functions.",
+        discussion: """
+        Reads the gsm8k stage's records (--data, default <workdir>/gsm8k/test), takes the first --limit questions \
+        (0: all), encodes each record's prompt_text (left-truncated to leave room for the answer), decodes greedily \
+        up to --max-new-tokens or the model's EOS, and scores the text with match_format_exactly, \
+        match_format_approximately, check_answer and check_numbers (as `pipeline reward`; markers from the gsm8k \
+        manifest). The model is --model (default <workdir>/pretrain: a GPT-2 folder in transformers' layout); \
+        the tokenizer is the model folder's own when it has tokenizer.json, else --tokenizer (default \
+        <workdir>/tokenize).
+
+        Writes <workdir>/eval/: completions.jsonl.zst (id, completion, tokens, rewards per function, reward: \
+        their sum), summary.json (questions, reward and reward_std, accuracy = share of check_answer 3.0, \
+        format_exact = share matching the format exactly, rewards/<name>/mean, mean_completion_tokens) and the \
+        manifest (records questions, exact_answers, format_exact, reward_milli). Greedy decoding makes it \
+        deterministic; up to date while the data, model and options are unchanged.
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: ArgumentHelp("Model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
+    @Option(help: ArgumentHelp("Tokenizer folder or file (default: the model folder's, else <workdir>/tokenize).", valueName: "path"))
+    var tokenizer: String?
+    @Option(help: ArgumentHelp("GSM8K records: a file, or a split such as artifacts/gsm8k/test (default <workdir>/gsm8k/test).", valueName: "path"))
+    var data: String?
+    @Option(help: "Questions to evaluate, in file order (0: all).") var limit = 200
+    @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate per answer at most.") var maxNewTokens = 128
+    @Option(help: "Questions decoded together.") var batch = 8
+    @Option(help: "Threads (default: all cores).") var threads: Int?
+
+    func validate() throws {
+        guard limit >= 0 else { throw ValidationError("--limit must be ≥ 0") }
+        guard maxNewTokens >= 1, batch >= 1 else { throw ValidationError("--max-new-tokens and --batch must be ≥ 1") }
+    }
+
+    func run() throws {
+        global.apply()
+        Compute.configure(threads: threads ?? Machine.cores)
+        let work = global.work
+        let modelDir = model ?? work.stageDir("pretrain")
+        let net = try ModelSupport.loadModel(modelDir)
+        let dataPath = try RewardScoring.resolveData(data ?? work.stageDir("gsm8k") + "/test")
+        let ownTokenizer = ["tokenizer.json", "tokenizer.json.zst", "vocab.json"].contains { FileSystem.exists(modelDir + "/" + $0) }
+        let tokPath = tokenizer ?? (ownTokenizer ? modelDir : work.stageDir("tokenize"))
+        let tok = try BPETokenizer(path: tokPath)
+        var o = EvalStage.Options()
+        o.limit = limit; o.maxNewTokens = maxNewTokens; o.batch = batch
+        o.markers = RewardScoring.markers(forData: dataPath) ?? .standard
+        guard let s = try EvalStage.run(workdir: work, model: net, modelName: modelDir, adapterName: nil,
+                                        modelInputs: ModelSupport.modelFiles(modelDir), tokenizer: tok,
+                                        tokenizerInputs: ModelSupport.tokenizerFiles(tokPath), data: dataPath,
+                                        options: o, force: global.force) else {
+            print("eval: up to date")
+            return
+        }
+        print("eval: \(s.questions) questions, reward \(String(format: "%.3f", s.reward)) ± \(String(format: "%.3f", s.rewardStd)), "
+              + "accuracy \(String(format: "%.1f", s.accuracy * 100))%, format exact \(String(format: "%.1f", s.formatExact * 100))%, "
+              + "\(String(format: "%.1f", s.meanCompletionTokens)) tokens per answer -> \(work.stageDir("eval"))")
+        for f in RewardFunction.allCases { print("  \(f.logKey): \(String(format: "%.4f", s.means[f.logKey] ?? 0))") }
+    }
+}
+
+extension ModelSupport {
+    /// The files of a model folder that decide its weights.
+    static func modelFiles(_ dir: String) -> [String] {
+        ["config.json", "model.safetensors", "model.safetensors.zst"].map { dir + "/" + $0 }.filter { FileSystem.exists($0) }
+    }
+
+    /// The files a tokenizer path stands for (a file, or the tokenizer files of a folder).
+    static func tokenizerFiles(_ path: String) -> [String] {
+        guard FileSystem.isDirectory(path) else { return [path] }
+        return ["tokenizer.json", "tokenizer.json.zst", "vocab.json", "vocab.json.zst", "merges.txt", "merges.txt.zst"]
+            .map { path + "/" + $0 }.filter { FileSystem.exists($0) }
+    }
+}
