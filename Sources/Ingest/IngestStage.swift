@@ -142,12 +142,16 @@ public enum IngestStage {
         return found.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    /// Regular files under `dir` (relative paths), not entering hidden entries; symbolic links to files count.
+    /// Regular files under `dir` (relative paths), not entering hidden entries; symbolic links are followed, each
+    /// folder entered once (a link back up the tree is not a loop).
     static func walk(_ dir: String) -> [String] {
         var out: [String] = []
         var stack: [String] = [""]
+        var seen = Set<String>()
         while let rel = stack.popLast() {
             let full = rel.isEmpty ? dir : dir + "/" + rel
+            var st = stat()
+            guard stat(full, &st) == 0, seen.insert("\(st.st_dev):\(st.st_ino)").inserted else { continue }
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { continue }
             for name in names where !name.hasPrefix(".") {
                 let r = rel.isEmpty ? name : rel + "/" + name
