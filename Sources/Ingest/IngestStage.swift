@@ -261,20 +261,24 @@ public enum IngestStage {
             let pool = WorkerPool(command: o.worker, size: min(o.jobs, todo.count), timeout: o.docTimeout)
             defer { pool.shutdown() }
             let window = max(8, 16 * o.jobs)
-            var cursor = 0
-            var outstanding = 0
+            // Largest file first among the pending documents of the window: big documents start early instead
+            // of leaving one worker busy alone at the end (the output order is unaffected).
+            var pending = todo
             try pool.run(
-                hasMore: { cursor < todo.count },
+                hasMore: { !pending.isEmpty },
                 next: {
-                    guard cursor < todo.count, todo[cursor] < nextToEmit + window else { return nil }
-                    let i = todo[cursor]
-                    cursor += 1
-                    outstanding += 1
+                    let limit = nextToEmit + window
+                    var best = -1
+                    for (k, i) in pending.enumerated() {
+                        if i >= limit { break }
+                        if best < 0 || records[i].bytes > records[pending[best]].bytes { best = k }
+                    }
+                    guard best >= 0 else { return nil }
+                    let i = pending.remove(at: best)
                     return WorkerPool.Job(index: i, request: WorkerMessage.Request(
                         path: records[i].source, password: o.password, options: o.text))
                 },
                 done: { job, result in
-                    outstanding -= 1
                     var doc = records[job.index]
                     var pages: [String] = []
                     switch result {
