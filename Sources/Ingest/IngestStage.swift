@@ -237,13 +237,13 @@ public enum IngestStage {
 
         // Reused documents are ready at once; the others go to the workers. Results are written in input order:
         // a result that arrives early waits (at most `window` documents ahead of the oldest one still out).
+        // Reused documents' pages are read from the scratch file only when their turn comes.
         var ready: [Int: (DocumentRecord, [String])] = [:]
+        var reusable = Set<Int>()
         var todo: [Int] = []
         for (i, r) in records.enumerated() {
-            if let hit = try cache?.take(sha256: r.sha256) {
-                var d = hit.0
-                d.source = r.source
-                ready[i] = (d, hit.1)
+            if cache?.has(sha256: r.sha256) == true {
+                reusable.insert(i)
                 outcome.reused += 1
             } else {
                 todo.append(i)
@@ -251,8 +251,16 @@ public enum IngestStage {
         }
         var nextToEmit = 0
         func flush() throws {
-            while let r = ready.removeValue(forKey: nextToEmit) {
-                try emit(nextToEmit, r.0, r.1)
+            while true {
+                if let r = ready.removeValue(forKey: nextToEmit) {
+                    try emit(nextToEmit, r.0, r.1)
+                } else if reusable.remove(nextToEmit) != nil, let hit = try cache?.take(sha256: records[nextToEmit].sha256) {
+                    var d = hit.0
+                    d.source = records[nextToEmit].source
+                    try emit(nextToEmit, d, hit.1)
+                } else {
+                    return
+                }
                 nextToEmit += 1
             }
         }
@@ -306,6 +314,9 @@ public enum IngestStage {
             outcome.workersStarted = pool.started
         }
         try flush()
+        guard nextToEmit == records.count else {
+            throw IngestError.worker("internal error: \(records.count - nextToEmit) document(s) from \(records[nextToEmit].source) on were never answered")
+        }
         progress.finish()
         try pagesOut.close()
         try docsOut.close()
@@ -377,6 +388,8 @@ final class PreviousResults {
         result.docs = docs
         return result
     }
+
+    func has(sha256: String) -> Bool { docs[sha256] != nil && scratch != nil }
 
     /// The record and page texts for a file of this sha256, or nil.
     func take(sha256: String) throws -> (DocumentRecord, [String])? {
