@@ -6,7 +6,8 @@
 # Corpus: $BENCH_PDFS (a folder of PDFs) if set; otherwise ../shared/data/pdfs plus the PDF manuals that Debian
 # packages installed on this machine hold under /usr/share/doc (gunzipped). REPEAT=N copies the corpus N times
 # (distinct names, same content) for a longer run. Larger real corpora: install e.g. texlive-publishers-doc,
-# r-doc-pdf or octave-doc and point BENCH_PDFS at a folder of their PDFs.
+# r-doc-pdf or octave-doc and point BENCH_PDFS at a folder of their PDFs. Without any of these, the sample
+# papers in data/papers are used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release/pipeline}
@@ -28,6 +29,8 @@ else
     case "$f" in *.gz) gzip -dc "$f" > "$TMP/src/${name%.gz}" ;; *) cp "$f" "$TMP/src/$name" ;; esac
   done < <(find /usr/share/doc \( -name '*.pdf' -o -name '*.pdf.gz' \) -type f -print0 2>/dev/null)
 fi
+# Nothing else on this machine: the repository's sample papers (tiny; the figures then mostly measure start-up).
+ls "$TMP/src"/*.pdf > /dev/null 2>&1 || cp data/papers/*.pdf "$TMP/src/"
 for r in $(seq 1 "$REPEAT"); do
   for f in "$TMP/src"/*.pdf; do cp "$f" "$TMP/corpus/$r-$(basename "$f")"; done
 done
