@@ -69,6 +69,32 @@ final class PDFConformanceTests: XCTestCase {
         XCTAssertNil(PDFExtractor.withTrailer(Array("%PDF-1.4\n1 0 obj\n<</Type/Pages".utf8)))
     }
 
+    /// The sample papers against `Fixtures/pdftotext_papers.json` (pdftotext and pdfinfo output, written by
+    /// `Fixtures/make_pdftotext_fixtures.py`): no reference tool needed at test time.
+    func testSamplePapersAgainstPdftotextFixture() throws {
+        struct Fixture: Decodable {
+            struct File: Decodable { let pdfinfo: [String: String]; let pages: [String] }
+            let files: [String: File]
+        }
+        let path = PipelineProcess.packageRoot + "/Tests/IngestTests/Fixtures/pdftotext_papers.json"
+        let fixture = try JSONDecoder().decode(Fixture.self, from: try XCTUnwrap(FileManager.default.contents(atPath: path)))
+        XCTAssertEqual(fixture.files.count, 3)
+        for (name, ref) in fixture.files.sorted(by: { $0.key < $1.key }) {
+            let doc = PDFExtractor.extract(path: samplePapers + "/" + name, password: nil)
+            XCTAssertEqual(String(doc.pages.count), ref.pdfinfo["Pages"], name)
+            XCTAssertEqual(doc.title, ref.pdfinfo["Title"], name)
+            XCTAssertEqual(doc.author, ref.pdfinfo["Author"], name)
+            XCTAssertEqual(doc.created, ref.pdfinfo["CreationDate"].map(Self.utc), name)
+            let ours = TextCleanup.apply(TextOptions(dehyphenate: true), to: doc.pages)
+            for (i, page) in ours.enumerated() {
+                let theirs = TextCleanup.normalize(ref.pages[i], .nfkc)
+                // Same words in the same order; only the blank lines between blocks differ.
+                XCTAssertEqual(Similarity.collapseSpaces(page), Similarity.collapseSpaces(theirs), "\(name) page \(i)")
+                XCTAssertGreaterThan(Similarity.ratio(page, theirs), 0.95, "\(name) page \(i)")
+            }
+        }
+    }
+
     // MARK: - pdftotext / pdfinfo on the shared PDFs
 
     static func tool(_ name: String) -> String? {
