@@ -44,7 +44,7 @@ struct IngestCommand: ParsableCommand {
 
         Incremental: a re-run with the same files and options does nothing; otherwise documents whose sha256 \
         was extracted by the previous run with the same options are reused, and only new or changed files \
-        are extracted (the outputs are the same bytes as a run from scratch).
+        are extracted (the outputs are the same bytes as a run from scratch). --force extracts everything again.
         """)
 
     @Argument(help: ArgumentHelp("PDF, text or Markdown files, or folders holding them.", valueName: "path"))

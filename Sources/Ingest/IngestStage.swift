@@ -142,12 +142,16 @@ public enum IngestStage {
         return found.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
     }
 
-    /// Regular files under `dir` (relative paths), not entering hidden entries; symbolic links to files count.
+    /// Regular files under `dir` (relative paths), not entering hidden entries; symbolic links are followed, each
+    /// folder entered once (a link back up the tree is not a loop).
     static func walk(_ dir: String) -> [String] {
         var out: [String] = []
         var stack: [String] = [""]
+        var seen = Set<String>()
         while let rel = stack.popLast() {
             let full = rel.isEmpty ? dir : dir + "/" + rel
+            var st = stat()
+            guard stat(full, &st) == 0, seen.insert("\(st.st_dev):\(st.st_ino)").inserted else { continue }
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: full) else { continue }
             for name in names where !name.hasPrefix(".") {
                 let r = rel.isEmpty ? name : rel + "/" + name
@@ -195,7 +199,7 @@ public enum IngestStage {
         }
 
         // Results of the previous run with the same parameters, by sha256 (pages spilled to a scratch file).
-        let cache = try PreviousResults.load(run: run, parameters: params, wanted: Set(records.map(\.sha256)),
+        let cache = o.force ? nil : try PreviousResults.load(run: run, parameters: params, wanted: Set(records.map(\.sha256)),
                                              scratch: run.output(".reuse.tmp"))
         defer { cache?.close() }
 
@@ -233,13 +237,13 @@ public enum IngestStage {
 
         // Reused documents are ready at once; the others go to the workers. Results are written in input order:
         // a result that arrives early waits (at most `window` documents ahead of the oldest one still out).
+        // Reused documents' pages are read from the scratch file only when their turn comes.
         var ready: [Int: (DocumentRecord, [String])] = [:]
+        var reusable = Set<Int>()
         var todo: [Int] = []
         for (i, r) in records.enumerated() {
-            if let hit = try cache?.take(sha256: r.sha256) {
-                var d = hit.0
-                d.source = r.source
-                ready[i] = (d, hit.1)
+            if cache?.has(sha256: r.sha256) == true {
+                reusable.insert(i)
                 outcome.reused += 1
             } else {
                 todo.append(i)
@@ -247,8 +251,16 @@ public enum IngestStage {
         }
         var nextToEmit = 0
         func flush() throws {
-            while let r = ready.removeValue(forKey: nextToEmit) {
-                try emit(nextToEmit, r.0, r.1)
+            while true {
+                if let r = ready.removeValue(forKey: nextToEmit) {
+                    try emit(nextToEmit, r.0, r.1)
+                } else if reusable.remove(nextToEmit) != nil, let hit = try cache?.take(sha256: records[nextToEmit].sha256) {
+                    var d = hit.0
+                    d.source = records[nextToEmit].source
+                    try emit(nextToEmit, d, hit.1)
+                } else {
+                    return
+                }
                 nextToEmit += 1
             }
         }
@@ -257,20 +269,24 @@ public enum IngestStage {
             let pool = WorkerPool(command: o.worker, size: min(o.jobs, todo.count), timeout: o.docTimeout)
             defer { pool.shutdown() }
             let window = max(8, 16 * o.jobs)
-            var cursor = 0
-            var outstanding = 0
+            // Largest file first among the pending documents of the window: big documents start early instead
+            // of leaving one worker busy alone at the end (the output order is unaffected).
+            var pending = todo
             try pool.run(
-                hasMore: { cursor < todo.count },
+                hasMore: { !pending.isEmpty },
                 next: {
-                    guard cursor < todo.count, todo[cursor] < nextToEmit + window else { return nil }
-                    let i = todo[cursor]
-                    cursor += 1
-                    outstanding += 1
+                    let limit = nextToEmit + window
+                    var best = -1
+                    for (k, i) in pending.enumerated() {
+                        if i >= limit { break }
+                        if best < 0 || records[i].bytes > records[pending[best]].bytes { best = k }
+                    }
+                    guard best >= 0 else { return nil }
+                    let i = pending.remove(at: best)
                     return WorkerPool.Job(index: i, request: WorkerMessage.Request(
                         path: records[i].source, password: o.password, options: o.text))
                 },
                 done: { job, result in
-                    outstanding -= 1
                     var doc = records[job.index]
                     var pages: [String] = []
                     switch result {
@@ -298,6 +314,9 @@ public enum IngestStage {
             outcome.workersStarted = pool.started
         }
         try flush()
+        guard nextToEmit == records.count else {
+            throw IngestError.worker("internal error: \(records.count - nextToEmit) document(s) from \(records[nextToEmit].source) on were never answered")
+        }
         progress.finish()
         try pagesOut.close()
         try docsOut.close()
@@ -369,6 +388,8 @@ final class PreviousResults {
         result.docs = docs
         return result
     }
+
+    func has(sha256: String) -> Bool { docs[sha256] != nil && scratch != nil }
 
     /// The record and page texts for a file of this sha256, or nil.
     func take(sha256: String) throws -> (DocumentRecord, [String])? {

@@ -172,6 +172,10 @@ public enum PDFExtractor {
         if !unreadable.isEmpty {
             notes.append("\(unreadable.count) of \(count) pages cannot be read (\(unreadable.count == 1 ? "page" : "pages") \(ranges(unreadable)), kept as empty text)")
         }
+        if !truncated && unreadable.isEmpty
+            && result.pages.allSatisfy({ $0.allSatisfy { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" } }) {
+            notes.append("no text on any of its \(count) pages (images only? no OCR is done)")
+        }
         result.note = notes.isEmpty ? nil : notes.joined(separator: "; ")
         return result
     }

@@ -65,6 +65,8 @@ final class WorkerPool {
         env["PIPELINE_RUN_PARENT"] = String(getpid())
         // A crash in the PDF library ends the worker at once (no symbolicated backtrace, which takes seconds).
         env["SWIFT_BACKTRACE"] = "enable=no"
+        // The executable links OpenBLAS, whose thread pool a worker never uses.
+        env["OPENBLAS_NUM_THREADS"] = "1"
         p.environment = env
         let inPipe = Pipe(), outPipe = Pipe()
         p.standardInput = inPipe

@@ -169,7 +169,7 @@ public enum IngestWorker {
         // each document and passed on to the parent as diagnostics.
         let out = dup(STDOUT_FILENO)
         guard out >= 0 else { return 1 }
-        let scratch = fileno(tmpfile())
+        let scratch = tmpfile().map { fileno($0) } ?? -1
         if scratch >= 0 {
             dup2(scratch, STDERR_FILENO)
         }

@@ -194,6 +194,16 @@ final class IngestProcessTests: XCTestCase {
         XCTAssertTrue(fourth.stdout.contains("3 documents (0 extracted, 3 reused"), fourth.stdout)
         XCTAssertEqual(try ingest(["papers", "--workdir", "scratch2", "--strip-headers"]).status, 0)
         XCTAssertEqual(try IngestOutput(workdir: temp + "/w").hashes, try IngestOutput(workdir: temp + "/scratch2").hashes)
+
+        // A renamed file is reused under its new name (same sha256), in its new place in the order.
+        try FileManager.default.moveItem(atPath: temp + "/papers/byte-level-tokenizers.pdf", toPath: temp + "/papers/z-tokenizers.pdf")
+        let fifth = try ingest(["papers", "--workdir", "w", "--strip-headers"])
+        XCTAssertTrue(fifth.stdout.contains("3 documents (0 extracted, 3 reused"), fifth.stdout)
+        XCTAssertEqual(try ingest(["papers", "--workdir", "scratch3", "--strip-headers"]).status, 0)
+        let renamed = try IngestOutput(workdir: temp + "/w")
+        XCTAssertEqual(renamed.hashes, try IngestOutput(workdir: temp + "/scratch3").hashes)
+        XCTAssertEqual(renamed.documents.last?.source, "papers/z-tokenizers.pdf")
+        XCTAssertEqual(renamed.pages.last?.source, "papers/z-tokenizers.pdf")
     }
 
     // MARK: - Inputs and outputs

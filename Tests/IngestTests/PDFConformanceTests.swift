@@ -38,11 +38,61 @@ final class PDFConformanceTests: XCTestCase {
         XCTAssertLessThan(left.lowerBound, right.lowerBound)
     }
 
+    func testPDFWithoutText() throws {
+        // A one-page PDF whose page draws a rectangle and no text.
+        let t = try makeTemp("notext")
+        defer { FileSystem.remove(t) }
+        let content = "0 0 1 rg 10 10 100 100 re f"
+        var pdf = "%PDF-1.4\n"
+        var offsets: [Int] = []
+        let objects = ["<< /Type /Catalog /Pages 2 0 R >>", "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                       "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+                       "<< /Length \(content.utf8.count) >>\nstream\n\(content)\nendstream"]
+        for (i, o) in objects.enumerated() {
+            offsets.append(pdf.utf8.count)
+            pdf += "\(i + 1) 0 obj\n\(o)\nendobj\n"
+        }
+        let xref = pdf.utf8.count
+        pdf += "xref\n0 5\n0000000000 65535 f \n" + offsets.map { String(format: "%010d 00000 n \n", $0) }.joined()
+        pdf += "trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n\(xref)\n%%EOF\n"
+        try FileSystem.atomicWrite(pdf, to: t + "/figure.pdf")
+        let doc = PDFExtractor.extract(path: t + "/figure.pdf", password: nil)
+        XCTAssertNil(doc.skipReason)
+        XCTAssertEqual(doc.pages, [""])
+        XCTAssertEqual(doc.note, "no text on any of its 1 pages (images only? no OCR is done)")
+    }
+
     func testTrailerRepair() {
         let pdf = Array("%PDF-1.4\n1 0 obj\n<</Pages 2 0 R /Type /Catalog>>\nendobj\n2 0 obj\n<</Type/Pages".utf8)
         let repaired = PDFExtractor.withTrailer(pdf)!
         XCTAssertTrue(String(decoding: repaired, as: UTF8.self).hasSuffix("trailer\n<</Root 1 0 R>>\n%%EOF\n"))
         XCTAssertNil(PDFExtractor.withTrailer(Array("%PDF-1.4\n1 0 obj\n<</Type/Pages".utf8)))
+    }
+
+    /// The sample papers against `Fixtures/pdftotext_papers.json` (pdftotext and pdfinfo output, written by
+    /// `Fixtures/make_pdftotext_fixtures.py`): no reference tool needed at test time.
+    func testSamplePapersAgainstPdftotextFixture() throws {
+        struct Fixture: Decodable {
+            struct File: Decodable { let pdfinfo: [String: String]; let pages: [String] }
+            let files: [String: File]
+        }
+        let path = PipelineProcess.packageRoot + "/Tests/IngestTests/Fixtures/pdftotext_papers.json"
+        let fixture = try JSONDecoder().decode(Fixture.self, from: try XCTUnwrap(FileManager.default.contents(atPath: path)))
+        XCTAssertEqual(fixture.files.count, 3)
+        for (name, ref) in fixture.files.sorted(by: { $0.key < $1.key }) {
+            let doc = PDFExtractor.extract(path: samplePapers + "/" + name, password: nil)
+            XCTAssertEqual(String(doc.pages.count), ref.pdfinfo["Pages"], name)
+            XCTAssertEqual(doc.title, ref.pdfinfo["Title"], name)
+            XCTAssertEqual(doc.author, ref.pdfinfo["Author"], name)
+            XCTAssertEqual(doc.created, ref.pdfinfo["CreationDate"].map(Self.utc), name)
+            let ours = TextCleanup.apply(TextOptions(dehyphenate: true), to: doc.pages)
+            for (i, page) in ours.enumerated() {
+                let theirs = TextCleanup.normalize(ref.pages[i], .nfkc)
+                // Same words in the same order; only the blank lines between blocks differ.
+                XCTAssertEqual(Similarity.collapseSpaces(page), Similarity.collapseSpaces(theirs), "\(name) page \(i)")
+                XCTAssertGreaterThan(Similarity.ratio(page, theirs), 0.95, "\(name) page \(i)")
+            }
+        }
     }
 
     // MARK: - pdftotext / pdfinfo on the shared PDFs

@@ -90,6 +90,7 @@ final class TextCleanupTests: XCTestCase {
             try FileSystem.makeDirectory((t + "/" + f as NSString).deletingLastPathComponent)
             try FileSystem.atomicWrite("x", to: t + "/" + f)
         }
+        try FileManager.default.createSymbolicLink(atPath: t + "/b/c/up", withDestinationPath: t + "/b")
         let found = try IngestStage.findInputs([t + "/b/", t + "/a.txt", t + "/b/notes.csv", t + "/b/a.md"])
         XCTAssertEqual(found, [t + "/a.txt", t + "/b/Z.Pdf", t + "/b/a.md", t + "/b/c/d.pdf", t + "/b/notes.csv"])
         XCTAssertThrowsError(try IngestStage.findInputs([t + "/missing"]))
