@@ -15,6 +15,7 @@ struct Pipeline: ParsableCommand {
         Exit codes: 0 ok, 1 failed, 2 usage error, 3 finished but some inputs were skipped.
         """,
         subcommands: Pipeline.stageCommands + [RunCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
+            + Pipeline.internalCommands
     )
 }
 

@@ -1,23 +1,26 @@
 import ArgumentParser
 
 extension Pipeline {
-    /// The stage commands, in pipeline order, then the tools that work on their outputs.
+    /// The stage commands, in pipeline order (the names `pipeline run` knows), then the tools that work on
+    /// their outputs.
     static let stageCommands: [ParsableCommand.Type] = [
         IngestCommand.self,
-        IngestWorkerCommand.self,
         BPETrain.self,
         TokenizeCorpus.self,
         GSM8KCommand.self,
         ChunkCommand.self,
-        RewardCommand.self,
         IndexCommand.self,
-        SearchCommand.self,
         PretrainCommand.self,
+        EvalCommand.self,
+        SearchCommand.self,
         GenerateCommand.self,
         EvalLossCommand.self,
-        EvalCommand.self,
+        RewardCommand.self,
         Encode.self,
         Decode.self,
         Export.self,
     ]
+
+    /// Commands the user never calls (not in --help): the ingest stage's worker processes.
+    static let internalCommands: [ParsableCommand.Type] = [IngestWorkerCommand.self]
 }
