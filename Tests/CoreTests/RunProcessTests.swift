@@ -254,6 +254,33 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(check.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
     }
 
+    /// A disk that fills up mid-write (simulated with a file-size limit, so the write fails with EFBIG as it would
+    /// with ENOSPC): one clear error line naming the file, exit 1, and the previous outputs intact and up to date.
+    func testWriteFailureKeepsThePreviousOutput() throws {
+        let cfg = try writeConfig("f")
+        try run(["run", "--config", cfg, "--until", "tokenize", "--no-report"])
+        let work = root + "/f-work"
+        let before = try snapshot(work)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = ["-c", "trap '' XFSZ; ulimit -f 8; exec \"$0\" tokenize --corpus \"$1\" --workdir \"$2\" --force -q",
+                       binary, root + "/data/corpus.txt", work]
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 1, text)
+        let errors = text.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+        XCTAssertEqual(errors.count, 1, text)
+        XCTAssertTrue(errors.first?.contains("tokens.bin.zst: write failed: File too large") ?? false, text)
+        XCTAssertEqual(try snapshot(work), before)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work).filter { $0.hasPrefix(".tmp-") }, [])
+        let (_, status) = try run(["status", "--workdir", work])
+        XCTAssertTrue(status.contains("tokens    up to date"), status)
+    }
+
     func testLockContention() throws {
         let cfg = try writeConfig("l")
         var held: WorkdirLock? = try WorkdirLock(workdir: root + "/l-work", wait: false)
