@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages build demo test bench nightly clean venv model
+.PHONY: setup system-packages build demo test bench nightly clean venv model check-report
 
 ## setup: install the system packages (apt-get) and build the release binary
 setup: system-packages build
@@ -58,6 +58,16 @@ $(VENV)/.ok: Benchmarks/requirements.txt
 ## bench: side-by-side benchmarks against the reference tools
 bench: build venv
 	@for b in Benchmarks/bench_*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash "$$b" || exit 1; done
+	@if ls -d runs/*/ >/dev/null 2>&1; then $(MAKE) --no-print-directory check-report; fi
+
+## check-report: render the newest runs/*/report.html in headless Chromium (installed when missing) and check
+## that its charts are drawn with data
+check-report:
+	@command -v chromium >/dev/null || { echo "installing chromium"; $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@run=$$(ls -d runs/*/ 2>/dev/null | tail -1); \
+	  if [ -z "$$run" ]; then echo "no run under runs/ (make demo first)"; exit 1; fi; \
+	  python3 scripts/check_report.py "$$run"
 
 ## nightly: every stage in order (pipeline.toml), incremental through the manifests, logs and report in runs/<UTC time>/
 NIGHTLY_CONFIG ?= pipeline.toml

@@ -320,7 +320,10 @@ public enum RunReport {
         if !samples.isEmpty {
             h += "<h3>Sample answers</h3><table><tr><th>id</th><th>reward</th><th>completion</th></tr>"
             for (id, text, r) in samples {
-                h += "<tr><td>\(SVG.esc(id))</td><td>\(SVG.num(r))</td><td><pre style='white-space:pre-wrap;margin:0'>\(SVG.esc(String(text.prefix(600))))</pre></td></tr>"
+                let shown = text.allSatisfy(\.isWhitespace)
+                    ? "<span class=muted>(\(text.unicodeScalars.count) whitespace characters only)</span>"
+                    : "<pre style='white-space:pre-wrap;margin:0;max-height:14em;overflow:auto'>\(SVG.esc(String(text.prefix(600))))</pre>"
+                h += "<tr><td>\(SVG.esc(id))</td><td>\(SVG.num(r))</td><td>\(shown)</td></tr>"
             }
             h += "</table>"
         }
