@@ -52,10 +52,8 @@ public enum SVG {
             let bh = ph * Double(c) / maxC
             s += "<rect x='\(f(Double(l) + Double(i) * bw + 1))' y='\(f(Double(t) + ph - bh))' width='\(f(max(bw - 2, 1)))' height='\(f(bh))' fill='\(colors[0])'><title>\(c)</title></rect>"
         }
-        s += "<text x='\(l - 4)' y='\(t + 10)' text-anchor='end'>\(Int(maxC))</text>"
-        s += "<text x='\(l)' y='\(height - b + 16)'>\(num(lo))</text>"
-        s += "<text x='\(width - r)' y='\(height - b + 16)' text-anchor='end'>\(num(hi))</text>"
-        s += "<text x='\(l + Int(pw / 2))' y='\(height - 6)' text-anchor='middle'>\(esc(xLabel)) (n = \(values.count))</text>"
+        s += labels(l: l, t: t, pw: pw, ph: ph, yTop: String(Int(maxC)), yBottom: nil, xLow: num(lo), xHigh: num(hi),
+                    title: "\(xLabel) (n = \(values.count))", titleY: height - 6)
         return s + "</svg>"
     }
 
@@ -81,15 +79,23 @@ public enum SVG {
             }
             s += "<rect x='\(l + i * 150)' y='\(height - 16)' width='10' height='10' fill='\(c)'/><text x='\(l + i * 150 + 14)' y='\(height - 7)'>\(esc(name))</text>"
         }
-        s += "<text x='\(l - 4)' y='\(t + 10)' text-anchor='end'>\(num(y1))</text>"
-        s += "<text x='\(l - 4)' y='\(t + Int(ph))' text-anchor='end'>\(num(y0))</text>"
-        s += "<text x='\(l)' y='\(t + Int(ph) + 16)'>\(num(x0))</text>"
-        s += "<text x='\(width - r)' y='\(t + Int(ph) + 16)' text-anchor='end'>\(num(x1))</text>"
-        s += "<text x='\(l + Int(pw / 2))' y='\(t + Int(ph) + 30)' text-anchor='middle'>\(esc(xLabel))</text>"
+        s += labels(l: l, t: t, pw: pw, ph: ph, yTop: num(y1), yBottom: num(y0), xLow: num(x0), xHigh: num(x1),
+                    title: xLabel, titleY: t + Int(ph) + 30)
         return s + "</svg>"
     }
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+    /// The value labels at the ends of both axes and the x-axis title, for a plot area at (l, t) of pw × ph.
+    static func labels(l: Int, t: Int, pw: Double, ph: Double, yTop: String, yBottom: String?, xLow: String,
+                       xHigh: String, title: String, titleY: Int) -> String {
+        let base = t + Int(ph)
+        var s = "<text x='\(l - 4)' y='\(t + 10)' text-anchor='end'>\(esc(yTop))</text>"
+        if let yBottom { s += "<text x='\(l - 4)' y='\(base)' text-anchor='end'>\(esc(yBottom))</text>" }
+        s += "<text x='\(l)' y='\(base + 16)'>\(esc(xLow))</text>"
+        s += "<text x='\(l + Int(pw))' y='\(base + 16)' text-anchor='end'>\(esc(xHigh))</text>"
+        return s + "<text x='\(l + Int(pw / 2))' y='\(titleY)' text-anchor='middle'>\(esc(title))</text>"
+    }
     static func axes(l: Int, t: Int, pw: Double, ph: Double) -> String {
         "<line x1='\(l)' y1='\(t)' x2='\(l)' y2='\(f(Double(t) + ph))' stroke='#444'/>"
             + "<line x1='\(l)' y1='\(f(Double(t) + ph))' x2='\(f(Double(l) + pw))' y2='\(f(Double(t) + ph))' stroke='#444'/>"
