@@ -80,6 +80,10 @@ public final class GPT2 {
     public let lnfB: Parameter
     /// Every parameter in transformers' order (`named_parameters()`).
     public let parameters: [Parameter]
+    /// The attached LoRA adapter (see `LoRA.attach` / `LoRA.load`), included by every forward pass while enabled.
+    public var lora: LoRA?
+    /// Parameters that get gradients: the unfrozen base parameters and the adapter's.
+    public var trainableParameters: [Parameter] { parameters.filter { !$0.frozen } + (lora?.parameters ?? []) }
 
     public init(config c: GPT2Config) {
         config = c
@@ -127,7 +131,7 @@ public final class GPT2 {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
-    public func zeroGrad() { for p in parameters where !p.frozen { p.grad.zero() } }
+    public func zeroGrad() { for p in trainableParameters { p.grad.zero() } }
 }
 
 // MARK: - Kernels
