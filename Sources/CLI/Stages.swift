@@ -16,5 +16,6 @@ extension Pipeline {
         Encode.self,
         Decode.self,
         Export.self,
+        PeftInfoCommand.self,
     ]
 }
