@@ -17,5 +17,6 @@ extension Pipeline {
         Decode.self,
         Export.self,
         PeftInfoCommand.self,
+        SFTCommand.self,
     ]
 }
