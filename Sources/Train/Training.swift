@@ -159,6 +159,16 @@ public final class TrainContext {
                 }
             }
         }
+        backpropagateLogitGradient()
+    }
+
+    /// Backward from a logit gradient already stored in `logits` (d(loss)/d(logits) of the last forward pass):
+    /// adds to every unfrozen parameter's (and the attached LoRA's) gradient. Used by losses other than
+    /// cross-entropy (GRPO).
+    public func backpropagateLogitGradient() {
+        let c = model.config
+        let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
+        let lg = logits.p
         let wte = model.wte
         // logits = lnf · wteᵀ
         dln.zero()
