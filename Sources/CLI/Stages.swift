@@ -18,5 +18,6 @@ extension Pipeline {
         Export.self,
         PeftInfoCommand.self,
         SFTCommand.self,
+        GRPOCommand.self,
     ]
 }

@@ -18,7 +18,9 @@ final class GRPOTests: XCTestCase {
         let rewards: [String: [Double?]]; let reward_funcs: [String]; let advantages: [Double]; let cases: [Case]
     }
 
-    func expected() throws -> Expected {
+    func expected() throws -> Expected { try Self.loadExpected() }
+
+    static func loadExpected() throws -> Expected {
         try JSONDecoder().decode(Expected.self, from: try XCTUnwrap(FileManager.default.contents(atPath: Self.dir + "/expected.json")))
     }
 
@@ -93,5 +95,95 @@ final class GRPOTests: XCTestCase {
             }
         }
         print("GRPO vs TRL: \(e.cases.count) cases, max |loss diff| \(worstLoss), gradients max rel err \(worstGrad)")
+    }
+}
+
+/// The trainer end to end on the tiny model: metrics with TRL's names, samples, the adapter learns, and
+/// --resume continues exactly.
+final class GRPOTrainerTests: XCTestCase {
+    func setUpRun(_ tmp: String) throws -> (model: String, data: String, tokenizer: String) {
+        let fx = GRPOTests.fixtures
+        let m = try Checkpoint.load(directory: fx + "/gpt2_tiny/model")
+        let E = m.config.nEmbd
+        for i in 0..<E { m.wte.value.p[999 * E + i] *= 16 }
+        try Checkpoint.save(m, directory: tmp + "/model", compressed: true)
+        var lines = ""
+        for i in 0..<6 {
+            let obj = ["id": "train-\(i)", "prompt_text": "User:\nWhat is \(i) + \(i)?\n\nAssistant:\n", "answer": "\(2 * i)",
+                       "target_text": ""]
+            lines += String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self) + "\n"
+        }
+        try FileSystem.makeDirectory(tmp + "/gsm8k")
+        try FileSystem.atomicWrite(lines, to: tmp + "/gsm8k/train.jsonl")
+        return (tmp + "/model", tmp + "/gsm8k/train.jsonl", GRPOTests.dir + "/tokenizer.json")
+    }
+
+    func options() -> GRPOOptions {
+        var o = GRPOOptions()
+        o.lora.r = 4; o.lora.dropout = 0.1; o.numGenerations = 2; o.batch = 2; o.gradAccum = 2
+        o.maxSteps = 4; o.maxPromptLength = 16; o.loss.maxCompletionLength = 12; o.lr = 1e-2; o.saveEvery = 2
+        o.sampleEvery = 2; o.loss.temperature = 0.8
+        return o
+    }
+
+    func testMetricsSamplesAndExactResume() throws {
+        let tmp = NSTemporaryDirectory() + "grpo-stage-\(getpid())"
+        try? FileManager.default.removeItem(atPath: tmp)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let (model, data, tok) = try setUpRun(tmp)
+        let w1 = Workdir(explicit: tmp + "/w1"), w2 = Workdir(explicit: tmp + "/w2")
+        let full = try XCTUnwrap(GRPOStage.run(workdir: w1, modelDir: model, dataPath: data, tokenizerPath: tok, options: options(),
+                                               resume: false, force: false))
+        XCTAssertEqual(full.step, 4)
+        let m = full.metrics[0]
+        for k in ["loss", "grad_norm", "learning_rate", "reward", "reward_std", "rewards/match_format_exactly/mean",
+                  "rewards/check_numbers/std", "completions/mean_length", "completions/clipped_ratio", "kl", "entropy",
+                  "frac_reward_zero_std", "step_time"] {
+            XCTAssertNotNil(m[k], k)
+        }
+        // transformers' linear schedule: warm-up ceil(0.1 × 4) = 1 step, then (4 − s)/3
+        XCTAssertEqual(full.metrics.map { $0["learning_rate"]! }, [Float(0), 1e-2, 1e-2 * Float(2.0 / 3), 1e-2 * Float(1.0 / 3)].map { Double($0) })
+        let saved = try JSONLReader.readAll([String: Double].self, path: w1.stageDir("grpo") + "/metrics.jsonl.zst")
+        XCTAssertEqual(saved.count, 4)
+        let samples = try JSONLReader.readAll(GRPOSampleRecord.self, path: w1.stageDir("grpo") + "/samples.jsonl.zst")
+        XCTAssertEqual(samples.map(\.step), [1, 2, 4])
+        XCTAssertEqual(samples[0].completions.count, 2)
+        // interrupted after 2 steps, then resumed
+        _ = try GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok, options: options(),
+                              resume: false, force: false, stopAfter: 2)
+        let resumed = try XCTUnwrap(GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok,
+                                                  options: options(), resume: true, force: false))
+        XCTAssertEqual(resumed.step, 4)
+        func strip(_ m: [String: Double]) -> [String: Double] { m.filter { $0.key != "step_time" && $0.key != "generation_time" } }
+        XCTAssertEqual(resumed.metrics.map(strip), full.metrics.map(strip))
+        let a = try SafeTensors.read(path: w1.stageDir("grpo") + "/adapter_model.safetensors")
+        let b = try SafeTensors.read(path: w2.stageDir("grpo") + "/adapter_model.safetensors")
+        XCTAssertEqual(a, b)
+        XCTAssertNil(try GRPOStage.run(workdir: w1, modelDir: model, dataPath: data, tokenizerPath: tok, options: options(),
+                                       resume: false, force: false), "up to date")
+    }
+
+    /// Continuing an adapter: the KL reference is the starting adapter (TRL 1.x), so the first step's KL is 0.
+    func testAdapterContinuationUsesTheStartingAdapterAsReference() throws {
+        let tmp = NSTemporaryDirectory() + "grpo-adapter-\(getpid())"
+        try? FileManager.default.removeItem(atPath: tmp)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let (model, data, tok) = try setUpRun(tmp)
+        var o = options()
+        o.adapter = GRPOTests.dir + "/adapter"
+        o.maxSteps = 3
+        let t = try XCTUnwrap(GRPOStage.run(workdir: Workdir(explicit: tmp + "/w"), modelDir: model, dataPath: data,
+                                            tokenizerPath: tok, options: o, resume: false, force: false))
+        XCTAssertEqual(t.metrics[0]["kl"]!, 0, accuracy: 1e-9)
+        let ref = try XCTUnwrap(t.loss.reference)
+        XCTAssertFalse(ref === t.lora)
+        // the KL is measured against that copy: moving the policy away from it makes the KL positive
+        for p in t.lora.parameters { for i in 0..<p.count { p.value.p[i] *= 1.5 } }
+        let e = try GRPOTests.loadExpected()
+        let s = (0..<4).map { GRPOSample(prompt: e.prompt_ids[$0], completion: e.completion_ids[$0], advantage: 0) }
+        XCTAssertGreaterThan(t.loss.step(s, generationTokens: 40, accumulation: 1).kl, 1e-6)
+        t.loss.reference = nil   // adapter disabled: the base model
+        XCTAssertGreaterThan(t.loss.step(s, generationTokens: 40, accumulation: 1).kl, 1e-6)
+        XCTAssertEqual(t.lora.targets, [.cAttn, .fcProj])
     }
 }
