@@ -19,6 +19,9 @@ extension Pipeline {
         Encode.self,
         Decode.self,
         Export.self,
+        PeftInfoCommand.self,
+        SFTCommand.self,
+        GRPOCommand.self,
     ]
 
     /// Commands the user never calls (not in --help): the ingest stage's worker processes.

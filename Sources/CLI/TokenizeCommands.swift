@@ -72,7 +72,7 @@ struct BPETrain: ParsableCommand {
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a stage's results as plain files for other tools.",
-        subcommands: [ExportTokenizer.self, ExportModel.self])
+        subcommands: [ExportTokenizer.self, ExportModel.self, ExportMerged.self])
 }
 
 struct ExportTokenizer: ParsableCommand {

@@ -84,6 +84,10 @@ public final class GPT2 {
     public let lnfB: Parameter
     /// Every parameter in transformers' order (`named_parameters()`).
     public let parameters: [Parameter]
+    /// The attached LoRA adapter (see `LoRA.attach` / `LoRA.load`), included by every forward pass while enabled.
+    public var lora: LoRA?
+    /// Parameters that get gradients: the unfrozen base parameters and the adapter's.
+    public var trainableParameters: [Parameter] { parameters.filter { !$0.frozen } + (lora?.parameters ?? []) }
 
     public init(config c: GPT2Config) {
         config = c
@@ -111,6 +115,15 @@ public final class GPT2 {
         lnfW.value.p.update(repeating: 1, count: E)
     }
 
+    /// A model over existing parameter objects (shared, not copied).
+    init(config c: GPT2Config, wte: Parameter, wpe: Parameter, blocks: [Block], lnfW: Parameter, lnfB: Parameter) {
+        config = c
+        self.wte = wte; self.wpe = wpe; self.blocks = blocks; self.lnfW = lnfW; self.lnfB = lnfB
+        var ps = [wte, wpe]
+        for b in blocks { ps += [b.ln1w, b.ln1b, b.attnW, b.attnB, b.projW, b.projB, b.ln2w, b.ln2b, b.fcW, b.fcB, b.fcProjW, b.fcProjB] }
+        parameters = ps + [lnfW, lnfB]
+    }
+
     /// GPT-2 initialisation: weights and embeddings normal(0, 0.02), the residual projections (`c_proj`)
     /// normal(0, 0.02/√(2·n_layer)), biases 0, LayerNorm weight 1 and bias 0. Parameters are filled in
     /// transformers' order from one generator, so a seed gives one model.
@@ -131,7 +144,7 @@ public final class GPT2 {
 
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
-    public func zeroGrad() { for p in parameters where !p.frozen { p.grad.zero() } }
+    public func zeroGrad() { for p in trainableParameters { p.grad.zero() } }
 }
 
 // MARK: - Kernels

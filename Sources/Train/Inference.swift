@@ -64,6 +64,7 @@ public final class Decoder {
         for (l, blk) in model.blocks.enumerated() {
             layerNorm(x.p, blk.ln1w.value.p, blk.ln1b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
             linear(h.p, blk.attnW, blk.attnB, qkv.p, rows: N, inDim: E, outDim: 3 * E)
+            model.loraForward(l, .cAttn, x: h.p, y: qkv.p, rows: N, acts: nil)
             let kc = cache.keys[l].p, vc = cache.values[l].p
             for i in 0..<N {
                 let off = (seqs[i] * cap + positions[i]) * E
@@ -96,12 +97,15 @@ public final class Decoder {
                 }
             }
             linear(ao.p, blk.projW, blk.projB, h.p, rows: N, inDim: E, outDim: E)
+            model.loraForward(l, .attnProj, x: ao.p, y: h.p, rows: N, acts: nil)
             for i in 0..<(N * E) { x.p[i] += h.p[i] }
             layerNorm(x.p, blk.ln2w.value.p, blk.ln2b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
             linear(h.p, blk.fcW, blk.fcB, fc.p, rows: N, inDim: E, outDim: I)
+            model.loraForward(l, .fc, x: h.p, y: fc.p, rows: N, acts: nil)
             let f = fc.p
             parallelRows(N) { r in for k in (r.lowerBound * I)..<(r.upperBound * I) { f[k] = geluNew(f[k]) } }
             linear(fc.p, blk.fcProjW, blk.fcProjB, h.p, rows: N, inDim: I, outDim: E)
+            model.loraForward(l, .fcProj, x: fc.p, y: h.p, rows: N, acts: nil)
             for i in 0..<(N * E) { x.p[i] += h.p[i] }
         }
         for i in 0..<N { cache.lengthsSet(seqs[i], positions[i] + 1) }

@@ -72,6 +72,7 @@ public final class TrainContext {
             let out = l + 1 < layers.count ? layers[l + 1].input : residual
             layerNorm(a.input.p, blk.ln1w.value.p, blk.ln1b.value.p, a.ln1.p, a.ln1Mean.p, a.ln1Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
             linear(a.ln1.p, blk.attnW, blk.attnB, a.qkv.p, rows: N, inDim: E, outDim: 3 * E)
+            model.loraForward(l, .cAttn, x: a.ln1.p, y: a.qkv.p, rows: N, acts: loraActs(l, .cAttn))
             // attention per (batch, head): S = Q·Kᵀ·scale (sgemm), causal softmax per row, O = P·V (sgemm)
             let qkv = a.qkv.p, att = a.att.p, ao = a.attOut.p
             for bh in 0..<(B * H) {
@@ -98,13 +99,16 @@ public final class TrainContext {
                 gemm(false, false, T, D, T, 1, att + bh * T * T, T, v, 3 * E, 0, ao + b * T * E + h * D, E)
             }
             linear(a.attOut.p, blk.projW, blk.projB, a.res1.p, rows: N, inDim: E, outDim: E)
+            model.loraForward(l, .attnProj, x: a.attOut.p, y: a.res1.p, rows: N, acts: loraActs(l, .attnProj))
             let inp = a.input.p, r1 = a.res1.p
             parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { r1[i] += inp[i] } }
             layerNorm(a.res1.p, blk.ln2w.value.p, blk.ln2b.value.p, a.ln2.p, a.ln2Mean.p, a.ln2Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
             linear(a.ln2.p, blk.fcW, blk.fcB, a.fc.p, rows: N, inDim: E, outDim: c.inner)
+            model.loraForward(l, .fc, x: a.ln2.p, y: a.fc.p, rows: N, acts: loraActs(l, .fc))
             let fc = a.fc.p, g = a.gelu.p, I = c.inner
             parallelRows(N) { range in for i in (range.lowerBound * I)..<(range.upperBound * I) { g[i] = geluNew(fc[i]) } }
             linear(a.gelu.p, blk.fcProjW, blk.fcProjB, out.p, rows: N, inDim: I, outDim: E)
+            model.loraForward(l, .fcProj, x: a.gelu.p, y: out.p, rows: N, acts: loraActs(l, .fcProj))
             let op = out.p
             parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { op[i] += r1[i] } }
         }
@@ -155,6 +159,16 @@ public final class TrainContext {
                 }
             }
         }
+        backpropagateLogitGradient()
+    }
+
+    /// Backward from a logit gradient already stored in `logits` (d(loss)/d(logits) of the last forward pass):
+    /// adds to every unfrozen parameter's (and the attached LoRA's) gradient. Used by losses other than
+    /// cross-entropy (GRPO).
+    public func backpropagateLogitGradient() {
+        let c = model.config
+        let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
+        let lg = logits.p
         let wte = model.wte
         // logits = lnf · wteᵀ
         dln.zero()
@@ -169,16 +183,19 @@ public final class TrainContext {
             // dres = d(block output). MLP branch: out = res1 + proj(gelu(fc(ln2(res1))))
             dfc.zero()
             linearBackward(dres.p, a.gelu.p, blk.fcProjW, blk.fcProjB, dfc.p, rows: N, inDim: I, outDim: E)
+            model.loraBackward(l, .fcProj, dy: dres.p, x: a.gelu.p, dx: dfc.p, rows: N, acts: loraActs(l, .fcProj))
             let dfp = dfc.p, fcp = a.fc.p
             parallelRows(N) { range in for i in (range.lowerBound * I)..<(range.upperBound * I) { dfp[i] *= geluNewGrad(fcp[i]) } }
             dln.zero()
             linearBackward(dfc.p, a.ln2.p, blk.fcW, blk.fcB, dln.p, rows: N, inDim: E, outDim: I)
+            model.loraBackward(l, .fc, dy: dfc.p, x: a.ln2.p, dx: dln.p, rows: N, acts: loraActs(l, .fc))
             // d(res1) = dres + LN2 backward
             layerNormBackward(dln.p, a.res1.p, blk.ln2w.value.p, a.ln2Mean.p, a.ln2Rstd.p, dres.p,
                               blk.ln2w.frozen ? nil : blk.ln2w.grad.p, blk.ln2b.frozen ? nil : blk.ln2b.grad.p, rows: N, e: E)
             // attention branch: res1 = input + proj(attOut)
             dtmp.zero()
             linearBackward(dres.p, a.attOut.p, blk.projW, blk.projB, dtmp.p, rows: N, inDim: E, outDim: E)
+            model.loraBackward(l, .attnProj, dy: dres.p, x: a.attOut.p, dx: dtmp.p, rows: N, acts: loraActs(l, .attnProj))
             dqkv.zero()
             let qkv = a.qkv.p, att = a.att.p, dao = dtmp.p, dq = dqkv.p, dp = datt.p
             // dP = dO·Vᵀ ; dV = Pᵀ·dO
@@ -209,6 +226,7 @@ public final class TrainContext {
             }
             dln.zero()
             linearBackward(dqkv.p, a.ln1.p, blk.attnW, blk.attnB, dln.p, rows: N, inDim: E, outDim: 3 * E)
+            model.loraBackward(l, .cAttn, dy: dqkv.p, x: a.ln1.p, dx: dln.p, rows: N, acts: loraActs(l, .cAttn))
             layerNormBackward(dln.p, a.input.p, blk.ln1w.value.p, a.ln1Mean.p, a.ln1Rstd.p, dres.p,
                               blk.ln1w.frozen ? nil : blk.ln1w.grad.p, blk.ln1b.frozen ? nil : blk.ln1b.grad.p, rows: N, e: E)
         }
@@ -229,4 +247,18 @@ public final class TrainContext {
     }
 
     var lastTokens: [Int32] = []
+
+    /// Saved LoRA activations per (layer, target), allocated on first use for the attached adapter.
+    var loraStore: [Int: LoRAActs] = [:]
+    weak var loraOwner: LoRA?
+
+    func loraActs(_ layer: Int, _ t: LoRATarget) -> LoRAActs? {
+        guard let lora = model.lora, let ad = lora.adapter(layer, t) else { return nil }
+        if loraOwner !== lora { loraStore = [:]; loraOwner = lora }
+        let key = layer * 4 + t.index
+        if let a = loraStore[key] { return a }
+        let a = LoRAActs(rows: batch * seq, r: lora.r, inDim: ad.inDim, dropout: lora.dropout > 0)
+        loraStore[key] = a
+        return a
+    }
 }

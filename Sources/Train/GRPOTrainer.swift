@@ -1,0 +1,329 @@
+import Core
+import Foundation
+import Tokenize
+
+/// Options of `pipeline grpo` (all recorded in the manifest; resume requires the same ones but `maxSteps`).
+public struct GRPOOptions: Codable, Equatable, Sendable {
+    /// LoRA of a fresh adapter (ignored with `adapter`).
+    public var lora = LoRAOptions()
+    /// Start from this PEFT adapter folder (then the KL reference is a frozen copy of it, as TRL 1.x does).
+    public var adapter: String?
+    public var loss = GRPOLossOptions()
+    public var numGenerations = 2
+    /// Completions per micro-batch (TRL's per_device_train_batch_size).
+    public var batch = 2
+    public var gradAccum = 4
+    public var lr: Float = 3e-5
+    public var warmupRatio: Float = 0.1
+    public var weightDecay: Float = 0
+    public var maxGradNorm: Float = 1
+    public var epochs = 1
+    public var maxSteps: Int?
+    public var maxPromptLength = 256
+    public var topP: Float = 1
+    public var topK = 0
+    public var scaleRewards: RewardScaling = .group
+    public var rewardWeights: [Double] = [1, 1, 1, 1]
+    public var maxExamples: Int?
+    public var saveEvery = 50
+    public var sampleEvery = 10
+    public var seed: UInt64 = 42
+    public init() {}
+
+    public var parameters: [String: String] {
+        var p = adapter == nil ? lora.parameters : [:]
+        p["adapter"] = adapter ?? "-"
+        p["loss_type"] = loss.lossType.rawValue; p["beta"] = "\(loss.beta)"; p["temperature"] = "\(loss.temperature)"
+        p["epsilon"] = "\(loss.epsilonLow),\(loss.epsilonHigh)"; p["max_completion_length"] = "\(loss.maxCompletionLength)"
+        p["num_generations"] = "\(numGenerations)"; p["batch"] = "\(batch)"; p["grad_accum"] = "\(gradAccum)"
+        p["lr"] = "\(lr)"; p["warmup_ratio"] = "\(warmupRatio)"; p["weight_decay"] = "\(weightDecay)"
+        p["max_grad_norm"] = "\(maxGradNorm)"; p["epochs"] = "\(epochs)"; p["max_steps"] = maxSteps.map(String.init) ?? "-"
+        p["max_prompt_length"] = "\(maxPromptLength)"; p["top_p"] = "\(topP)"; p["top_k"] = "\(topK)"
+        p["scale_rewards"] = scaleRewards.rawValue; p["reward_weights"] = rewardWeights.map { "\($0)" }.joined(separator: ",")
+        p["max_examples"] = maxExamples.map(String.init) ?? "-"; p["seed"] = "\(seed)"
+        p["save_every"] = "\(saveEvery)"; p["sample_every"] = "\(sampleEvery)"
+        return p
+    }
+}
+
+/// One logged group of completions (`samples.jsonl.zst`).
+public struct GRPOSampleRecord: Codable, Equatable, Sendable {
+    public var step: Int
+    public var prompt: String
+    public var answer: String
+    public var completions: [String]
+    public var rewards: [Double]
+    public var advantages: [Double]
+}
+
+/// Resumable state (`trainer_state.json`).
+struct GRPOState: Codable {
+    var step: Int
+    var optimizerStep: Int
+    var rng: Xoshiro256
+    var loraRNG: Xoshiro256
+    var order: [Int]
+    var position: Int
+    var epoch: Int
+    var options: GRPOOptions
+}
+
+/// GRPO with a LoRA on a GPT-2, step by step as TRL's GRPOTrainer: a generation batch of batch × grad_accum
+/// completions (batch × grad_accum / G prompts, each repeated G times) is sampled with the KV cache, scored by
+/// the four GSM8K reward functions, turned into group advantages, shuffled and split into grad_accum
+/// micro-batches whose losses are accumulated into one AdamW step.
+public final class GRPOTrainer {
+    public let options: GRPOOptions
+    public let model: GPT2
+    public let lora: LoRA
+    public let optimizer: AdamW
+    public let totalSteps: Int
+    public private(set) var step = 0
+    public private(set) var metrics: [[String: Double]] = []
+    public private(set) var samples: [GRPOSampleRecord] = []
+    let items: [GSM8KData.Item]
+    let tokenizer: BPETokenizer
+    let loss: GRPOLoss
+    let rewards = Rewards()
+    var rng: Xoshiro256
+    var order: [Int] = []
+    var position = 0
+    var epoch = 0
+    var promptCache: [Int: [Int]] = [:]
+
+    public var promptsPerStep: Int { options.batch * options.gradAccum / options.numGenerations }
+
+    public init(model: GPT2, items: [GSM8KData.Item], tokenizer: BPETokenizer, options o: GRPOOptions, baseModelName: String) throws {
+        guard !items.isEmpty else { throw TrainError.usage("grpo: no training prompts") }
+        guard o.numGenerations >= 2 else { throw TrainError.usage("--num-generations must be ≥ 2 (advantages are relative to the group)") }
+        guard o.batch >= 1, o.gradAccum >= 1, (o.batch * o.gradAccum) % o.numGenerations == 0 else {
+            throw TrainError.usage("--batch × --grad-accum (\(o.batch * o.gradAccum)) must be a multiple of --num-generations (\(o.numGenerations)), as in TRL")
+        }
+        guard o.rewardWeights.count == RewardFunction.allCases.count else {
+            throw TrainError.usage("--reward-weights needs \(RewardFunction.allCases.count) values (one per reward function)")
+        }
+        guard o.maxPromptLength >= 1, o.loss.maxCompletionLength >= 1,
+              o.maxPromptLength + o.loss.maxCompletionLength <= model.config.nPositions else {
+            throw TrainError.usage("--max-prompt-length + --max-completion-length must be ≤ the model's \(model.config.nPositions) positions")
+        }
+        options = o
+        self.model = model
+        self.items = items
+        self.tokenizer = tokenizer
+        var reference: LoRA? = nil
+        if let dir = o.adapter {
+            lora = try LoRA.load(directory: dir, into: model)
+            if o.loss.beta != 0 {
+                // TRL 1.x: re-training an existing adapter compares with a frozen copy of it ("ref" adapter)
+                reference = try LoRA.load(directory: dir, into: GPT2(sharing: model))
+            }
+        } else {
+            lora = try LoRA.attach(to: model, r: o.lora.r, alpha: o.lora.alpha, dropout: o.lora.dropout,
+                                   targets: o.lora.targets, seed: o.seed, baseModelName: baseModelName)
+        }
+        model.lora = lora
+        lora.training = true
+        optimizer = AdamW(parameters: lora.parameters, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: o.weightDecay)
+        let perEpoch = max(1, items.count / max(1, (o.batch * o.gradAccum) / o.numGenerations))
+        totalSteps = o.maxSteps ?? perEpoch * o.epochs
+        rng = Xoshiro256(seed: o.seed &+ 0x6B90)
+        loss = GRPOLoss(model: model, options: o.loss, reference: reference)
+        reshuffle()
+    }
+
+    func reshuffle() {
+        order = Array(0..<items.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        position = 0
+    }
+
+    func nextItems(_ n: Int) -> [Int] {
+        var out: [Int] = []
+        while out.count < n {
+            if position >= order.count { epoch += 1; reshuffle() }
+            out.append(order[position]); position += 1
+        }
+        return out
+    }
+
+    /// The prompt's tokens, left-truncated to --max-prompt-length (TRL keeps the end of long prompts).
+    func promptIds(_ i: Int) -> [Int] {
+        if let p = promptCache[i] { return p }
+        let ids = tokenizer.encode(items[i].promptText)
+        let p = ids.count > options.maxPromptLength ? Array(ids.suffix(options.maxPromptLength)) : ids
+        promptCache[i] = p
+        return p
+    }
+
+    /// Linear warm-up then linear decay to 0 (transformers' default `linear` schedule).
+    func learningRate(_ s: Int) -> Float {
+        let warmup = Int((Double(totalSteps) * Double(options.warmupRatio)).rounded(.up))
+        if s < warmup { return options.lr * Float(s) / Float(max(1, warmup)) }
+        return options.lr * Float(max(0, Double(totalSteps - s) / Double(max(1, totalSteps - warmup))))
+    }
+
+    /// One optimizer step: sample, score, advantages, accumulated loss, AdamW. Returns the metrics record.
+    @discardableResult
+    public func trainStep() throws -> [String: Double] {
+        let start = Date()
+        let G = options.numGenerations, eos = model.config.eosTokenId
+        let picked = nextItems(promptsPerStep)
+        var prompts: [[Int]] = [], owners: [Int] = []
+        for i in picked { for _ in 0..<G { prompts.append(promptIds(i)); owners.append(i) } }
+        var so = SamplingOptions()
+        so.maxNewTokens = options.loss.maxCompletionLength
+        so.temperature = Float(options.loss.temperature); so.topK = options.topK; so.topP = options.topP
+        so.eosTokenId = eos; so.seed = rng.next()
+        lora.training = false
+        let completions = try Generator.generate(model: model, prompts: prompts, options: so)
+        lora.training = true
+        let genTime = Date().timeIntervalSince(start)
+        // rewards
+        var perFunc: [[Double?]] = [], texts: [String] = []
+        for (k, c) in completions.enumerated() {
+            let body = c.last == eos ? Array(c.dropLast()) : c
+            let text = tokenizer.decode(body)
+            texts.append(text)
+            perFunc.append(rewards.scores(completion: text, answer: items[owners[k]].answer).map { Optional($0) })
+        }
+        let total = GRPOMath.totalRewards(perFunc, weights: options.rewardWeights)
+        let (adv, zeroStd) = GRPOMath.advantages(total, groupSize: G, scale: options.scaleRewards)
+        var batch = (0..<completions.count).map { GRPOSample(prompt: prompts[$0], completion: completions[$0], advantage: adv[$0]) }
+        for i in stride(from: batch.count - 1, to: 0, by: -1) { batch.swapAt(i, rng.below(i + 1)) }   // TRL shuffles
+        let genTokens = completions.reduce(0) { $0 + $1.count }
+        model.zeroGrad()
+        var lossSum = 0.0, klSum = 0.0, entSum = 0.0
+        for m in 0..<options.gradAccum {
+            let r = loss.step(Array(batch[(m * options.batch)..<((m + 1) * options.batch)]), generationTokens: genTokens,
+                              accumulation: options.gradAccum)
+            lossSum += r.loss; klSum += r.kl; entSum += r.entropy
+        }
+        let norm = clipGradNorm(lora.parameters, maxNorm: options.maxGradNorm)
+        let lr = learningRate(step)
+        optimizer.update(lr: lr)
+        step += 1
+        let accum = Double(options.gradAccum)
+        var rec: [String: Double] = ["step": Double(step), "epoch": Double(epoch) + Double(position) / Double(items.count),
+                                     "loss": lossSum, "grad_norm": Double(norm), "learning_rate": Double(lr),
+                                     "entropy": entSum / accum, "frac_reward_zero_std": Double(zeroStd.filter { $0 }.count) / Double(zeroStd.count),
+                                     "completions/mean_length": Double(genTokens) / Double(completions.count),
+                                     "completions/clipped_ratio": Double(completions.filter { $0.last != eos }.count) / Double(completions.count),
+                                     "generation_time": genTime, "step_time": Date().timeIntervalSince(start)]
+        if options.loss.beta != 0 { rec["kl"] = klSum / accum }
+        for (f, fn) in RewardFunction.allCases.enumerated() {
+            let col = perFunc.map { $0[f] ?? .nan }
+            rec["rewards/\(fn.rawValue)/mean"] = GRPOMath.nanMean(col[...])
+            rec["rewards/\(fn.rawValue)/std"] = GRPOMath.nanStd(col[...])
+        }
+        rec["reward"] = GRPOMath.nanMean(total[...])
+        rec["reward_std"] = GRPOMath.nanStd(total[...])
+        for (k, v) in rec where v.isNaN { rec[k] = nil }
+        metrics.append(rec)
+        if options.sampleEvery > 0 && (step % options.sampleEvery == 0 || step == 1) {
+            samples.append(GRPOSampleRecord(step: step, prompt: items[owners[0]].promptText, answer: items[owners[0]].answer,
+                                            completions: Array(texts[0..<G]), rewards: Array(total[0..<G]), advantages: Array(adv[0..<G])))
+        }
+        return rec
+    }
+
+    // MARK: checkpoints
+
+    public func writeState(to dir: String) throws {
+        try lora.save(directory: dir)
+        var moments: [(String, [Int], UnsafeBufferPointer<Float>)] = []
+        for p in lora.parameters {
+            moments.append(("m." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.m[p.name]!.p, count: p.count)))
+            moments.append(("v." + p.name, p.shape, UnsafeBufferPointer(start: optimizer.v[p.name]!.p, count: p.count)))
+        }
+        try SafeTensors.write(moments, to: dir + "/optimizer.safetensors.zst", compressed: true)
+        let state = GRPOState(step: step, optimizerStep: optimizer.step, rng: rng, loraRNG: lora.rng, order: order,
+                              position: position, epoch: epoch, options: options)
+        try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
+        let w = try JSONLWriter<[String: Double]>(path: dir + "/metrics.jsonl.zst")
+        for m in metrics { try w.write(m) }
+        try w.close()
+        let s = try JSONLWriter<GRPOSampleRecord>(path: dir + "/samples.jsonl.zst")
+        for r in samples { try s.write(r) }
+        try s.close()
+    }
+
+    public func restore(from dir: String) throws {
+        let statePath = dir + "/trainer_state.json"
+        guard let bytes = FileManager.default.contents(atPath: statePath) else {
+            throw TrainError.badCheckpoint(path: statePath, reason: "no trainer state to resume from")
+        }
+        let st: GRPOState
+        do { st = try JSONDecoder().decode(GRPOState.self, from: bytes) } catch {
+            throw TrainError.badCheckpoint(path: statePath, reason: "unreadable trainer state (\(error))")
+        }
+        var a = st.options, b = options
+        a.maxSteps = nil; b.maxSteps = nil; a.saveEvery = 0; b.saveEvery = 0
+        guard a == b else { throw TrainError.usage("\(statePath): the checkpoint was made with other options; resume with the same ones") }
+        let saved = try SafeTensors.read(path: dir + "/adapter_model.safetensors")
+        for p in lora.parameters {
+            guard let t = saved[LoRAAdapter.peftName(p)], t.shape == p.shape else {
+                throw TrainError.badCheckpoint(path: dir, reason: "adapter tensor \(p.name) missing or of another shape")
+            }
+            t.values.withUnsafeBufferPointer { p.value.p.update(from: $0.baseAddress!, count: p.count) }
+        }
+        try optimizer.restore(step: st.optimizerStep, path: dir + "/optimizer.safetensors.zst")
+        step = st.step; rng = st.rng; lora.rng = st.loraRNG; order = st.order; position = st.position; epoch = st.epoch
+        metrics = try JSONLReader.readAll([String: Double].self, path: dir + "/metrics.jsonl.zst")
+        samples = try JSONLReader.readAll(GRPOSampleRecord.self, path: dir + "/samples.jsonl.zst")
+    }
+}
+
+extension GPT2 {
+    /// A model sharing `other`'s parameter objects (no copy): lets a second adapter (the KL reference) be
+    /// loaded without touching the trained model.
+    convenience init(sharing other: GPT2) {
+        self.init(config: other.config, wte: other.wte, wpe: other.wpe, blocks: other.blocks, lnfW: other.lnfW, lnfB: other.lnfB)
+    }
+}
+
+/// The `grpo` stage: trains, committing a complete resumable folder every --save-every steps and at the end.
+public enum GRPOStage {
+    public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String, options o: GRPOOptions,
+                           resume: Bool, force: Bool, stopAfter: Int? = nil, report: (GRPOTrainer, [String: Double]) -> Void = { _, _ in }) throws -> GRPOTrainer? {
+        var params = o.parameters
+        params["model"] = modelDir
+        var inputs = [dataPath] + FileSystem.listFilesSafe(modelDir)
+        if let a = o.adapter { inputs += ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } }
+        if !resume, !force, let m = workdir.manifest("grpo"),
+           m.freshness(stageDir: workdir.stageDir("grpo"), inputs: inputs, parameters: params) == .upToDate {
+            return nil
+        }
+        let model = try Checkpoint.load(directory: modelDir)
+        let tok = try BPETokenizer(path: tokenizerPath)
+        let items = try GSM8KData.read(path: dataPath, limit: o.maxExamples)
+        let trainer = try GRPOTrainer(model: model, items: items, tokenizer: tok, options: o, baseModelName: modelDir)
+        if resume {
+            let dir = workdir.stageDir("grpo")
+            if FileSystem.exists(dir + "/trainer_state.json") {
+                try trainer.restore(from: dir)
+                log.info("grpo: resuming at step \(trainer.step)")
+            } else {
+                log.warning("grpo: nothing to resume in \(dir); starting from step 0")
+            }
+        }
+        func commit() throws {
+            guard let run = try StageRun.begin(workdir: workdir, stage: "grpo", inputs: inputs, parameters: params, force: true) else { return }
+            try trainer.writeState(to: run.tempDir)
+            run.records["steps"] = trainer.step
+            run.records["prompts"] = items.count
+            run.records["trainable_parameters"] = trainer.lora.parameterCount
+            try run.commit()
+        }
+        let progress = Progress("grpo", total: trainer.totalSteps, unit: "steps")
+        progress.advance(by: trainer.step)
+        while trainer.step < trainer.totalSteps {
+            let m = try trainer.trainStep()
+            report(trainer, m)
+            progress.advance()
+            if trainer.step % max(1, o.saveEvery) == 0 || trainer.step == trainer.totalSteps { try commit() }
+            if let stopAfter, trainer.step >= stopAfter { break }
+        }
+        progress.finish()
+        return trainer
+    }
+}

@@ -1,0 +1,275 @@
+import Core
+import Foundation
+import Tokenize
+
+/// LoRA hyper-parameters shared by `sft` and `grpo`.
+public struct LoRAOptions: Codable, Equatable, Sendable {
+    public var r = 8
+    public var alpha: Float = 16
+    public var dropout: Float = 0.05
+    public var targets: [LoRATarget] = [.cAttn]
+    public init() {}
+    public var parameters: [String: String] {
+        ["lora_r": "\(r)", "lora_alpha": "\(alpha)", "lora_dropout": "\(dropout)", "lora_targets": targets.map(\.rawValue).joined(separator: ",")]
+    }
+}
+
+/// Options of `pipeline sft`.
+public struct SFTOptions: Codable, Equatable, Sendable {
+    public var lora = LoRAOptions()
+    public var epochs = 1
+    public var maxSteps: Int?
+    /// Examples per micro-batch.
+    public var batch = 4
+    public var gradAccum = 1
+    public var lr: Float = 2e-4
+    public var warmupRatio: Float = 0.03
+    public var weightDecay: Float = 0
+    public var maxGradNorm: Float = 1
+    /// Tokens per example (prompt + completion + EOS), truncated on the right as TRL's `max_length`.
+    public var maxLength = 512
+    public var maxExamples: Int?
+    public var seed: UInt64 = 42
+    public init() {}
+
+    public var parameters: [String: String] {
+        var p = lora.parameters
+        p["epochs"] = "\(epochs)"; p["max_steps"] = maxSteps.map(String.init) ?? "-"; p["batch"] = "\(batch)"
+        p["grad_accum"] = "\(gradAccum)"; p["lr"] = "\(lr)"; p["warmup_ratio"] = "\(warmupRatio)"
+        p["weight_decay"] = "\(weightDecay)"; p["max_grad_norm"] = "\(maxGradNorm)"; p["max_length"] = "\(maxLength)"
+        p["max_examples"] = maxExamples.map(String.init) ?? "-"; p["seed"] = "\(seed)"
+        return p
+    }
+}
+
+/// One prompt → completion pair as token ids (the completion already ends with EOS).
+public struct SFTExample: Equatable, Sendable {
+    public var prompt: [Int]
+    public var completion: [Int]
+    public init(prompt: [Int], completion: [Int]) { self.prompt = prompt; self.completion = completion }
+}
+
+/// One line of `sft/metrics.jsonl.zst`.
+public struct SFTMetrics: Codable, Equatable, Sendable {
+    public var step: Int
+    public var epoch: Double
+    public var loss: Float
+    public var learning_rate: Float
+    public var grad_norm: Float
+    /// Completion tokens that carried loss in this step.
+    public var num_tokens: Int
+    public var step_time: Double
+}
+
+/// A padded batch of causal-LM sequences: inputs, shifted targets (−100 where no loss) and the shape.
+struct PackedBatch {
+    var tokens: [Int32]
+    var targets: [Int32]
+    var b: Int
+    var t: Int
+}
+
+/// TrainContexts by shape (batches are padded to a multiple of 16 tokens, so few shapes occur).
+final class ContextPool {
+    let model: GPT2
+    var pool: [Int: TrainContext] = [:]
+    init(model: GPT2) { self.model = model }
+    func context(b: Int, t: Int) -> TrainContext {
+        let key = b * 1_000_003 + t
+        if let c = pool[key] { return c }
+        if pool.count >= 4 { pool.removeAll() }
+        let c = TrainContext(model: model, batch: b, seq: t)
+        pool[key] = c
+        return c
+    }
+    static func paddedLength(_ n: Int, max m: Int) -> Int { min(m, (n + 15) / 16 * 16) }
+}
+
+/// Supervised fine-tuning of a LoRA on prompt → completion pairs with the loss on completion tokens only
+/// (TRL's SFTTrainer with `completion_only_loss`): the targets of every position whose next token belongs to
+/// the prompt are −100, as are the padding positions.
+public final class SFTTrainer {
+    public let options: SFTOptions
+    public let model: GPT2
+    public let lora: LoRA
+    public let optimizer: AdamW
+    public private(set) var step = 0
+    public private(set) var metrics: [SFTMetrics] = []
+    public let totalSteps: Int
+    let examples: [SFTExample]
+    let pool: ContextPool
+    var order: [Int] = []
+    var position = 0
+    var epoch = 0
+    var rng: Xoshiro256
+
+    public init(model: GPT2, examples: [SFTExample], options o: SFTOptions, baseModelName: String = "") throws {
+        guard !examples.isEmpty else { throw TrainError.usage("sft: no training examples") }
+        guard o.batch >= 1, o.gradAccum >= 1, o.epochs >= 1, o.maxLength >= 2 else {
+            throw TrainError.usage("sft: --batch, --grad-accum, --epochs must be ≥ 1 and --max-length ≥ 2")
+        }
+        options = o
+        self.model = model
+        self.examples = examples
+        lora = try LoRA.attach(to: model, r: o.lora.r, alpha: o.lora.alpha, dropout: o.lora.dropout,
+                               targets: o.lora.targets, seed: o.seed, baseModelName: baseModelName)
+        lora.training = true
+        optimizer = AdamW(parameters: lora.parameters, weightDecay: o.weightDecay)
+        let perEpoch = (examples.count + o.batch * o.gradAccum - 1) / (o.batch * o.gradAccum)
+        totalSteps = o.maxSteps ?? perEpoch * o.epochs
+        rng = Xoshiro256(seed: o.seed &+ 0x5F7)
+        pool = ContextPool(model: model)
+        reshuffle()
+    }
+
+    func reshuffle() {
+        order = Array(0..<examples.count)
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
+        position = 0
+    }
+
+    func nextExamples(_ n: Int) -> [SFTExample] {
+        var out: [SFTExample] = []
+        while out.count < n {
+            if position >= order.count { epoch += 1; reshuffle() }
+            out.append(examples[order[position]])
+            position += 1
+        }
+        return out
+    }
+
+    /// Inputs and targets of a batch: each row is prompt + completion (truncated to maxLength), padded with
+    /// `pad`; target[t] = token[t+1] when token t+1 is a completion token, else −100.
+    static func pack(_ batch: [SFTExample], maxLength: Int, positions: Int, pad: Int) -> PackedBatch {
+        let cap = min(maxLength, positions)
+        let longest = batch.map { min(cap, $0.prompt.count + $0.completion.count) }.max() ?? 1
+        let T = ContextPool.paddedLength(max(longest, 1), max: positions)
+        var tokens = [Int32](repeating: Int32(pad), count: batch.count * T)
+        var targets = [Int32](repeating: -100, count: batch.count * T)
+        for (b, ex) in batch.enumerated() {
+            let seq = Array((ex.prompt + ex.completion).prefix(cap))
+            for (t, id) in seq.enumerated() { tokens[b * T + t] = Int32(id) }
+            if seq.count >= 2 {
+                for t in 0..<(seq.count - 1) where t + 1 >= ex.prompt.count { targets[b * T + t] = Int32(seq[t + 1]) }
+            }
+        }
+        return PackedBatch(tokens: tokens, targets: targets, b: batch.count, t: T)
+    }
+
+    /// One optimizer step over `gradAccum` micro-batches.
+    public func trainStep() -> SFTMetrics {
+        let start = Date()
+        model.zeroGrad()
+        var loss: Double = 0
+        var counted = 0
+        let warmup = Int((Float(totalSteps) * options.warmupRatio).rounded(.up))
+        for _ in 0..<options.gradAccum {
+            let pb = Self.pack(nextExamples(options.batch), maxLength: options.maxLength, positions: model.config.nPositions,
+                               pad: model.config.eosTokenId)
+            let ctx = pool.context(b: pb.b, t: pb.t)
+            loss += Double(ctx.forward(tokens: pb.tokens, targets: pb.targets))
+            counted += ctx.count
+            ctx.backward(lossScale: 1 / Float(options.gradAccum))
+        }
+        let norm = clipGradNorm(lora.parameters, maxNorm: options.maxGradNorm)
+        let lr = cosineSchedule(step: step, baseLR: options.lr, warmup: warmup, total: totalSteps)
+        optimizer.update(lr: lr)
+        step += 1
+        let done = Double(epoch) + Double(position) / Double(examples.count)
+        let m = SFTMetrics(step: step, epoch: done, loss: Float(loss / Double(options.gradAccum)), learning_rate: lr,
+                           grad_norm: norm, num_tokens: counted, step_time: Date().timeIntervalSince(start))
+        metrics.append(m)
+        return m
+    }
+}
+
+/// Reading `gsm8k` stage records and tokenising them for SFT / GRPO.
+public enum GSM8KData {
+    struct Row: Decodable {
+        let id: String?
+        let prompt_text: String
+        let target_text: String?
+        let answer: String?
+    }
+
+    public struct Item: Sendable {
+        public var id: String
+        public var promptText: String
+        public var targetText: String
+        public var answer: String
+    }
+
+    /// `path` may be a file or a split name without extension (`artifacts/gsm8k/train` → `train.jsonl.zst`).
+    public static func resolve(_ path: String) throws -> String {
+        for cand in [path, path + ".jsonl.zst", path + ".jsonl"] where FileSystem.exists(cand) && !FileSystem.isDirectory(cand) {
+            return cand
+        }
+        if FileSystem.isDirectory(path), FileSystem.exists(path + "/train.jsonl.zst") { return path + "/train.jsonl.zst" }
+        throw CoreError.notFound(path: path)
+    }
+
+    public static func read(path: String, limit: Int? = nil) throws -> [Item] {
+        var out: [Item] = []
+        try ByteReader(path: path).forEachLine(keepNewline: false) { line, n in
+            if let limit, out.count >= limit { return }
+            if line.isEmpty { return }
+            let row: Row
+            do { row = try JSONDecoder().decode(Row.self, from: Data(line)) } catch {
+                throw TrainError.badTokens(path: path, reason: "line \(n): not a gsm8k stage record with prompt_text (\(error))")
+            }
+            out.append(Item(id: row.id ?? "\(n)", promptText: row.prompt_text, targetText: row.target_text ?? "", answer: row.answer ?? ""))
+        }
+        return out
+    }
+
+    /// Tokenised prompt → target pairs; the completion ends with `eos`.
+    public static func sftExamples(_ items: [Item], tokenizer: BPETokenizer, eos: Int) -> [SFTExample] {
+        items.map { SFTExample(prompt: tokenizer.encode($0.promptText), completion: tokenizer.encode($0.targetText) + [eos]) }
+    }
+}
+
+/// The `sft` stage: LoRA fine-tuning on the gsm8k records; writes the PEFT adapter, metrics and manifest.
+public enum SFTStage {
+    public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String, options o: SFTOptions,
+                           force: Bool, report: (SFTMetrics, Int) -> Void = { _, _ in }) throws -> SFTTrainer? {
+        var params = o.parameters
+        params["model"] = modelDir
+        let modelFiles = FileSystem.listFilesSafe(modelDir)
+        let inputs = [dataPath] + modelFiles
+        guard let run = try StageRun.begin(workdir: workdir, stage: "sft", inputs: inputs, parameters: params, force: force) else {
+            return nil
+        }
+        let model = try Checkpoint.load(directory: modelDir)
+        let tok = try BPETokenizer(path: tokenizerPath)
+        let items = try GSM8KData.read(path: dataPath, limit: o.maxExamples)
+        let examples = GSM8KData.sftExamples(items, tokenizer: tok, eos: model.config.eosTokenId)
+        if let bad = examples.flatMap({ $0.prompt + $0.completion }).first(where: { $0 >= model.config.vocabSize }) {
+            throw TrainError.usage("token id \(bad) of tokenizer \(tokenizerPath) is outside the model's vocabulary of \(model.config.vocabSize)")
+        }
+        let trainer = try SFTTrainer(model: model, examples: examples, options: o, baseModelName: modelDir)
+        let progress = Progress("sft", total: trainer.totalSteps, unit: "steps")
+        let metrics = try JSONLWriter<SFTMetrics>(path: run.output("metrics.jsonl.zst"))
+        while trainer.step < trainer.totalSteps {
+            let m = trainer.trainStep()
+            try metrics.write(m)
+            report(m, trainer.totalSteps)
+            progress.advance()
+        }
+        progress.finish()
+        try metrics.close()
+        try trainer.lora.save(directory: run.tempDir)
+        run.records["steps"] = trainer.step
+        run.records["examples"] = examples.count
+        run.records["trainable_parameters"] = trainer.lora.parameterCount
+        try run.commit()
+        return trainer
+    }
+}
+
+extension FileSystem {
+    /// The regular files directly in a model folder (config and weights), sorted; [] when unreadable.
+    static func listFilesSafe(_ dir: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.sorted().filter { $0.hasPrefix("config.json") || $0.hasPrefix("model.safetensors") }.map { dir + "/" + $0 }
+    }
+}
