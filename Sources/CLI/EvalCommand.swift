@@ -13,7 +13,8 @@ struct EvalCommand: ParsableCommand {
         (0: all), encodes each record's prompt_text (left-truncated to leave room for the answer), decodes greedily \
         up to --max-new-tokens or the model's EOS, and scores the text with match_format_exactly, \
         match_format_approximately, check_answer and check_numbers (as `pipeline reward`; markers from the gsm8k \
-        manifest). The model is --model (default <workdir>/pretrain: a GPT-2 folder in transformers' layout); \
+        manifest). The model is --model (default <workdir>/pretrain: a GPT-2 folder in transformers' layout), \
+        with the PEFT LoRA adapter --adapter applied when given (`pipeline sft`/`grpo` write one); \
         the tokenizer is the model folder's own when it has tokenizer.json, else --tokenizer (default \
         <workdir>/tokenize).
 
@@ -26,6 +27,8 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
+    @Option(help: ArgumentHelp("PEFT LoRA adapter applied to the model (e.g. <workdir>/sft or <workdir>/grpo).", valueName: "dir"))
+    var adapter: String?
     @Option(help: ArgumentHelp("Tokenizer folder or file (default: the model folder's, else <workdir>/tokenize).", valueName: "path"))
     var tokenizer: String?
     @Option(help: ArgumentHelp("GSM8K records: a file, or a split such as artifacts/gsm8k/test (default <workdir>/gsm8k/test).", valueName: "path"))
@@ -46,6 +49,7 @@ struct EvalCommand: ParsableCommand {
         let work = global.work
         let modelDir = model ?? work.stageDir("pretrain")
         let net = try ModelSupport.loadModel(modelDir)
+        if let adapter { try LoRA.load(directory: adapter, into: net) }
         let dataPath = try RewardScoring.resolveData(data ?? work.stageDir("gsm8k") + "/test")
         let ownTokenizer = ["tokenizer.json", "tokenizer.json.zst", "vocab.json"].contains { FileSystem.exists(modelDir + "/" + $0) }
         let tokPath = tokenizer ?? (ownTokenizer ? modelDir : work.stageDir("tokenize"))
@@ -55,9 +59,10 @@ struct EvalCommand: ParsableCommand {
         o.markers = RewardScoring.markers(forData: dataPath) ?? .standard
         // Named portably: a model inside the work directory is recorded as <workdir>/…, so moving the work
         // directory changes neither the outputs nor the stage's freshness.
-        let modelName = modelDir.hasPrefix(work.path + "/") ? "<workdir>" + modelDir.dropFirst(work.path.count) : modelDir
-        guard let s = try EvalStage.run(workdir: work, model: net, modelName: modelName, adapterName: nil,
-                                        modelInputs: ModelSupport.modelFiles(modelDir), tokenizer: tok,
+        func portable(_ p: String) -> String { p.hasPrefix(work.path + "/") ? "<workdir>" + p.dropFirst(work.path.count) : p }
+        let adapterFiles = adapter.map { a in ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } } ?? []
+        guard let s = try EvalStage.run(workdir: work, model: net, modelName: portable(modelDir), adapterName: adapter.map(portable),
+                                        modelInputs: ModelSupport.modelFiles(modelDir) + adapterFiles, tokenizer: tok,
                                         tokenizerInputs: ModelSupport.tokenizerFiles(tokPath), data: dataPath,
                                         options: o, force: global.force) else {
             print("eval: up to date")

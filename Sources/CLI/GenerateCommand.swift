@@ -26,6 +26,7 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
+    @Option(help: ArgumentHelp("PEFT LoRA adapter applied to the model (ours or PEFT's).", valueName: "dir")) var adapter: String?
     @Option(help: ArgumentHelp("Tokenizer (default <workdir>/tokenize).", valueName: "path")) var tokenizer: String?
     @Option(help: "A prompt (repeatable).") var prompt: [String] = []
     @Option(help: ArgumentHelp("A file of prompts, one per line.", valueName: "file")) var file: String?
@@ -52,6 +53,7 @@ struct GenerateCommand: ParsableCommand {
         Compute.configure(threads: threads ?? Machine.cores)
         let work = global.work
         let m = try ModelSupport.loadModel(model ?? work.stageDir("pretrain"))
+        if let adapter { try LoRA.load(directory: adapter, into: m) }
         var texts = prompt
         if let file {
             let bytes = try ByteReader(path: file).readAll()

@@ -11,6 +11,8 @@ extension Pipeline {
         ChunkCommand.self,
         IndexCommand.self,
         PretrainCommand.self,
+        SFTCommand.self,
+        GRPOCommand.self,
         EvalCommand.self,
         SearchCommand.self,
         GenerateCommand.self,
@@ -18,10 +20,8 @@ extension Pipeline {
         RewardCommand.self,
         Encode.self,
         Decode.self,
-        Export.self,
         PeftInfoCommand.self,
-        SFTCommand.self,
-        GRPOCommand.self,
+        Export.self,
     ]
 
     /// Commands the user never calls (not in --help): the ingest stage's worker processes.

@@ -55,12 +55,13 @@ public struct StageSpec: Sendable {
     public let summary: String
     public let parameters: [StageParameter]
     /// Arguments taken from `[inputs]` (placed before the stage's own options).
-    public let inputArguments: @Sendable (RunInputs) -> [String]
+    /// Arguments taken from `[inputs]` and the work directory's state (placed before the stage's own options).
+    public let inputArguments: @Sendable (RunInputs, Workdir) -> [String]
     /// Non-nil when the inputs make the stage unnecessary (no PDFs for ingest, a base model for pretrain): why.
     public let replacedBy: @Sendable (RunInputs) -> String?
 
     public init(name: String, folder: String, summary: String, parameters: [StageParameter] = [],
-                inputArguments: @escaping @Sendable (RunInputs) -> [String] = { _ in [] },
+                inputArguments: @escaping @Sendable (RunInputs, Workdir) -> [String] = { _, _ in [] },
                 replacedBy: @escaping @Sendable (RunInputs) -> String? = { _ in nil }) {
         self.name = name; self.folder = folder; self.summary = summary; self.parameters = parameters
         self.inputArguments = inputArguments; self.replacedBy = replacedBy
@@ -68,7 +69,7 @@ public struct StageSpec: Sendable {
 
     /// The command line for this stage (without the executable), from the configured values.
     public func arguments(values: [String: ConfigValue], inputs: RunInputs, workdir: String, force: Bool) -> [String] {
-        var args = [name] + inputArguments(inputs)
+        var args = [name] + inputArguments(inputs, Workdir(path: workdir))
         for p in parameters {
             guard let v = values[p.key] ?? p.defaultValue else { continue }
             switch (p.passing, v) {
@@ -103,7 +104,7 @@ public enum RunStages {
             StageParameter("dehyphenate", .bool, .bool(false), .flag("--dehyphenate"), "join words hyphenated at line ends"),
             StageParameter("strip_headers", .bool, .bool(false), .flag("--strip-headers"), "drop running heads and page numbers"),
             StageParameter("doc_timeout", .int, .int(120), .option("--doc-timeout"), "seconds per document"),
-        ], inputArguments: { $0.pdfs }, replacedBy: { $0.pdfs.isEmpty ? "no PDF folders in [inputs] pdfs" : nil }),
+        ], inputArguments: { i, _ in i.pdfs }, replacedBy: { $0.pdfs.isEmpty ? "no PDF folders in [inputs] pdfs" : nil }),
         StageSpec(name: "bpe-train", folder: "tokenize", summary: "byte-level BPE tokenizer", parameters: [
             StageParameter("files", .strings, .strings([]), .positional,
                            "text files to train on; empty: the ingest stage's corpus.txt.zst"),
@@ -127,7 +128,7 @@ public enum RunStages {
             StageParameter("reasoning_end", .string, .string("<end_working_out>"), .option("--reasoning-end"), "marker"),
             StageParameter("solution_start", .string, .string("<SOLUTION>"), .option("--solution-start"), "marker"),
             StageParameter("solution_end", .string, .string("</SOLUTION>"), .option("--solution-end"), "marker"),
-        ], inputArguments: { $0.gsm8k }, replacedBy: { $0.gsm8k.isEmpty ? "no GSM8K files in [inputs] gsm8k" : nil }),
+        ], inputArguments: { i, _ in i.gsm8k }, replacedBy: { $0.gsm8k.isEmpty ? "no GSM8K files in [inputs] gsm8k" : nil }),
         StageSpec(name: "chunk", folder: "chunk", summary: "pages → chunks (LangChain's recursive splitter)", parameters: [
             StageParameter("size", .int, .int(1024), .option("--size"), "largest chunk in code points"),
             StageParameter("overlap", .int, .int(128), .option("--overlap"), "overlap in code points"),
@@ -154,14 +155,66 @@ public enum RunStages {
             StageParameter("eval_batches", .int, .int(4), .option("--eval-batches"), "batches per validation"),
             StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
         ], replacedBy: { $0.baseModel.isEmpty ? nil : "base model \($0.baseModel)" }),
-        StageSpec(name: "sft", folder: "sft", summary: "supervised fine-tuning"),
-        StageSpec(name: "grpo", folder: "grpo", summary: "GRPO on GSM8K with the four rewards"),
+        StageSpec(name: "sft", folder: "sft", summary: "LoRA warm-up on GSM8K prompt → worked answer", parameters: loraParameters + [
+            StageParameter("epochs", .int, .int(1), .option("--epochs"), "passes over the data"),
+            StageParameter("max_steps", .int, nil, .option("--max-steps"), "optimizer steps (overrides epochs)"),
+            StageParameter("batch", .int, .int(4), .option("--batch"), "examples per micro-batch"),
+            StageParameter("grad_accum", .int, .int(1), .option("--grad-accum"), "micro-batches per step"),
+            StageParameter("lr", .double, .double(2e-4), .option("--lr"), "peak learning rate"),
+            StageParameter("warmup_ratio", .double, .double(0.03), .option("--warmup-ratio"), "share of steps warming up"),
+            StageParameter("weight_decay", .double, .double(0), .option("--weight-decay"), "AdamW weight decay"),
+            StageParameter("max_grad_norm", .double, .double(1), .option("--max-grad-norm"), "gradient clip"),
+            StageParameter("max_length", .int, .int(512), .option("--max-length"), "tokens per example"),
+            StageParameter("max_examples", .int, nil, .option("--max-examples"), "first N records only"),
+            StageParameter("seed", .int, .int(42), .option("--seed"), "random seed"),
+            StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
+        ], inputArguments: { i, _ in i.baseModel.isEmpty ? [] : ["--model", i.baseModel] }),
+        StageSpec(name: "grpo", folder: "grpo", summary: "GRPO on GSM8K with the four rewards", parameters: loraParameters + [
+            StageParameter("num_generations", .int, .int(2), .option("--num-generations"), "completions per prompt"),
+            StageParameter("batch", .int, .int(2), .option("--batch"), "completions per micro-batch"),
+            StageParameter("grad_accum", .int, .int(4), .option("--grad-accum"), "micro-batches per step"),
+            StageParameter("lr", .double, .double(3e-5), .option("--lr"), "peak learning rate"),
+            StageParameter("warmup_ratio", .double, .double(0.1), .option("--warmup-ratio"), "share of steps warming up"),
+            StageParameter("epochs", .int, .int(1), .option("--epochs"), "passes over the prompts"),
+            StageParameter("max_steps", .int, nil, .option("--max-steps"), "optimizer steps (overrides epochs)"),
+            StageParameter("max_prompt_length", .int, .int(256), .option("--max-prompt-length"), "prompt tokens kept"),
+            StageParameter("max_completion_length", .int, .int(200), .option("--max-completion-length"), "completion tokens"),
+            StageParameter("temperature", .double, .double(1), .option("--temperature"), "sampling temperature"),
+            StageParameter("top_p", .double, .double(1), .option("--top-p"), "nucleus mass"),
+            StageParameter("top_k", .int, .int(0), .option("--top-k"), "top-k (0: off)"),
+            StageParameter("beta", .double, .double(0.04), .option("--beta"), "KL coefficient"),
+            StageParameter("epsilon", .double, .double(0.2), .option("--epsilon"), "clipping"),
+            StageParameter("loss_type", .string, .string("dapo"), .option("--loss-type"), "dapo, grpo, bnpo or dr_grpo"),
+            StageParameter("scale_rewards", .string, .string("group"), .option("--scale-rewards"), "group, batch or none"),
+            StageParameter("reward_weights", .string, .string("1,1,1,1"), .option("--reward-weights"), "four weights"),
+            StageParameter("max_examples", .int, nil, .option("--max-examples"), "first N records only"),
+            StageParameter("save_every", .int, .int(50), .option("--save-every"), "checkpoint every N steps"),
+            StageParameter("sample_every", .int, .int(10), .option("--sample-every"), "log sample completions every N steps"),
+            StageParameter("seed", .int, .int(42), .option("--seed"), "random seed"),
+            StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
+        ], inputArguments: { i, w in
+            // GRPO continues the SFT adapter when there is one.
+            (i.baseModel.isEmpty ? [] : ["--model", i.baseModel])
+                + (FileSystem.exists(w.stageDir("sft") + "/adapter_config.json") ? ["--adapter", w.stageDir("sft")] : [])
+        }),
         StageSpec(name: "eval", folder: "eval", summary: "rewards and accuracy on held-out questions", parameters: [
             StageParameter("limit", .int, .int(200), .option("--limit"), "questions (0: all)"),
             StageParameter("max_new_tokens", .int, .int(128), .option("--max-new-tokens"), "answer length at most"),
             StageParameter("batch", .int, .int(8), .option("--batch"), "questions decoded together"),
             StageParameter("threads", .int, nil, .option("--threads"), "threads (default: all cores)"),
-        ], inputArguments: { $0.baseModel.isEmpty ? [] : ["--model", $0.baseModel] }),
+        ], inputArguments: { i, w in
+            // The newest adapter: GRPO's, else SFT's, else the model alone.
+            let adapter = ["grpo", "sft"].map(w.stageDir).first { FileSystem.exists($0 + "/adapter_config.json") }
+            return (i.baseModel.isEmpty ? [] : ["--model", i.baseModel]) + (adapter.map { ["--adapter", $0] } ?? [])
+        }),
+    ]
+
+    /// The LoRA options shared by sft and grpo.
+    static let loraParameters: [StageParameter] = [
+        StageParameter("lora_r", .int, .int(8), .option("--lora-r"), "LoRA rank"),
+        StageParameter("lora_alpha", .double, .double(16), .option("--lora-alpha"), "LoRA alpha"),
+        StageParameter("lora_dropout", .double, .double(0.05), .option("--lora-dropout"), "LoRA dropout"),
+        StageParameter("target", .string, .string("c_attn"), .option("--target"), "modules: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, all"),
     ]
 
     public static func spec(_ name: String) -> StageSpec? { all.first { $0.name == name } }

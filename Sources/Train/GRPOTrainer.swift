@@ -289,9 +289,14 @@ public enum GRPOStage {
         params["model"] = modelDir
         var inputs = [dataPath] + FileSystem.listFilesSafe(modelDir)
         if let a = o.adapter { inputs += ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } }
+        var resume = resume
         if !resume, !force, let m = workdir.manifest("grpo"),
            m.freshness(stageDir: workdir.stageDir("grpo"), inputs: inputs, parameters: params) == .upToDate {
-            return nil
+            // Same inputs and options: finished, or an interrupted run's last checkpoint, which continues.
+            let steps = m.records["steps"] ?? 0
+            if steps >= (m.records["total_steps"] ?? 0) { return nil }
+            log.info("grpo: an interrupted run with the same options stopped at step \(steps); continuing it")
+            resume = true
         }
         let model = try Checkpoint.load(directory: modelDir)
         let tok = try BPETokenizer(path: tokenizerPath)
@@ -310,6 +315,7 @@ public enum GRPOStage {
             guard let run = try StageRun.begin(workdir: workdir, stage: "grpo", inputs: inputs, parameters: params, force: true) else { return }
             try trainer.writeState(to: run.tempDir)
             run.records["steps"] = trainer.step
+            run.records["total_steps"] = trainer.totalSteps
             run.records["prompts"] = items.count
             run.records["trainable_parameters"] = trainer.lora.parameterCount
             try run.commit()

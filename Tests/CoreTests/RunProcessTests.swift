@@ -74,7 +74,10 @@ final class RunProcessTests: XCTestCase {
         return (p.terminationStatus, text)
     }
 
-    /// Every output file of the stages (path → sha256), and the manifests without their times.
+    /// Every output file of the stages (path → digest), and the manifests without their times. Two things may
+    /// legitimately differ between two work directories and are normalised: the work directory's own path (in
+    /// JSON files such as adapter_config.json's base_model_name_or_path) and the per-step timings of training
+    /// metrics (TRL's step_time, generation_time; SFT's seconds), which record how long a step took.
     func snapshot(_ work: String) throws -> [String: String] {
         var result: [String: String] = [:]
         let stages = try FileManager.default.contentsOfDirectory(atPath: work).filter { !$0.hasPrefix(".") }.sorted()
@@ -86,15 +89,39 @@ final class RunProcessTests: XCTestCase {
                     m.started = ""; m.finished = ""; m.seconds = 0
                     // Work counters (how many vectors this run computed or reused) are, like times, not artifacts.
                     m.records["embedded"] = nil; m.records["reused"] = nil
-                    m.inputs = m.inputs.map { FileRecord(path: ($0.path as NSString).lastPathComponent, bytes: $0.bytes, sha256: $0.sha256) }
+                    // Inputs by name (a JSON input holding the work directory's path is compared as the output
+                    // of the stage that wrote it).
+                    m.inputs = m.inputs.map {
+                        let json = $0.path.hasSuffix(".json")
+                        return FileRecord(path: ($0.path as NSString).lastPathComponent, bytes: json ? 0 : $0.bytes, sha256: json ? "" : $0.sha256)
+                    }
+                    m.outputs = try m.outputs.map {
+                        FileRecord(path: $0.path, bytes: 0, sha256: try digest(work + "/" + stage + "/" + $0.path, work: work))
+                    }
                     m.parameters = m.parameters.mapValues { $0.replacingOccurrences(of: work, with: "WORK") }
                     result[stage + "/" + f] = String(decoding: try JSON.encode(m), as: UTF8.self)
                 } else {
-                    result[stage + "/" + f] = try Hashing.sha256(path: p)
+                    result[stage + "/" + f] = try digest(p, work: work)
                 }
             }
         }
         return result
+    }
+
+    func digest(_ path: String, work: String) throws -> String {
+        if path.hasSuffix("metrics.jsonl.zst") {
+            var lines: [String] = []
+            try ByteReader(path: path).forEachLine { line, _ in
+                var obj = try JSONSerialization.jsonObject(with: Data(buffer: line)) as! [String: Any]
+                for k in ["step_time", "generation_time", "seconds"] { obj[k] = nil }
+                lines.append(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
+            }
+            return Hashing.sha256(lines.joined(separator: "\n"))
+        }
+        if path.hasSuffix(".json") {
+            return Hashing.sha256(try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: work, with: "WORK"))
+        }
+        return try Hashing.sha256(path: path)
     }
 
     func testRunOrderUntilOnlyAndUpToDate() throws {
