@@ -79,6 +79,7 @@ struct SFTCommand: ParsableCommand {
 
     func run() throws {
         global.apply()
+        setvbuf(stdout, nil, _IOLBF, 0)   // a progress line per step, also into a log file
         Compute.configure(threads: threads ?? Machine.cores)
         let work = global.work
         let modelDir = model ?? work.stageDir("pretrain")

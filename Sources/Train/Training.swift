@@ -143,7 +143,7 @@ public final class TrainContext {
     /// gradient (`lossScale` = 1/accumulation steps for gradient accumulation).
     public func backward(lossScale: Float = 1) {
         let c = model.config
-        let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
+        let V = c.vocabSize, N = batch * seq
         precondition(targets.count == N, "backward needs a forward pass with targets")
         let lg = logits.p, lse = rowLSE.p
         let inv = count == 0 ? 0 : lossScale / Float(count)
