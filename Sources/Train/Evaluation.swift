@@ -91,7 +91,7 @@ public enum EvalStage {
             let group = Array(questions[start..<min(start + o.batch, questions.count)])
             // Prompts longer than the context keep their end (left truncation), as the trainers do.
             let prompts = group.map { q -> [Int] in
-                let ids = tokenizer.encode(q.promptText)
+                let ids = tokenizer.encode(q.promptText, allowSpecial: true)
                 return ids.count > keep ? Array(ids.suffix(keep)) : ids
             }
             let outputs = try Generator.generate(model: model, prompts: prompts, options: sampling)

@@ -149,7 +149,7 @@ public final class GRPOTrainer {
     /// The prompt's tokens, left-truncated to --max-prompt-length (TRL keeps the end of long prompts).
     func promptIds(_ i: Int) -> [Int] {
         if let p = promptCache[i] { return p }
-        let ids = tokenizer.encode(items[i].promptText)
+        let ids = tokenizer.encode(items[i].promptText, allowSpecial: true)
         let p = ids.count > options.maxPromptLength ? Array(ids.suffix(options.maxPromptLength)) : ids
         promptCache[i] = p
         return p

@@ -224,7 +224,7 @@ public enum GSM8KData {
 
     /// Tokenised prompt → target pairs; the completion ends with `eos`.
     public static func sftExamples(_ items: [Item], tokenizer: BPETokenizer, eos: Int) -> [SFTExample] {
-        items.map { SFTExample(prompt: tokenizer.encode($0.promptText), completion: tokenizer.encode($0.targetText) + [eos]) }
+        items.map { SFTExample(prompt: tokenizer.encode($0.promptText, allowSpecial: true), completion: tokenizer.encode($0.targetText, allowSpecial: true) + [eos]) }
     }
 }
 
