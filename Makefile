@@ -35,6 +35,8 @@ demo: setup model
 	@if [ -f $(WORKDIR)/index/index.sqlite ]; then $(BIN) search "$(DEMO_QUERY)" -k 3 --workdir $(WORKDIR); fi
 	@echo "== pipeline generate (the demo's small GPT-2, greedy)"
 	@if [ -f $(WORKDIR)/pretrain/config.json ]; then $(BIN) generate --workdir $(WORKDIR) --greedy --max-new-tokens 40 --prompt "The model"; fi
+	@echo "== GRPO reward change and the eval"
+	@python3 scripts/reward_change.py $(WORKDIR)
 	@echo "== pipeline status ($(WORKDIR))"
 	$(BIN) status --workdir $(WORKDIR)
 	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat); the run report is runs/<newest>/report.html"
