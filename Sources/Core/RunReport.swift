@@ -235,6 +235,8 @@ public enum RunReport {
             h += ingestSection(dir)
         case "eval":
             h += evalSection(dir)
+        case "grpo":
+            h += grpoSamples(dir)
         case "gsm8k":
             let lengths = fieldLengths(m, dir: dir, field: "answer", skip: "rejects.jsonl.zst")
             if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
@@ -301,6 +303,31 @@ public enum RunReport {
         return lengths
     }
 
+    /// The last logged group of GRPO completions: prompt end, answer, each completion with its reward and advantage.
+    static func grpoSamples(_ dir: String) -> String {
+        var last: [String: Any]? = nil
+        try? JSONLReader.forEachLine(path: dir + "/samples.jsonl.zst") { last = $0 }
+        guard let s = last, let completions = s["completions"] as? [String] else { return "" }
+        let rewards = (s["rewards"] as? [NSNumber])?.map(\.doubleValue) ?? []
+        let advantages = (s["advantages"] as? [NSNumber])?.map(\.doubleValue) ?? []
+        let prompt = String((s["prompt"] as? String ?? "").suffix(300))
+        var h = "<h3>Sample completions (step \((s["step"] as? NSNumber)?.intValue ?? 0), answer "
+            + "\(SVG.esc(s["answer"] as? String ?? ""))</h3><p class=muted>…\(SVG.esc(prompt))</p>"
+        h += "<table><tr><th>#</th><th>reward</th><th>advantage</th><th>completion</th></tr>"
+        for (i, c) in completions.prefix(4).enumerated() {
+            let r = i < rewards.count ? SVG.num(rewards[i]) : "", a = i < advantages.count ? SVG.num(advantages[i]) : ""
+            h += "<tr><td>\(i + 1)</td><td>\(r)</td><td>\(a)</td><td>\(completionCell(c))</td></tr>"
+        }
+        return h + "</table>"
+    }
+
+    /// A completion as a table cell (whitespace-only ones said so, long ones scroll).
+    static func completionCell(_ text: String) -> String {
+        text.allSatisfy(\.isWhitespace)
+            ? "<span class=muted>(\(text.unicodeScalars.count) whitespace characters only)</span>"
+            : "<pre style='white-space:pre-wrap;margin:0;max-height:14em;overflow:auto'>\(SVG.esc(String(text.prefix(600))))</pre>"
+    }
+
     /// The eval summary and a few sample answers.
     static func evalSection(_ dir: String) -> String {
         var h = ""
@@ -326,10 +353,7 @@ public enum RunReport {
         if !samples.isEmpty {
             h += "<h3>Sample answers</h3><table><tr><th>id</th><th>reward</th><th>completion</th></tr>"
             for (id, text, r) in samples {
-                let shown = text.allSatisfy(\.isWhitespace)
-                    ? "<span class=muted>(\(text.unicodeScalars.count) whitespace characters only)</span>"
-                    : "<pre style='white-space:pre-wrap;margin:0;max-height:14em;overflow:auto'>\(SVG.esc(String(text.prefix(600))))</pre>"
-                h += "<tr><td>\(SVG.esc(id))</td><td>\(SVG.num(r))</td><td>\(shown)</td></tr>"
+                h += "<tr><td>\(SVG.esc(id))</td><td>\(SVG.num(r))</td><td>\(completionCell(text))</td></tr>"
             }
             h += "</table>"
         }

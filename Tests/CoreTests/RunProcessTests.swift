@@ -232,6 +232,10 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(html.contains("bytes of text per token"), "tokens section")
         XCTAssertTrue(html.contains("Chunk length"), "chunk section")
         XCTAssertTrue(html.contains("Sample answers"), "eval section")
+        if records["grpo"]?["steps"] != nil {
+            XCTAssertTrue(html.contains("Sample completions (step"), "grpo section")
+            XCTAssertTrue(html.contains("<h3>reward</h3>"), "grpo reward curve")
+        }
 
         (code, out) = try runInPackage(["run", "--config", cfg, "--no-report"])
         XCTAssertEqual(code, 0, out)
