@@ -23,12 +23,7 @@ struct ExportModel: ParsableCommand {
         global.apply()
         let work = global.work
         let m = try ModelSupport.loadModel(model ?? work.stageDir("pretrain"))
-        try Checkpoint.save(m, directory: dir, compressed: false)
-        let tokDir = tokenizer ?? work.stageDir("tokenize")
-        for name in ["tokenizer.json.zst", "tokenizer.json"] where FileSystem.exists(tokDir + "/" + name) {
-            try FileSystem.atomicWrite(try ByteReader(path: tokDir + "/" + name).readAll(), to: dir + "/tokenizer.json")
-            break
-        }
+        try ModelSupport.writeFolder(m, to: dir, tokenizer: tokenizer ?? work.stageDir("tokenize"))
         print("wrote config.json, model.safetensors to \(dir)")
     }
 }
@@ -59,12 +54,19 @@ struct ExportMerged: ParsableCommand {
         guard FileSystem.isDirectory(adapterDir) else { throw CoreError.notFound(path: adapterDir) }
         let lora = try LoRA.load(directory: adapterDir, into: m)
         LoRA.merge(into: m)
+        try ModelSupport.writeFolder(m, to: dir, tokenizer: tokenizer ?? work.stageDir("tokenize"))
+        print("merged \(lora.adapters.count) LoRA adapters (r \(lora.r), scaling \(lora.scaling)); wrote config.json, model.safetensors to \(dir)")
+    }
+}
+
+extension ModelSupport {
+    /// A plain model folder transformers loads: config.json, model.safetensors, and tokenizer.json (decompressed)
+    /// when the tokenizer folder has one.
+    static func writeFolder(_ m: GPT2, to dir: String, tokenizer tokDir: String) throws {
         try Checkpoint.save(m, directory: dir, compressed: false)
-        let tokDir = tokenizer ?? work.stageDir("tokenize")
         for name in ["tokenizer.json.zst", "tokenizer.json"] where FileSystem.exists(tokDir + "/" + name) {
             try FileSystem.atomicWrite(try ByteReader(path: tokDir + "/" + name).readAll(), to: dir + "/tokenizer.json")
             break
         }
-        print("merged \(lora.adapters.count) LoRA adapters (r \(lora.r), scaling \(lora.scaling)); wrote config.json, model.safetensors to \(dir)")
     }
 }
