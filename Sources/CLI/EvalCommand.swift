@@ -51,8 +51,7 @@ struct EvalCommand: ParsableCommand {
         let net = try ModelSupport.loadModel(modelDir)
         if let adapter { try LoRA.load(directory: adapter, into: net) }
         let dataPath = try RewardScoring.resolveData(data ?? work.stageDir("gsm8k") + "/test")
-        let ownTokenizer = ["tokenizer.json", "tokenizer.json.zst", "vocab.json"].contains { FileSystem.exists(modelDir + "/" + $0) }
-        let tokPath = tokenizer ?? (ownTokenizer ? modelDir : work.stageDir("tokenize"))
+        let tokPath = ModelSupport.tokenizerPath(explicit: tokenizer, modelDir: modelDir, work: work)
         let tok = try BPETokenizer(path: tokPath)
         var o = EvalStage.Options()
         o.limit = limit; o.maxNewTokens = maxNewTokens; o.batch = batch
@@ -62,8 +61,8 @@ struct EvalCommand: ParsableCommand {
         func portable(_ p: String) -> String { p.hasPrefix(work.path + "/") ? "<workdir>" + p.dropFirst(work.path.count) : p }
         let adapterFiles = adapter.map { a in ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } } ?? []
         guard let s = try EvalStage.run(workdir: work, model: net, modelName: portable(modelDir), adapterName: adapter.map(portable),
-                                        modelInputs: ModelSupport.modelFiles(modelDir) + adapterFiles, tokenizer: tok,
-                                        tokenizerInputs: ModelSupport.tokenizerFiles(tokPath), data: dataPath,
+                                        modelInputs: Checkpoint.modelFiles(modelDir) + adapterFiles, tokenizer: tok,
+                                        tokenizerInputs: BPETokenizer.files(path: tokPath), data: dataPath,
                                         options: o, force: global.force) else {
             print("eval: up to date")
             return
@@ -72,19 +71,5 @@ struct EvalCommand: ParsableCommand {
               + "accuracy \(String(format: "%.1f", s.accuracy * 100))%, format exact \(String(format: "%.1f", s.formatExact * 100))%, "
               + "\(String(format: "%.1f", s.meanCompletionTokens)) tokens per answer -> \(work.stageDir("eval"))")
         for f in RewardFunction.allCases { print("  \(f.logKey): \(String(format: "%.4f", s.means[f.logKey] ?? 0))") }
-    }
-}
-
-extension ModelSupport {
-    /// The files of a model folder that decide its weights.
-    static func modelFiles(_ dir: String) -> [String] {
-        ["config.json", "model.safetensors", "model.safetensors.zst"].map { dir + "/" + $0 }.filter { FileSystem.exists($0) }
-    }
-
-    /// The files a tokenizer path stands for (a file, or the tokenizer files of a folder).
-    static func tokenizerFiles(_ path: String) -> [String] {
-        guard FileSystem.isDirectory(path) else { return [path] }
-        return ["tokenizer.json", "tokenizer.json.zst", "vocab.json", "vocab.json.zst", "merges.txt", "merges.txt.zst"]
-            .map { path + "/" + $0 }.filter { FileSystem.exists($0) }
     }
 }

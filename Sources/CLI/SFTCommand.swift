@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import Train
+import Tokenize
 
 /// Options shared by `sft` and `grpo` for the LoRA adapter.
 struct LoRAArguments: ParsableArguments {
@@ -20,11 +21,11 @@ struct LoRAArguments: ParsableArguments {
 }
 
 extension ModelSupport {
-    /// The tokenizer for a model: --tokenizer, else the model folder's tokenizer.json, else <workdir>/tokenize.
+    /// The tokenizer for a model: --tokenizer, else the model folder's own (tokenizer.json, or vocab.json +
+    /// merges.txt), else <workdir>/tokenize.
     static func tokenizerPath(explicit: String?, modelDir: String, work: Workdir) -> String {
         if let explicit { return explicit }
-        if ["tokenizer.json", "tokenizer.json.zst"].contains(where: { FileSystem.exists(modelDir + "/" + $0) }) { return modelDir }
-        return work.stageDir("tokenize")
+        return BPETokenizer.files(path: modelDir).isEmpty ? work.stageDir("tokenize") : modelDir
     }
 }
 

@@ -25,6 +25,16 @@ public struct Workdir: Sendable {
         try? Manifest.load(path: manifestPath(stage))
     }
 
+    /// For a stage that commits checkpoints as it goes (records `steps` and `total_steps`): the step of its last
+    /// committed checkpoint and the step it was heading for, when that checkpoint came from these inputs and
+    /// parameters and this version; nil when the stage must start afresh. `step < total` is an interrupted run.
+    public func checkpoint(_ stage: String, inputs: [String], parameters: [String: String]) -> (step: Int, total: Int)? {
+        guard let m = manifest(stage),
+              m.freshness(stageDir: stageDir(stage), inputs: inputs, parameters: parameters) == .upToDate else { return nil }
+        let step = m.records["steps"] ?? 0
+        return (step, m.records["total_steps"] ?? step)
+    }
+
     public func freshness(_ stage: String) -> Freshness {
         guard FileSystem.exists(manifestPath(stage)) else { return .missing }
         guard let m = manifest(stage) else { return .stale(reason: "manifest unreadable") }

@@ -24,6 +24,14 @@ extension BPETokenizer {
         }
     }
 
+    /// The files `init(path:)` reads — what decides the tokenizer, for a stage's inputs.
+    public static func files(path: String) -> [String] {
+        guard FileSystem.isDirectory(path) else { return [path] }
+        func first(_ names: [String]) -> String? { names.map { path + "/" + $0 }.first { FileSystem.exists($0) } }
+        if let tj = first(["tokenizer.json.zst", "tokenizer.json"]) { return [tj] }
+        return [first(["vocab.json.zst", "vocab.json"]), first(["merges.txt.zst", "merges.txt"])].compactMap { $0 }
+    }
+
     static func readJSON(_ path: String) throws -> Any {
         let bytes = try ByteReader(path: path).readAll()
         do {

@@ -81,18 +81,7 @@ public enum TokenizeStages {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
-        var tokenizerFiles: [String] = []
-        if FileSystem.isDirectory(tokPath) {
-            for name in ["tokenizer.json.zst", "tokenizer.json", "vocab.json.zst", "vocab.json", "merges.txt.zst", "merges.txt"] {
-                let p = tokPath + "/" + name
-                if FileSystem.exists(p) { tokenizerFiles.append(p) }
-            }
-            if tokenizerFiles.contains(where: { $0.contains("tokenizer.json") }) {
-                tokenizerFiles = tokenizerFiles.filter { $0.contains("tokenizer.json") }
-            }
-        } else {
-            tokenizerFiles = [tokPath]
-        }
+        let tokenizerFiles = BPETokenizer.files(path: tokPath)
         let tok = try BPETokenizer(path: tokPath)
         guard let run = try StageRun.begin(workdir: workdir, stage: "tokens", inputs: [input] + tokenizerFiles,
                                            parameters: ["segmentation": "lines", "format": "PTOK1"], force: force) else {

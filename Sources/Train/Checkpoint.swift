@@ -5,6 +5,29 @@ import Foundation
 /// (plain or `.zst`). Names with or without the `transformer.` prefix are read; `attn.bias`/`attn.masked_bias`
 /// buffers and a tied `lm_head.weight` are ignored. We save `transformer.`-prefixed names and no `lm_head.weight`.
 public enum Checkpoint {
+    /// Writes a trainer's resumable state as `dir/trainer_state.json` (pretty JSON).
+    static func writeState<T: Encodable>(_ state: T, to dir: String) throws {
+        try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
+    }
+
+    /// Reads `dir/trainer_state.json`; errors name the file (missing, or not this trainer's state).
+    static func readState<T: Decodable>(_ type: T.Type, from dir: String) throws -> (T, path: String) {
+        let path = dir + "/trainer_state.json"
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw TrainError.badCheckpoint(path: path, reason: "no trainer state to resume from")
+        }
+        do { return (try JSONDecoder().decode(T.self, from: bytes), path) } catch {
+            throw TrainError.badCheckpoint(path: path, reason: "unreadable trainer state (\(error))")
+        }
+    }
+
+    /// The files of a model folder that decide the model (config.json, model.safetensors[.zst]), sorted: a
+    /// stage's inputs.
+    public static func modelFiles(_ dir: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        return names.sorted().filter { $0.hasPrefix("config.json") || $0.hasPrefix("model.safetensors") }.map { dir + "/" + $0 }
+    }
+
     /// transformers' GPT-2 config.json for `c` (dropout 0: we train without dropout).
     public static func configJSON(_ c: GPT2Config) throws -> [UInt8] {
         let obj: [String: Any] = [

@@ -238,7 +238,7 @@ public final class GRPOTrainer {
         try SafeTensors.write(moments, to: dir + "/optimizer.safetensors.zst", compressed: true)
         let state = GRPOState(step: step, optimizerStep: optimizer.step, rng: rng, loraRNG: lora.rng, order: order,
                               position: position, epoch: epoch, options: options)
-        try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
+        try Checkpoint.writeState(state, to: dir)
         let w = try JSONLWriter<[String: Double]>(path: dir + "/metrics.jsonl.zst")
         for m in metrics { try w.write(m) }
         try w.close()
@@ -248,14 +248,7 @@ public final class GRPOTrainer {
     }
 
     public func restore(from dir: String) throws {
-        let statePath = dir + "/trainer_state.json"
-        guard let bytes = FileManager.default.contents(atPath: statePath) else {
-            throw TrainError.badCheckpoint(path: statePath, reason: "no trainer state to resume from")
-        }
-        let st: GRPOState
-        do { st = try JSONDecoder().decode(GRPOState.self, from: bytes) } catch {
-            throw TrainError.badCheckpoint(path: statePath, reason: "unreadable trainer state (\(error))")
-        }
+        let (st, statePath) = try Checkpoint.readState(GRPOState.self, from: dir)
         var a = st.options, b = options
         a.maxSteps = nil; b.maxSteps = nil; a.saveEvery = 0; b.saveEvery = 0
         guard a == b else { throw TrainError.usage("\(statePath): the checkpoint was made with other options; resume with the same ones") }
@@ -287,15 +280,13 @@ public enum GRPOStage {
                            resume: Bool, force: Bool, stopAfter: Int? = nil, report: (GRPOTrainer, [String: Double]) -> Void = { _, _ in }) throws -> GRPOTrainer? {
         var params = o.parameters
         params["model"] = modelDir
-        var inputs = [dataPath] + FileSystem.listFilesSafe(modelDir)
+        var inputs = [dataPath] + Checkpoint.modelFiles(modelDir) + BPETokenizer.files(path: tokenizerPath)
         if let a = o.adapter { inputs += ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } }
         var resume = resume
-        if !resume, !force, let m = workdir.manifest("grpo"),
-           m.freshness(stageDir: workdir.stageDir("grpo"), inputs: inputs, parameters: params) == .upToDate {
+        if !resume, !force, let c = workdir.checkpoint("grpo", inputs: inputs, parameters: params) {
             // Same inputs and options: finished, or an interrupted run's last checkpoint, which continues.
-            let steps = m.records["steps"] ?? 0
-            if steps >= (m.records["total_steps"] ?? 0) { return nil }
-            log.info("grpo: an interrupted run with the same options stopped at step \(steps); continuing it")
+            if c.step >= c.total { return nil }
+            log.info("grpo: an interrupted run with the same options stopped at step \(c.step); continuing it")
             resume = true
         }
         let model = try Checkpoint.load(directory: modelDir)

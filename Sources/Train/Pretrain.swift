@@ -170,7 +170,7 @@ public final class Pretrainer {
         }
         try SafeTensors.write(moments, to: dir + "/optimizer.safetensors.zst", compressed: true)
         let state = TrainerState(step: step, rng: rng, options: options, optimizerStep: optimizer.step)
-        try FileSystem.atomicWrite(try JSON.encode(state, pretty: true) + [0x0A], to: dir + "/trainer_state.json")
+        try Checkpoint.writeState(state, to: dir)
         let w = try JSONLWriter<PretrainMetrics>(path: dir + "/metrics.jsonl.zst")
         for m in metrics { try w.write(m) }
         try w.close()
@@ -178,14 +178,7 @@ public final class Pretrainer {
 
     /// Restores a state written by `writeState`; the options must equal this trainer's.
     public func restore(from dir: String) throws {
-        let statePath = dir + "/trainer_state.json"
-        guard let bytes = FileManager.default.contents(atPath: statePath) else {
-            throw TrainError.badCheckpoint(path: statePath, reason: "no trainer state to resume from")
-        }
-        let state: TrainerState
-        do { state = try JSONDecoder().decode(TrainerState.self, from: bytes) } catch {
-            throw TrainError.badCheckpoint(path: statePath, reason: "unreadable trainer state (\(error))")
-        }
+        let (state, statePath) = try Checkpoint.readState(TrainerState.self, from: dir)
         var saved = state.options, mine = options
         saved.steps = 0; mine.steps = 0; saved.saveEvery = 0; mine.saveEvery = 0
         guard saved == mine else {
@@ -209,11 +202,10 @@ public enum PretrainStage {
                            stopAfter: Int? = nil, report: (PretrainMetrics) -> Void = { _ in }) throws -> Pretrainer? {
         let params = options.parameters
         var resume = resume
-        if !resume, !force, let m = workdir.manifest("pretrain"),
-           m.freshness(stageDir: workdir.stageDir("pretrain"), inputs: [tokensPath], parameters: params) == .upToDate {
+        if !resume, !force, let c = workdir.checkpoint("pretrain", inputs: [tokensPath], parameters: params) {
             // Same tokens and options: done, or an interrupted run's last checkpoint, which continues.
-            if (m.records["steps"] ?? 0) >= options.steps { return nil }
-            log.info("pretrain: an interrupted run with the same options stopped at step \(m.records["steps"] ?? 0); continuing it")
+            if c.step >= c.total { return nil }
+            log.info("pretrain: an interrupted run with the same options stopped at step \(c.step); continuing it")
             resume = true
         }
         let data = try TokenData(path: tokensPath, seq: options.seq, valFraction: options.valFraction)
@@ -231,6 +223,7 @@ public enum PretrainStage {
             guard let run = try StageRun.begin(workdir: workdir, stage: "pretrain", inputs: [tokensPath], parameters: params, force: true) else { return }
             try trainer.writeState(to: run.tempDir)
             run.records["steps"] = trainer.step
+            run.records["total_steps"] = options.steps
             run.records["parameters"] = trainer.model.parameterCount
             run.records["train_tokens"] = data.train.count
             run.records["val_tokens"] = data.val.count

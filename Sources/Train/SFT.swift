@@ -234,8 +234,7 @@ public enum SFTStage {
                            force: Bool, report: (SFTMetrics, Int) -> Void = { _, _ in }) throws -> SFTTrainer? {
         var params = o.parameters
         params["model"] = modelDir
-        let modelFiles = FileSystem.listFilesSafe(modelDir)
-        let inputs = [dataPath] + modelFiles
+        let inputs = [dataPath] + Checkpoint.modelFiles(modelDir) + BPETokenizer.files(path: tokenizerPath)
         guard let run = try StageRun.begin(workdir: workdir, stage: "sft", inputs: inputs, parameters: params, force: force) else {
             return nil
         }
@@ -263,13 +262,5 @@ public enum SFTStage {
         run.records["trainable_parameters"] = trainer.lora.parameterCount
         try run.commit()
         return trainer
-    }
-}
-
-extension FileSystem {
-    /// The regular files directly in a model folder (config and weights), sorted; [] when unreadable.
-    static func listFilesSafe(_ dir: String) -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.sorted().filter { $0.hasPrefix("config.json") || $0.hasPrefix("model.safetensors") }.map { dir + "/" + $0 }
     }
 }
