@@ -4,7 +4,7 @@ SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 BIN := .build/release/pipeline
 WORKDIR ?= artifacts
-APT_PACKAGES := pkg-config libpoppler-glib-dev libzstd-dev zstd libsqlite3-dev sqlite3 libopenblas-dev poppler-utils \
+APT_PACKAGES := pkg-config libpoppler-glib-dev libzstd-dev zstd libsqlite3-dev sqlite3 libopenblas-dev libssl-dev poppler-utils \
                 python3 python3-pip python3-venv
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
