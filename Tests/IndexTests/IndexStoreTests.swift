@@ -98,6 +98,42 @@ final class IndexStoreTests: XCTestCase {
         XCTAssertEqual(Set(all.prefix(2).map(\.chunkId)), ["a", "d"])
     }
 
+    /// Robustness issue, item 9: an index built incrementally (after removing and re-adding chunks, so vectors were
+    /// embedded in other batches) is byte-identical to one built from scratch.
+    func testIncrementalIndexIsByteIdenticalToAFreshOne() throws {
+        let model = try modelFolder()
+        func documents(_ wd: String) throws {
+            try FileSystem.makeDirectory(wd + "/ingest")
+            let dw = try JSONLWriter<DocumentRecord>(path: wd + "/ingest/documents.jsonl.zst")
+            try dw.write(DocumentRecord(docId: "doc0", source: "doc0.pdf", sha256: "00", bytes: 10, pages: 3, title: "T",
+                                        author: nil, created: nil, status: "ok", error: nil))
+            try dw.close()
+        }
+        let words = "penguins live in the southern hemisphere while bread needs a sourdough starter".split(separator: " ")
+        let all = (0..<14).map { i in
+            ("c\(i)", (0..<(3 + i * 11)).map { String(words[($0 + i) % words.count]) }.joined(separator: " "))
+        }
+        let incremental = NSTemporaryDirectory() + "index-inc-\(UUID().uuidString)"
+        try documents(incremental)
+        try writeChunks(incremental, all)
+        XCTAssertNotNil(try IndexBuilder.run(workdir: Workdir(path: incremental), modelDir: model, force: false))
+        try writeChunks(incremental, all.enumerated().filter { $0.offset % 3 != 0 }.map(\.element))  // remove some
+        XCTAssertNotNil(try IndexBuilder.run(workdir: Workdir(path: incremental), modelDir: model, force: false))
+        try writeChunks(incremental, all)  // and add them back: embedded in a different batch than the first time
+        let s = try XCTUnwrap(IndexBuilder.run(workdir: Workdir(path: incremental), modelDir: model, force: false))
+        XCTAssertEqual(s.embedded, 5); XCTAssertEqual(s.reused, 9)
+
+        let fresh = NSTemporaryDirectory() + "index-fresh-\(UUID().uuidString)"
+        try documents(fresh)
+        try writeChunks(fresh, all)
+        XCTAssertNotNil(try IndexBuilder.run(workdir: Workdir(path: fresh), modelDir: model, force: false))
+        let a = try Data(contentsOf: URL(fileURLWithPath: incremental + "/index/index.sqlite"))
+        let b = try Data(contentsOf: URL(fileURLWithPath: fresh + "/index/index.sqlite"))
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertTrue(a == b, "index.sqlite differs between an incremental and a fresh build")
+        XCTAssertEqual(try vectors(incremental + "/index/index.sqlite"), try vectors(fresh + "/index/index.sqlite"))
+    }
+
     func testDuplicateChunkIdIsAnError() throws {
         let model = try modelFolder()
         let wd = NSTemporaryDirectory() + "index-\(UUID().uuidString)"
