@@ -33,8 +33,14 @@ struct IngestCommand: ParsableCommand {
           pages.jsonl.zst      one record per page, in document then page order: doc_id (first 16 hex digits \
         of the file's sha256), source (the path as found), page (0-based), text.
           documents.jsonl.zst  one record per input: doc_id, source, sha256, bytes, pages, title, author, \
-        created (ISO 8601 UTC or null), status (ok | skipped), error (null, the reason for a skip, or a note \
-        on an extracted document such as the pages of a truncated file that were recovered).
+        created (ISO 8601 UTC or null), status (ok | skipped | duplicate), error (null, the reason for a skip, \
+        or a note on an extracted document such as the pages of a truncated file that were recovered); a \
+        duplicate also has duplicate_of.
+
+        Duplicates: a file with the same bytes (sha256) as an earlier input, in path order, is recorded as \
+        status duplicate with duplicate_of (the first file's path) and no pages, with a note: line on stderr; \
+        it is not a failure (exit status 0). A file reached through several paths (a folder given twice, \
+        symbolic links) is taken once, by its first path.
           corpus.txt.zst       the text of every extracted document: its pages joined by a newline, ending \
         with a newline; documents separated by a blank line.
 
@@ -89,7 +95,8 @@ struct IngestCommand: ParsableCommand {
             print("ingest: up to date")
             return
         }
-        print("ingest: \(outcome.documents) documents (\(outcome.extracted) extracted, \(outcome.reused) reused, \(outcome.skipped) skipped), \(outcome.pages) pages → \(outcome.outputDir)")
+        let dups = outcome.duplicates > 0 ? ", \(outcome.duplicates) duplicate\(outcome.duplicates == 1 ? "" : "s")" : ""
+        print("ingest: \(outcome.documents) documents (\(outcome.extracted) extracted, \(outcome.reused) reused, \(outcome.skipped) skipped\(dups)), \(outcome.pages) pages → \(outcome.outputDir)")
         if outcome.skipped > 0 { throw StageExit(status: .finishedWithSkips) }
     }
 }

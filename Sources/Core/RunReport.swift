@@ -110,6 +110,20 @@ public enum RunReport {
         return names.filter { FileSystem.exists(runs + "/" + $0 + "/summary.json") }.sorted()
     }
 
+    /// Records what the report shows of each stage's artifacts, as they are at the end of the run, under
+    /// `runDir/sections/<folder>.html`: re-rendering a run's report later gives the same page even after the work
+    /// directory moved on. Called by `pipeline run` whether or not it writes the report.
+    public static func snapshot(runDir: String) throws {
+        let summary = try RunSummary.load(runDir: runDir)
+        let work = Workdir(path: summary.workdir)
+        try FileSystem.makeDirectory(runDir + "/sections")
+        for o in summary.stages {
+            guard let m = try? Manifest.load(path: runDir + "/manifests/\(o.folder).json") else { continue }
+            try FileSystem.atomicWrite(section(o.folder, manifest: m, dir: work.stageDir(o.folder)),
+                                       to: runDir + "/sections/\(o.folder).html")
+        }
+    }
+
     @discardableResult
     public static func write(runDir: String, runsDir: String) throws -> String {
         let html = try render(runDir: runDir, runsDir: runsDir)
@@ -163,7 +177,12 @@ public enum RunReport {
             h += "<p>Finished \(m.finished) (\(SVG.num(m.seconds)) s of work when it last ran). Parameters: "
             h += m.parameters.sorted { $0.key < $1.key }.map { "<code>\(SVG.esc($0.key))=\(SVG.esc($0.value))</code>" }.joined(separator: " ")
             h += "</p>"
-            h += section(o.folder, manifest: m, dir: work.stageDir(o.folder))
+            if let recorded = try? String(contentsOfFile: runDir + "/sections/\(o.folder).html", encoding: .utf8) {
+                h += recorded
+            } else {  // a run recorded before sections were snapshotted
+                h += "<p class=muted>(figures below read from the work directory as it is now)</p>"
+                h += section(o.folder, manifest: m, dir: work.stageDir(o.folder))
+            }
         }
 
         h += "<h2>Comparison with the previous run</h2>"
@@ -265,12 +284,14 @@ public enum RunReport {
 
     /// Documents ok/skipped with their reasons, pages and characters, from the ingest stage's records.
     static func ingestSection(_ dir: String) -> String {
-        var ok = 0, pages = 0
+        var ok = 0, pages = 0, duplicates = 0
         var skipped: [(String, String)] = []
         try? JSONLReader.forEachLine(path: dir + "/documents.jsonl.zst") { obj in
             if (obj["status"] as? String) == "ok" {
                 ok += 1
                 pages += (obj["pages"] as? NSNumber)?.intValue ?? 0
+            } else if (obj["status"] as? String) == "duplicate" {
+                duplicates += 1
             } else {
                 skipped.append((obj["source"] as? String ?? "?", obj["error"] as? String ?? "skipped"))
             }
@@ -282,7 +303,9 @@ public enum RunReport {
             characters += n
             perPage.append(Double(n))
         }
-        var h = "<p>Documents: <b>\(ok) ok</b>, <b>\(skipped.count) skipped</b>; \(pages) pages, \(characters) characters.</p>"
+        var h = "<p>Documents: <b>\(ok) ok</b>, <b>\(skipped.count) skipped</b>"
+            + (duplicates > 0 ? ", <b>\(duplicates) duplicate\(duplicates == 1 ? "" : "s")</b> (same bytes as an earlier file)" : "")
+            + "; \(pages) pages, \(characters) characters.</p>"
         if !skipped.isEmpty {
             h += "<table><tr><th>skipped document</th><th>reason</th></tr>"
             for (source, reason) in skipped { h += "<tr><td>\(SVG.esc(source))</td><td>\(SVG.esc(reason))</td></tr>" }

@@ -89,7 +89,8 @@ public enum IndexBuilder {
         let embedder = try SentenceEmbedder(folder: modelDir)
         let previous = run.previousDir.map { $0 + "/" + databaseName }.flatMap { FileSystem.exists($0) ? $0 : nil }
         let summary = try build(chunksPath: chunks, documentsPath: FileSystem.exists(documents) ? documents : nil,
-                                embedder: embedder, output: run.output(databaseName), previous: previous)
+                                embedder: embedder, output: run.output(databaseName), previous: previous,
+                                displayOutput: workdir.stageDir(stage) + "/" + databaseName)
         run.records["chunks"] = summary.chunks
         run.records["documents"] = summary.documents
         run.records["embedded"] = summary.embedded
@@ -117,11 +118,12 @@ public enum IndexBuilder {
 
     /// Writes a new database at `output` (which must not exist).
     public static func build(chunksPath: String, documentsPath: String?, embedder: SentenceEmbedder,
-                             output: String, previous: String?, batchSize: Int = 512) throws -> Summary {
+                             output: String, previous: String?, batchSize: Int = 512,
+                             displayOutput: String? = nil) throws -> Summary {
         var summary = Summary()
         let modelFile = embedder.folder + "/model.safetensors"
         let modelSHA = try Hashing.sha256(path: modelFile)
-        let db = try SQLiteDB(path: output)
+        let db = try SQLiteDB(path: output, displayPath: displayOutput)
         defer { db.close() }
         try db.exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA page_size=8192;")
         try db.exec(schema)
@@ -137,6 +139,10 @@ public enum IndexBuilder {
                 let attach = try db.prepare("ATTACH DATABASE ? AS prev")
                 attach.bind(1, prev)
                 try attach.run()
+                // A damaged previous database must not block the rebuild: check it before reading from it.
+                let check = try db.prepare("PRAGMA prev.quick_check(1)")
+                let verdict = try check.step() ? check.string(0) : "no answer"
+                guard verdict == "ok" else { throw IndexError.sqlite(path: prev, reason: "quick_check: \(verdict)") }
                 let q = try db.prepare("SELECT key, value FROM prev.meta WHERE key IN ('model_sha256', 'dimension')")
                 var meta: [String: String] = [:]
                 while try q.step() { meta[q.string(0)] = q.string(1) }
@@ -147,7 +153,8 @@ public enum IndexBuilder {
                         """)
                 }
             } catch {
-                log.warning("\(prev): previous index unusable, embedding everything again (\(error))")
+                log.warning("previous index unusable, embedding everything again: \(error)")
+                try? db.exec("DETACH DATABASE prev")
                 reuse = nil
             }
         }
@@ -158,6 +165,7 @@ public enum IndexBuilder {
                 VALUES (?,?,?,?,?,?,?,?,?,?)
                 """)
             try JSONLReader.forEach(DocumentRecord.self, path: docs) { d, _ in
+                guard d.status != "duplicate" else { return }  // same bytes and doc_id as an earlier document
                 ins.bind(1, d.docId); ins.bind(2, d.source); ins.bind(3, d.sha256); ins.bind(4, d.bytes)
                 ins.bind(5, d.pages); ins.bind(6, d.title); ins.bind(7, d.author); ins.bind(8, d.created)
                 ins.bind(9, d.status); ins.bind(10, d.error)

@@ -224,6 +224,13 @@ public enum GSM8KStage {
                                            force: force) else {
             return Outcome(ran: false, splits: [], outputDir: outDir)
         }
+        // The stage's folder is replaced as a whole: say which earlier splits this run does not write again.
+        let dropped = (run.previous?.parameters["splits"] ?? "").split(separator: ",").map(String.init)
+            .filter { !$0.isEmpty && !names.contains($0) }
+        if !dropped.isEmpty {
+            let list = dropped.joined(separator: ", "), s = dropped.count == 1 ? "" : "s"
+            log.warning("gsm8k: replacing the previous output: split\(s) \(list) will be gone (give every file in one call to keep them)")
+        }
         let rejects = try JSONLWriter<GSM8KReject>(path: run.output("rejects.jsonl.zst"))
         var splits: [Split] = []
         for (file, splitName) in zip(files, names) {

@@ -52,12 +52,15 @@ public struct DocumentRecord: Codable, Equatable, Sendable {
     public var title: String?
     public var author: String?
     public var created: String?
-    /// `ok` or `skipped`.
+    /// `ok`, `skipped`, or `duplicate` (the same bytes as an earlier input: no pages of its own).
     public var status: String
     public var error: String?
+    /// For a duplicate: the source of the first input with the same sha256, in input order.
+    public var duplicateOf: String?
 
     enum CodingKeys: String, CodingKey {
         case docID = "doc_id", source, sha256, bytes, pages, title, author, created, status, error
+        case duplicateOf = "duplicate_of"
     }
 
     public init(docID: String, source: String, sha256: String, bytes: Int64, pages: Int, title: String?,
@@ -79,7 +82,11 @@ public struct DocumentRecord: Codable, Equatable, Sendable {
         try c.encode(created, forKey: .created)
         try c.encode(status, forKey: .status)
         try c.encode(error, forKey: .error)
+        try c.encodeIfPresent(duplicateOf, forKey: .duplicateOf)  // only duplicates carry it
     }
+
+    /// A later input with the same bytes as an earlier one.
+    public var isDuplicate: Bool { status == "duplicate" }
 
     /// A skip that says nothing about the file itself (a worker crash or time-out): retried by the next run.
     var isTransient: Bool {
@@ -121,16 +128,50 @@ public enum IngestStage {
         public var workersStarted = 0
         /// Documents skipped because their worker crashed or timed out (tried again by the next run).
         public var transient = 0
+        /// Inputs with the same bytes as an earlier input (recorded as `duplicate`, not extracted).
+        public var duplicates = 0
     }
 
     /// The input files: each file argument as given, and the `*.pdf`, `*.txt` and `*.md` files (extension in any
     /// case; hidden files and folders skipped) under each folder argument, recursively. Sorted by path (byte
-    /// order), duplicates removed.
+    /// order); a file reached by several paths (`dir` and `./dir`, symbolic links) is taken once, by its first path.
+    /// Among paths to one file, the first argument's wins, then a path that is not itself a symbolic link, then
+    /// byte order.
     public static func findInputs(_ paths: [String]) throws -> [String] {
+        var best: [String: (arg: Int, link: Bool, path: String)] = [:]
+        var unresolved: [String] = []
+        for (arg, raw) in paths.enumerated() {
+            for path in try findPaths([raw]) {
+                guard let real = realpath(path, nil) else { unresolved.append(path); continue }
+                let key = String(cString: real)
+                free(real)
+                var st = stat()
+                let link = lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFLNK
+                let candidate = (arg: arg, link: link, path: path)
+                if let b = best[key] {
+                    let better = arg != b.arg ? arg < b.arg
+                        : link != b.link ? !link : Array(path.utf8).lexicographicallyPrecedes(Array(b.path.utf8))
+                    if !better { continue }
+                }
+                best[key] = candidate
+            }
+        }
+        return Set(best.values.map(\.path) + unresolved).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    static func findPaths(_ paths: [String]) throws -> [String] {
         var found = Set<String>()
         for raw in paths {
             guard FileSystem.exists(raw) else { throw IngestError.notFound(path: raw) }
-            if !FileSystem.isDirectory(raw) { found.insert(raw); continue }
+            if !FileSystem.isDirectory(raw) {
+                // Each input is read twice (hashed, then extracted by a worker): a pipe would be empty the second time.
+                guard FileSystem.isRegularFile(raw) else {
+                    throw IngestError.usage("\(raw): not a regular file (a pipe or device); ingest reads each file twice, "
+                                            + "so save it to a file first")
+                }
+                found.insert(raw)
+                continue
+            }
             var base = raw
             while base.count > 1 && base.hasSuffix("/") { base.removeLast() }
             for rel in walk(base) {
@@ -189,13 +230,22 @@ public enum IngestStage {
         outcome.ran = true
 
         // Identity of each input.
+        // Identity of each input; a later file with the same bytes is a duplicate of the first (not extracted).
         var records: [DocumentRecord] = []
         records.reserveCapacity(inputs.count)
+        var firstSource: [String: String] = [:]
         for path in inputs {
             let sha = try Hashing.sha256(path: path)
-            records.append(DocumentRecord(docID: String(sha.prefix(16)), source: path, sha256: sha,
-                                          bytes: try FileSystem.fileSize(path), pages: 0, title: nil, author: nil,
-                                          created: nil, status: "ok", error: nil))
+            var r = DocumentRecord(docID: String(sha.prefix(16)), source: path, sha256: sha,
+                                   bytes: try FileSystem.fileSize(path), pages: 0, title: nil, author: nil,
+                                   created: nil, status: "ok", error: nil)
+            if let first = firstSource[sha] {
+                r.status = "duplicate"
+                r.duplicateOf = first
+            } else {
+                firstSource[sha] = path
+            }
+            records.append(r)
         }
 
         // Results of the previous run with the same parameters, by sha256 (pages spilled to a scratch file).
@@ -225,7 +275,10 @@ public enum IngestStage {
                 outcome.pages += pages.count
             }
             outcome.documents += 1
-            if doc.status == "skipped" {
+            if doc.isDuplicate {
+                outcome.duplicates += 1
+                log.notice("\(doc.source): duplicate of \(doc.duplicateOf ?? "?") (same sha256), not extracted again")
+            } else if doc.status == "skipped" {
                 outcome.skipped += 1
                 if doc.isTransient { outcome.transient += 1 }
                 log.warning("\(doc.source): skipped: \(doc.error ?? "unknown reason")")
@@ -242,7 +295,9 @@ public enum IngestStage {
         var reusable = Set<Int>()
         var todo: [Int] = []
         for (i, r) in records.enumerated() {
-            if cache?.has(sha256: r.sha256) == true {
+            if r.isDuplicate {
+                ready[i] = (r, [])
+            } else if cache?.has(sha256: r.sha256) == true {
                 reusable.insert(i)
                 outcome.reused += 1
             } else {
@@ -325,6 +380,7 @@ public enum IngestStage {
         FileSystem.remove(run.output(".reuse.tmp"))
         run.records = ["documents": outcome.documents, "pages": outcome.pages, "skipped": outcome.skipped,
                        "retry": outcome.transient]
+        if outcome.duplicates > 0 { run.records["duplicates"] = outcome.duplicates }
         try run.commit()
         return outcome
     }
@@ -350,7 +406,7 @@ final class PreviousResults {
         var docs: [String: DocumentRecord] = [:]
         do {
             try JSONLReader.forEach(DocumentRecord.self, path: docsPath) { d, _ in
-                if wanted.contains(d.sha256) && !d.isTransient && docs[d.sha256] == nil { docs[d.sha256] = d }
+                if wanted.contains(d.sha256) && !d.isTransient && !d.isDuplicate && docs[d.sha256] == nil { docs[d.sha256] = d }
             }
         } catch {
             log.warning("previous ingest output unreadable, extracting everything again: \(error)")

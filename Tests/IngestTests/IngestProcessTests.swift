@@ -1,4 +1,4 @@
-import Core
+@testable import Core
 import Foundation
 @testable import Ingest
 import XCTest
@@ -204,6 +204,58 @@ final class IngestProcessTests: XCTestCase {
         XCTAssertEqual(renamed.hashes, try IngestOutput(workdir: temp + "/scratch3").hashes)
         XCTAssertEqual(renamed.documents.last?.source, "papers/z-tokenizers.pdf")
         XCTAssertEqual(renamed.pages.last?.source, "papers/z-tokenizers.pdf")
+    }
+
+    // MARK: - Duplicates (robustness issue, item 1)
+
+    func testIdenticalFilesAreExtractedOnceAndTheNextStagesRun() throws {
+        _ = try samples("papers", ["byte-level-tokenizers.pdf", "two-columns.pdf"])
+        try copy(temp + "/papers/two-columns.pdf", to: temp + "/papers/again/two-columns-copy.pdf")
+        try FileManager.default.createSymbolicLink(atPath: temp + "/papers/link.pdf", withDestinationPath: "two-columns.pdf")
+        // The folder given twice (as `papers` and `./papers/`), the symbolic link, and a byte-identical copy.
+        let r = try ingest(["papers", "./papers/", "--workdir", "w"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("3 documents (2 extracted, 0 reused, 0 skipped, 1 duplicate)"), r.stdout)
+        XCTAssertEqual(r.stderr, "note: papers/two-columns.pdf: duplicate of papers/again/two-columns-copy.pdf (same sha256), "
+                       + "not extracted again\n")
+        let out = try IngestOutput(workdir: temp + "/w")
+        XCTAssertEqual(out.documents.map(\.source),
+                       ["papers/again/two-columns-copy.pdf", "papers/byte-level-tokenizers.pdf", "papers/two-columns.pdf"])
+        XCTAssertEqual(out.documents.map(\.status), ["ok", "ok", "duplicate"])
+        XCTAssertEqual(out.documents[2].duplicateOf, "papers/again/two-columns-copy.pdf")
+        XCTAssertEqual(out.documents[2].pages, 0)
+        XCTAssertEqual(Set(out.pages.map(\.source)), ["papers/again/two-columns-copy.pdf", "papers/byte-level-tokenizers.pdf"])
+        let line = String(decoding: try ByteReader(path: temp + "/w/ingest/documents.jsonl.zst").readAll(), as: UTF8.self)
+            .split(separator: "\n")[2]
+        XCTAssertTrue(line.contains(#""duplicate_of":"papers/again/two-columns-copy.pdf""#), String(line))
+        XCTAssertTrue(line.contains(#""pages":0"#) && line.contains(#""status":"duplicate""#), String(line))
+
+        // Chunking (which failed on repeated doc_ids) runs, with unique chunk ids.
+        let chunk = try PipelineProcess.run(["chunk", "--quiet", "--workdir", "w"], in: temp)
+        XCTAssertEqual(chunk.status, 0, chunk.stderr)
+        var ids: [String] = []
+        try JSONLReader.forEachLine(path: temp + "/w/chunk/chunks.jsonl.zst") { ids.append($0["chunk_id"] as? String ?? "") }
+        XCTAssertFalse(ids.isEmpty)
+        XCTAssertEqual(Set(ids).count, ids.count, "chunk ids are unique")
+
+        // Incremental: the same inputs again are up to date; the copy removed makes the other one the original.
+        XCTAssertEqual(try ingest(["papers", "./papers/", "--workdir", "w"]).stdout, "ingest: up to date\n")
+        FileSystem.remove(temp + "/papers/again/two-columns-copy.pdf")
+        let again = try ingest(["papers", "--workdir", "w"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stdout.contains("2 documents (0 extracted, 2 reused, 0 skipped)"), again.stdout)
+        XCTAssertEqual(try IngestOutput(workdir: temp + "/w").documents.map(\.status), ["ok", "ok"])
+    }
+
+    /// Robustness issue, item 10: a file name with a newline keeps its warning on one line.
+    func testFileNamesWithControlCharactersStayOnOneLine() throws {
+        try FileSystem.makeDirectory(temp + "/in")
+        try FileSystem.atomicWrite("not a pdf", to: temp + "/in/bad\nname.pdf")
+        let r = try ingest(["in", "--workdir", "w"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, r.stderr)
+        XCTAssertTrue(lines[0].hasPrefix("warning: in/bad\\nname.pdf: skipped: "), r.stderr)
     }
 
     // MARK: - Inputs and outputs
