@@ -32,6 +32,10 @@ public enum CoreError: PipelineError {
     case badRecord(path: String, line: Int, reason: String)
     case usage(String)
     case locked(path: String)
+    case notReplaceable(path: String, kind: String)
+    case notADirectory(path: String)
+    /// More memory (or another resource) than the machine has.
+    case resources(String)
 
     public var message: String {
         switch self {
@@ -49,6 +53,12 @@ public enum CoreError: PipelineError {
             return text
         case let .locked(path):
             return "\(path): another pipeline run holds the lock"
+        case let .resources(text):
+            return text
+        case let .notADirectory(path):
+            return "\(path): exists and is not a directory (give a folder path)"
+        case let .notReplaceable(path, kind):
+            return "\(path): is \(kind), not a regular file; refusing to replace it (give a file path)"
         }
     }
 

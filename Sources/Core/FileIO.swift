@@ -134,7 +134,9 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// Creates `path` and its parents; an existing file (not a folder) on the way is an error naming it.
     public static func makeDirectory(_ path: String) throws {
+        if exists(path) && !isDirectory(path) { throw CoreError.notADirectory(path: path) }
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
@@ -148,18 +150,80 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the folder.
     public static func atomicWrite(_ bytes: [UInt8], to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/.tmp-\(getpid())-" + (path as NSString).lastPathComponent
-        do {
+        try atomicReplace(path) { tmp in
             let out = try FileOutput(path: tmp)
             try out.write(bytes)
             try out.close()
-            if rename(tmp, path) != 0 { throw CoreError.io(path: path, operation: "rename", errno: errno) }
+        }
+    }
+
+    /// The one temporary-file writer: `write` fills a temporary file beside the target (and closes it, which
+    /// fsyncs it), which is then renamed over the target and the folder fsync'ed; on any error the temporary file
+    /// is removed and the target is untouched. Only a regular file (or nothing) is ever replaced: a symbolic link
+    /// is written through to the file it points to, and a device, FIFO, socket or folder is refused with an error
+    /// naming it (`pipeline pack f /dev/null` must not turn a device node into a file).
+    public static func atomicReplace(_ path: String, _ write: (String) throws -> Void) throws {
+        let target = try replaceableTarget(path)
+        let dir = (target as NSString).deletingLastPathComponent
+        let folder = dir.isEmpty ? "." : dir
+        let tmp = folder + "/.tmp-\(getpid())-" + (target as NSString).lastPathComponent
+        do {
+            try write(tmp)
+            if rename(tmp, target) != 0 { throw CoreError.io(path: path, operation: "rename", errno: errno) }
         } catch {
             unlink(tmp)
             throw error
         }
-        syncDirectory(dir.isEmpty ? "." : dir)
+        syncDirectory(folder)
+    }
+
+    /// The file an atomic write of `path` replaces: `path` itself, or the end of its chain of symbolic links.
+    /// Throws when that is anything but a regular file or nothing.
+    public static func replaceableTarget(_ path: String) throws -> String {
+        var target = path
+        for _ in 0..<40 {
+            var st = stat()
+            guard lstat(target, &st) == 0 else { return target }  // nothing there: created
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: return target
+            case S_IFLNK:
+                var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(target, &buf, buf.count - 1)
+                guard n > 0 else { throw CoreError.io(path: target, operation: "readlink", errno: errno) }
+                let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                target = link.hasPrefix("/") ? link : ((target as NSString).deletingLastPathComponent as NSString)
+                    .appendingPathComponent(link)
+            default:
+                throw CoreError.notReplaceable(path: path, kind: kind(st.st_mode))
+            }
+        }
+        throw CoreError.notReplaceable(path: path, kind: "a loop of symbolic links")
+    }
+
+    /// What a file mode is, in words.
+    static func kind(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFDIR: return "a directory"
+        case S_IFCHR: return "a character device"
+        case S_IFBLK: return "a block device"
+        case S_IFIFO: return "a FIFO"
+        case S_IFSOCK: return "a socket"
+        case S_IFLNK: return "a symbolic link"
+        default: return "not a regular file"
+        }
+    }
+
+    /// Modification time (ns since 1970) and inode of `path`, or nil when it cannot be stat'ed.
+    public static func identity(_ path: String) -> (mtimeNs: Int64, inode: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec), UInt64(st.st_ino))
+    }
+
+    /// Whether `path` is a regular file (after following symbolic links): one that can be read twice.
+    public static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
     public static func atomicWrite(_ string: String, to path: String) throws {
@@ -177,5 +241,44 @@ public enum FileSystem {
             }
         }
         return out.sorted()
+    }
+}
+
+/// Inputs that can be read only once (a pipe, a FIFO, process substitution, `/dev/stdin`) copied to a temporary
+/// file first, so that a stage can hash an input and then read it. Regular files are used in place.
+public enum Spool {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var made: [String] = []
+
+    /// `path` itself when it is a regular file (or a folder, or missing: the caller reports those); otherwise the
+    /// path of a temporary copy of its bytes in `folder` (named `.tmp-<pid>-…`, so a crashed run's copy is
+    /// removed by the next one), removed by `removeAll()`.
+    public static func readable(_ path: String, in folder: String) throws -> String {
+        let p = path == "-" ? "/dev/stdin" : path
+        var st = stat()
+        guard stat(p, &st) == 0 else { return path }
+        let mode = st.st_mode & S_IFMT
+        guard mode == S_IFIFO || mode == S_IFCHR || mode == S_IFSOCK else { return path }
+        try FileSystem.makeDirectory(folder)
+        lock.lock(); let n = made.count; lock.unlock()
+        let copy = folder + "/.tmp-\(getpid())-spool-\(n)-" + (p as NSString).lastPathComponent
+        lock.lock(); made.append(copy); lock.unlock()
+        let input = try FileInput(path: p)
+        let out = try FileOutput(path: copy)
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let k = try buffer.withUnsafeMutableBytes { try input.read(into: $0) }
+            if k == 0 { break }
+            try buffer.withUnsafeBytes { try out.write(UnsafeRawBufferPointer(rebasing: $0[0..<k])) }
+        }
+        try out.close()
+        return copy
+    }
+
+    /// Removes every temporary copy this process made.
+    public static func removeAll() {
+        lock.lock(); defer { lock.unlock() }
+        for p in made { unlink(p) }
+        made.removeAll()
     }
 }

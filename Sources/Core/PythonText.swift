@@ -121,22 +121,43 @@ public enum PythonText {
 
     /// Appends `s` as a JSON string the way Python's `json.dumps(..., ensure_ascii=False)` writes it: `"` and
     /// `\\` escaped, \b \f \n \r \t by name, other characters below U+0020 as `\u00xx`; everything else as UTF-8.
+    /// The one JSON string writer of the project (serde_json writes strings the same way, so `tokenizer.json`
+    /// uses it too).
     public static func appendJSONString(_ s: String, to out: inout [UInt8]) {
         var s = s
+        s.withUTF8 { appendJSONString(utf8: $0, to: &out) }
+    }
+
+    /// `appendJSONString` of text given as its UTF-8 bytes.
+    public static func appendJSONString(utf8 buf: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(0x22)
-        s.withUTF8 { buf in
-            var runStart = 0
-            var i = 0
-            let n = buf.count
-            while i < n {
-                let b = buf[i]
-                if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
-                if i > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
-                appendJSONEscape(b, to: &out)
-                i += 1
-                runStart = i
+        var runStart = 0
+        var i = 0
+        let n = buf.count
+        while i < n {
+            let b = buf[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C { i += 1; continue }
+            if i > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<i])) }
+            appendJSONEscape(b, to: &out)
+            i += 1
+            runStart = i
+        }
+        if n > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<n])) }
+        out.append(0x22)
+    }
+
+    /// `appendJSONString` of text given as Unicode code points.
+    public static func appendJSONString(codePoints s: ArraySlice<UInt32>, to out: inout [UInt8]) {
+        out.append(0x22)
+        out.reserveCapacity(out.count + s.count + 16)
+        for v in s {
+            // Printable ASCII other than '"' and '\\' (most text) is copied as is.
+            if v >= 0x20 && v < 0x80 && v != 0x22 && v != 0x5C { out.append(UInt8(truncatingIfNeeded: v)); continue }
+            if v < 0x20 || v == 0x22 || v == 0x5C {
+                appendJSONEscape(UInt8(truncatingIfNeeded: v), to: &out)
+            } else {
+                appendUTF8(v, to: &out)
             }
-            if n > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[runStart..<n])) }
         }
         out.append(0x22)
     }

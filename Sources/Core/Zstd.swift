@@ -243,10 +243,7 @@ public enum Zstd {
     /// leaves a partial `output`. `progress` is called with the bytes read so far.
     public static func compressFile(_ input: String, to output: String, level: Int32 = 3,
                                     progress: (Int) -> Void = { _ in }) throws {
-        let dir = (output as NSString).deletingLastPathComponent
-        let folder = dir.isEmpty ? "." : dir
-        let tmp = folder + "/.tmp-pack-\(getpid())-" + (output as NSString).lastPathComponent
-        do {
+        try FileSystem.atomicReplace(output) { tmp in
             let reader = try ByteReader(path: input)
             let writer = try ZstdWriter(path: tmp, level: level)
             var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -257,15 +254,15 @@ public enum Zstd {
                 progress(n)
             }
             try writer.close()
-            guard rename(tmp, output) == 0 else { throw CoreError.io(path: output, operation: "rename", errno: errno) }
-            FileSystem.syncDirectory(folder)
-        } catch {
-            unlink(tmp)
-            throw error
         }
     }
 
     public static func isCompressed(path: String) -> Bool {
         (try? ByteReader(path: path).isCompressed) ?? false
     }
+}
+
+extension Zstd {
+    /// The linked libzstd's version, for `pipeline --version`.
+    public static var libraryVersion: String { String(cString: ZSTD_versionString()) }
 }

@@ -98,7 +98,7 @@ public enum ChunkStage {
                 line.append(contentsOf: Array(", \"start_index\": ".utf8))
                 line.append(contentsOf: Array(String(span.startIndex).utf8))
                 line.append(contentsOf: Array(", \"text\": ".utf8))
-                appendJSON(text[span.start..<span.end], to: &line)
+                PythonText.appendJSONString(codePoints: text[span.start..<span.end], to: &line)
                 line.append(contentsOf: Array("}\n".utf8))
                 try line.withUnsafeBytes { try writer.write($0) }
             }
@@ -138,21 +138,5 @@ public enum ChunkStage {
         run.records = ["pages": outcome.pages, "documents": outcome.documents, "chunks": outcome.chunks]
         try run.commit()
         return outcome
-    }
-
-    /// A JSON string of code points, escaped as Python's `json.dumps(..., ensure_ascii=False)` does.
-    static func appendJSON(_ s: ArraySlice<UInt32>, to out: inout [UInt8]) {
-        out.append(0x22)
-        out.reserveCapacity(out.count + s.count + 16)
-        for v in s {
-            // Printable ASCII other than '"' and '\\' (most text) is copied as is.
-            if v >= 0x20 && v < 0x80 && v != 0x22 && v != 0x5C { out.append(UInt8(truncatingIfNeeded: v)); continue }
-            if v < 0x20 || v == 0x22 || v == 0x5C {
-                PythonText.appendJSONEscape(UInt8(truncatingIfNeeded: v), to: &out)
-            } else {
-                PythonText.appendUTF8(v, to: &out)
-            }
-        }
-        out.append(0x22)
     }
 }

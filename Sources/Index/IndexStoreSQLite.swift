@@ -5,11 +5,13 @@ private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.sel
 
 /// A minimal SQLite connection (system libsqlite3 through CSQLite): exec, prepared statements, typed binds.
 final class SQLiteDB {
+    /// The path errors name: the database's final place when it is being built in a temporary folder.
     let path: String
     private(set) var handle: OpaquePointer?
 
-    init(path: String, readOnly: Bool = false) throws {
-        self.path = path
+    init(path file: String, readOnly: Bool = false, displayPath: String? = nil) throws {
+        let path = file
+        self.path = displayPath ?? file
         let flags = readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
         var h: OpaquePointer?
         let rc = sqlite3_open_v2(path, &h, flags | SQLITE_OPEN_NOMUTEX, nil)
@@ -18,7 +20,7 @@ final class SQLiteDB {
             let msg = h.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(h)
             handle = nil
-            throw IndexError.sqlite(path: path, reason: msg)
+            throw IndexError.sqlite(path: self.path, reason: msg)
         }
     }
 

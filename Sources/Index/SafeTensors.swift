@@ -37,9 +37,11 @@ public struct SafeTensors {
             guard let obj = value as? [String: Any], let dtype = obj["dtype"] as? String,
                   let shape = obj["shape"] as? [Int], let offsets = obj["data_offsets"] as? [Int], offsets.count == 2
             else { throw IndexError.safetensors(path: path, reason: "tensor \(name): malformed header entry") }
-            let count = shape.reduce(1, *)
+            guard let count = Checked.product(shape) else {
+                throw IndexError.safetensors(path: path, reason: "tensor \(name): shape \(shape) is negative or overflows")
+            }
             guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize,
-                  SafeTensors.storageWidth(dtype).map({ offsets[1] - offsets[0] == count * $0 }) ?? true
+                  SafeTensors.storageWidth(dtype).map({ offsets[1] - offsets[0] == Checked.bytes(count, width: $0) }) ?? true
             else { throw IndexError.safetensors(path: path, reason: "tensor \(name): data offsets do not fit its shape") }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
         }

@@ -1,24 +1,10 @@
 import Core
 import Foundation
 
-/// JSON text as `serde_json` writes it: `"`, `\` and control characters escaped, everything else raw UTF-8.
+/// JSON text as `serde_json` writes it (`"`, `\` and control characters escaped, everything else raw UTF-8): the
+/// project's one JSON string writer.
 func jsonString(_ bytes: [UInt8], into out: inout [UInt8]) {
-    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-    out.append(0x22)
-    for b in bytes {
-        switch b {
-        case 0x22: out.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-        case 0x08: out.append(contentsOf: [0x5C, 0x62])
-        case 0x0C: out.append(contentsOf: [0x5C, 0x66])
-        case 0x0A: out.append(contentsOf: [0x5C, 0x6E])
-        case 0x0D: out.append(contentsOf: [0x5C, 0x72])
-        case 0x09: out.append(contentsOf: [0x5C, 0x74])
-        case 0..<0x20: out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
-        default: out.append(b)
-        }
-    }
-    out.append(0x22)
+    bytes.withUnsafeBufferPointer { PythonText.appendJSONString(utf8: $0, to: &out) }
 }
 
 extension TrainedBPE {

@@ -33,14 +33,14 @@ public enum SafeTensors {
                   let offs = (d["data_offsets"] as? [NSNumber])?.map({ $0.intValue }), offs.count == 2 else {
                 throw bad("tensor \(name): malformed header entry")
             }
-            let count = shape.reduce(1, *)
+            guard let count = Checked.product(shape) else { throw bad("tensor \(name): shape \(shape) is negative or overflows") }
             let width: Int
             switch dtype {
             case "F32": width = 4
             case "F16", "BF16": width = 2
             default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == count * width,
+            guard offs[0] >= 0, offs[1] - offs[0] == Checked.bytes(count, width: width),
                   start + offs[1] <= bytes.count else {
                 throw bad("tensor \(name): data offsets do not match its shape or lie beyond the end of the file")
             }
@@ -104,7 +104,8 @@ public enum SafeTensors {
             case "F16", "BF16": width = 2
             default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == shape.reduce(1, *) * width else {
+            guard let count = Checked.product(shape) else { throw bad("tensor \(name): shape \(shape) is negative or overflows") }
+            guard offs[0] >= 0, offs[1] - offs[0] == Checked.bytes(count, width: width) else {
                 throw bad("tensor \(name): data offsets do not match its shape")
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1]))
@@ -190,9 +191,7 @@ public enum SafeTensors {
                              metadata: [String: String] = ["format": "pt"]) throws {
         let sorted = tensors.sorted { $0.0 < $1.0 }
         let head = try header(sorted, metadata: metadata)
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/.tmp-\(getpid())-" + (path as NSString).lastPathComponent
-        do {
+        try FileSystem.atomicReplace(path) { tmp in
             var chunk = [UInt8](repeating: 0, count: 1 << 20)
             func emit(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
                 try head.withUnsafeBytes { try sink($0) }
@@ -217,11 +216,6 @@ public enum SafeTensors {
                 try emit { try w.write($0) }
                 try w.close()
             }
-            if rename(tmp, path) != 0 { throw CoreError.io(path: path, operation: "rename", errno: errno) }
-        } catch {
-            unlink(tmp)
-            throw error
         }
-        FileSystem.syncDirectory(dir.isEmpty ? "." : dir)
     }
 }

@@ -34,6 +34,16 @@ final class SafeTensorsTests: XCTestCase {
         XCTAssertThrowsError(try st.floats("missing"))
     }
 
+    /// Robustness issue, item 6: a shape whose element count overflows is an error, not a trap.
+    func testOverflowingShapesAreErrors() throws {
+        for shape in ["[1099511627776,1099511627776]", "[-2,-4]", "[4611686018427387904,4]"] {
+            let header = #"{"a":{"dtype":"F32","shape":"# + shape + #","data_offsets":[0,8]}}"#
+            XCTAssertThrowsError(try SafeTensors(path: try write(header, [UInt8](repeating: 0, count: 8))), shape) {
+                XCTAssertTrue("\($0)".contains("tensor a"), "\($0)")
+            }
+        }
+    }
+
     func testMalformedFilesAreErrors() throws {
         XCTAssertThrowsError(try SafeTensors(path: try write("{not json", [])))
         XCTAssertThrowsError(try SafeTensors(path: try write(#"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8))))

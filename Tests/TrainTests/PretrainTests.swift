@@ -94,6 +94,18 @@ final class PretrainTests: XCTestCase {
         XCTAssertEqual(t["a"]?.values, [1, -2])
         XCTAssertEqual(t["b"]?.values, [1, 3])
         XCTAssertThrowsError(try SafeTensors.parse(Array(bytes.prefix(20)), path: "x"))
+        // a shape whose element count overflows is an error in both readers (robustness issue, item 6)
+        let hostile = #"{"a":{"dtype":"F32","shape":[1099511627776,1099511627776],"data_offsets":[0,8]}}"#
+        var hb: [UInt8] = []
+        for i in 0..<8 { hb.append(UInt8(truncatingIfNeeded: hostile.utf8.count >> (8 * i))) }
+        hb += Array(hostile.utf8) + [UInt8](repeating: 0, count: 8)
+        XCTAssertThrowsError(try SafeTensors.parse(hb, path: "x")) { XCTAssertTrue("\($0)".contains("overflows"), "\($0)") }
+        let hostilePath = NSTemporaryDirectory() + "st-hostile-\(getpid()).safetensors"
+        defer { FileSystem.remove(hostilePath) }
+        try FileSystem.atomicWrite(hb, to: hostilePath)
+        XCTAssertThrowsError(try SafeTensors.stream(path: hostilePath) { _, _ in nil }) {
+            XCTAssertTrue("\($0)".contains("overflows"), "\($0)")
+        }
         // the streaming reader gives the same values and refuses a truncated file
         let path = NSTemporaryDirectory() + "st-\(getpid()).safetensors"
         defer { FileSystem.remove(path) }
