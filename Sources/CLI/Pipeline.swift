@@ -1,6 +1,8 @@
 import ArgumentParser
 import Core
 import Foundation
+import Index
+import Ingest
 
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,7 +15,10 @@ struct Pipeline: ParsableCommand {
         ("up to date"); --force re-runs it.
 
         Exit codes: 0 ok, 1 failed, 2 usage error, 3 finished but some inputs were skipped.
+
+        A path that starts with a dash goes after `--` (`pipeline ingest -- -notes.pdf`).
         """,
+        version: Pipeline.versions,
         subcommands: Pipeline.stageCommands + [RunCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
             + Pipeline.internalCommands
     )
@@ -43,17 +48,28 @@ struct Status: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Work directory (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
     var workdir: String?
 
+    @Flag(name: .long, help: "Hash every output and compare it with the manifest (default: size, modification time and inode; a file whose time or inode changed is hashed).")
+    var verify = false
+
     func run() throws {
         let work = Workdir(explicit: workdir)
         print("work directory: \(work.path)")
         let width = Workdir.stages.map(\.count).max() ?? 8
         for stage in Workdir.stages {
-            let state = work.freshness(stage)
+            let state = work.freshness(stage, verify: verify)
             var line = stage.padding(toLength: width + 2, withPad: " ", startingAt: 0) + state.label
             if state == .upToDate, let m = work.manifest(stage) {
                 line += "  (finished \(m.finished), \(Progress.duration(m.seconds)))"
             }
             print(line)
         }
+    }
+}
+
+extension Pipeline {
+    /// `pipeline --version`: ours and the C libraries' in use.
+    static var versions: String {
+        "pipeline \(PipelineVersion.current) (poppler \(IngestLibraries.poppler), zstd \(Zstd.libraryVersion), "
+            + "SQLite \(IndexLibraries.sqlite), OpenBLAS \(IndexLibraries.openblas))"
     }
 }

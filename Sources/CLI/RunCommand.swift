@@ -32,10 +32,15 @@ struct RunCommand: ParsableCommand {
     var workdir: String?
     @Flag(name: .long, help: "Wait for another run holding the lock instead of exiting.")
     var wait = false
+    @Flag(name: .long, inversion: .prefixedNo,
+          help: "Check every stage's outputs by sha256 before calling it up to date (default; --no-verify trusts size, modification time and inode).")
+    var verify = true
+
     @Flag(name: .long, help: "Do not write report.html.")
     var noReport = false
 
     func run() throws {
+        if verify { setenv("PIPELINE_VERIFY", "1", 1) }  // the stages this run starts inherit it
         var cfg = try RunConfig.load(path: config)
         if let w = workdir { cfg.workdir = w }
         let stages: [StageSpec]
@@ -47,6 +52,18 @@ struct RunCommand: ParsableCommand {
         for s in stages where !available.contains(s.name) && (!only.isEmpty || until == s.name) {
             throw ValidationError("stage \(s.name) is not built into this version of pipeline")
         }
+        // Every selected stage's command line is parsed and validated before any stage runs: an out-of-range value
+        // in the last section must not surface after the first stages already ran.
+        for spec in stages where available.contains(spec.name) && spec.replacedBy(cfg.inputs) == nil {
+            let args = spec.arguments(values: cfg.values[spec.name] ?? [:], inputs: cfg.inputs, workdir: cfg.workdir,
+                                      force: false)
+            do {
+                _ = try Pipeline.parseAsRoot(args)
+            } catch {
+                let why = Pipeline.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                throw ValidationError("\(config) [\(spec.name)]: \(why)")
+            }
+        }
         let lock = try WorkdirLock(workdir: cfg.workdir, wait: wait) {
             FileHandle.standardError.write(Data("waiting for the run holding \(cfg.workdir)/.lock …\n".utf8))
         }
@@ -57,6 +74,11 @@ struct RunCommand: ParsableCommand {
         runner.force = force.contains("all") ? Set(RunStages.names) : Set(force)
         runner.say = { print($0); fflush(stdout) }
         let summary = try runner.run(stages: stages, runDir: runDir)
+        do {
+            try RunReport.snapshot(runDir: runDir)
+        } catch let e as PipelineError {
+            FileHandle.standardError.write(Data("warning: report figures not recorded: \(e.message)\n".utf8))
+        }
         if !noReport {
             do {
                 try RunReport.write(runDir: runDir, runsDir: cfg.runsDir)

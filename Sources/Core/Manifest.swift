@@ -9,14 +9,32 @@ public struct FileRecord: Codable, Equatable, Sendable {
     public var path: String
     public var bytes: Int64
     public var sha256: String
+    /// Outputs only: modification time (nanoseconds since 1970) and inode when written, so that a file changed
+    /// in place with its size kept is noticed without hashing it.
+    public var mtimeNs: Int64?
+    public var inode: UInt64?
 
-    public init(path: String, bytes: Int64, sha256: String) {
-        self.path = path; self.bytes = bytes; self.sha256 = sha256
+    enum CodingKeys: String, CodingKey {
+        case path, bytes, sha256
+        case mtimeNs = "mtime_ns", inode
     }
 
-    /// Size and sha256 of the file at `path` (recorded under `name`, default the path itself).
-    public static func of(path: String, name: String? = nil) throws -> FileRecord {
-        FileRecord(path: name ?? path, bytes: try FileSystem.fileSize(path), sha256: try Hashing.sha256(path: path))
+    /// Two records are equal when they describe the same content under the same path; modification time and
+    /// inode are a hint for the up-to-date check, not part of the content.
+    public static func == (a: FileRecord, b: FileRecord) -> Bool {
+        a.path == b.path && a.bytes == b.bytes && a.sha256 == b.sha256
+    }
+
+    public init(path: String, bytes: Int64, sha256: String, mtimeNs: Int64? = nil, inode: UInt64? = nil) {
+        self.path = path; self.bytes = bytes; self.sha256 = sha256; self.mtimeNs = mtimeNs; self.inode = inode
+    }
+
+    /// Size and sha256 of the file at `path` (recorded under `name`, default the path itself); with `identity`,
+    /// also its modification time and inode.
+    public static func of(path: String, name: String? = nil, identity: Bool = false) throws -> FileRecord {
+        var r = FileRecord(path: name ?? path, bytes: try FileSystem.fileSize(path), sha256: try Hashing.sha256(path: path))
+        if identity, let id = FileSystem.identity(path) { r.mtimeNs = id.mtimeNs; r.inode = id.inode }
+        return r
     }
 }
 
@@ -50,12 +68,16 @@ public struct Manifest: Codable, Equatable, Sendable {
 
 public enum Freshness: Equatable, Sendable {
     case upToDate
+    /// A checkpointing stage (pretrain, grpo) that committed step `step` of `total` and was interrupted: its next
+    /// run continues from there.
+    case partial(step: Int, total: Int)
     case stale(reason: String)
     case missing
 
     public var label: String {
         switch self {
         case .upToDate: return "up to date"
+        case let .partial(step, total): return "partial (step \(step) of \(total))"
         case .stale(let r): return "stale (\(r))"
         case .missing: return "missing"
         }
@@ -63,9 +85,12 @@ public enum Freshness: Equatable, Sendable {
 }
 
 extension Manifest {
-    /// Compares this manifest with the stage's would-be inputs and parameters, and checks its outputs are intact.
-    /// `inputs == nil` checks the recorded inputs against the files as they are now.
-    public func freshness(stageDir: String, inputs: [String]? = nil, parameters: [String: String]? = nil) -> Freshness {
+    /// Compares this manifest with the stage's would-be inputs and parameters, and checks its outputs are intact:
+    /// size, modification time and inode as recorded (a file whose time or inode moved is hashed), or with
+    /// `verify` the sha256 of every output. `inputs == nil` checks the recorded inputs against the files as they
+    /// are now. A checkpointing stage that stopped before its last step is `partial`.
+    public func freshness(stageDir: String, inputs: [String]? = nil, parameters: [String: String]? = nil,
+                          verify: Bool = false) -> Freshness {
         if toolVersion != PipelineVersion.current { return .stale(reason: "made by version \(toolVersion)") }
         if let p = parameters, p != self.parameters {
             let changed = Set(p.keys).union(self.parameters.keys).filter { p[$0] != self.parameters[$0] }.sorted()
@@ -84,6 +109,16 @@ extension Manifest {
             guard let size = try? FileSystem.fileSize(p), size == output.bytes else {
                 return .stale(reason: "output \(output.path) is missing or altered")
             }
+            let id = FileSystem.identity(p)
+            let moved = output.mtimeNs.map { $0 != id?.mtimeNs } ?? false || output.inode.map { $0 != id?.inode } ?? false
+            if verify || moved {
+                guard let sha = try? Hashing.sha256(path: p), sha == output.sha256 else {
+                    return .stale(reason: "output \(output.path) is altered (sha256 differs from the manifest)")
+                }
+            }
+        }
+        if let step = records["steps"], let total = records["total_steps"], step < total {
+            return .partial(step: step, total: total)
         }
         return .upToDate
     }

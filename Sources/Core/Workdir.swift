@@ -29,17 +29,25 @@ public struct Workdir: Sendable {
     /// committed checkpoint and the step it was heading for, when that checkpoint came from these inputs and
     /// parameters and this version; nil when the stage must start afresh. `step < total` is an interrupted run.
     public func checkpoint(_ stage: String, inputs: [String], parameters: [String: String]) -> (step: Int, total: Int)? {
-        guard let m = manifest(stage),
-              m.freshness(stageDir: stageDir(stage), inputs: inputs, parameters: parameters) == .upToDate else { return nil }
+        guard let m = manifest(stage) else { return nil }
+        switch m.freshness(stageDir: stageDir(stage), inputs: inputs, parameters: parameters) {
+        case .upToDate, .partial: break
+        default: return nil
+        }
         let step = m.records["steps"] ?? 0
         return (step, m.records["total_steps"] ?? step)
     }
 
-    public func freshness(_ stage: String) -> Freshness {
+    /// The stage's state as its manifest and files say; `verify` hashes every output.
+    public func freshness(_ stage: String, verify: Bool = false) -> Freshness {
         guard FileSystem.exists(manifestPath(stage)) else { return .missing }
         guard let m = manifest(stage) else { return .stale(reason: "manifest unreadable") }
-        return m.freshness(stageDir: stageDir(stage))
+        return m.freshness(stageDir: stageDir(stage), verify: verify)
     }
+
+    /// Set by `--verify` (`run`, `status`): up-to-date checks hash every output instead of trusting size, time
+    /// and inode.
+    nonisolated(unsafe) public static var verifyOutputs = ProcessInfo.processInfo.environment["PIPELINE_VERIFY"] == "1"
 
     /// Removes temporary folders left by runs that died (their process is gone).
     public func cleanStale() {
@@ -81,6 +89,8 @@ public final class StageRun {
     public var records: [String: Int] = [:]
     /// Inputs as hashed when the run began.
     private let inputRecords: [FileRecord]
+    /// The work directory's lock while this run writes (nil under `pipeline run`, whose process holds it).
+    private var lockKey: String?
     private let startedAt = Date()
     private var finished = false
     private static var counter = 0
@@ -89,13 +99,20 @@ public final class StageRun {
     public static func begin(workdir: Workdir, stage: String, inputs: [String], parameters: [String: String],
                              force: Bool) throws -> StageRun? {
         try FileSystem.makeDirectory(workdir.path)
+        let key = try StageLock.acquire(workdir.path)
+        var keep = false
+        defer { if !keep, let key { StageLock.release(key) } }
         workdir.cleanStale()
         let previous = workdir.manifest(stage)
         if !force, let m = previous,
-           m.freshness(stageDir: workdir.stageDir(stage), inputs: inputs, parameters: parameters) == .upToDate {
+           m.freshness(stageDir: workdir.stageDir(stage), inputs: inputs, parameters: parameters,
+                       verify: Workdir.verifyOutputs) == .upToDate {
             return nil
         }
-        return try StageRun(workdir: workdir, stage: stage, inputs: inputs, parameters: parameters, previous: previous)
+        let run = try StageRun(workdir: workdir, stage: stage, inputs: inputs, parameters: parameters, previous: previous)
+        run.lockKey = key
+        keep = true
+        return run
     }
 
     private init(workdir: Workdir, stage: String, inputs: [String], parameters: [String: String], previous: Manifest?) throws {
@@ -112,7 +129,10 @@ public final class StageRun {
         try FileSystem.makeDirectory(tempDir)
     }
 
-    deinit { if !finished { FileSystem.remove(tempDir) } }
+    deinit {
+        if !finished { FileSystem.remove(tempDir) }
+        if let lockKey { StageLock.release(lockKey) }
+    }
 
     /// The path of an output file inside the temporary folder.
     public func output(_ name: String) -> String { tempDir + "/" + name }
@@ -122,7 +142,7 @@ public final class StageRun {
     public func commit() throws -> Manifest {
         let files = FileSystem.listFiles(tempDir).filter { $0 != "manifest.json" }
         var outputs: [FileRecord] = []
-        for f in files { outputs.append(try FileRecord.of(path: tempDir + "/" + f, name: f)) }
+        for f in files { outputs.append(try FileRecord.of(path: tempDir + "/" + f, name: f, identity: true)) }
         let end = Date()
         let manifest = Manifest(stage: stage, toolVersion: PipelineVersion.current, parameters: parameters,
                                 inputs: inputRecords, outputs: outputs,
@@ -156,6 +176,30 @@ public final class StageRun {
     }
 }
 
+/// The work directory's lock for a stage command run on its own (`pipeline index` while another `pipeline index`
+/// or a `pipeline run` writes the same folder fails at once, with one error line). Held from `StageRun.begin`
+/// until the run ends; reference-counted per process; not taken by the stages `pipeline run` starts
+/// (`PIPELINE_RUN_PARENT` is set: the run holds it).
+enum StageLock {
+    private static let mutex = NSLock()
+    nonisolated(unsafe) private static var held: [String: (lock: WorkdirLock, count: Int)] = [:]
+
+    static func acquire(_ workdir: String) throws -> String? {
+        guard ProcessInfo.processInfo.environment["PIPELINE_RUN_PARENT"] == nil else { return nil }
+        let key = URL(fileURLWithPath: workdir).standardizedFileURL.path
+        mutex.lock(); defer { mutex.unlock() }
+        if let h = held[key] { held[key] = (h.lock, h.count + 1); return key }
+        held[key] = (try WorkdirLock(workdir: workdir, wait: false), 1)
+        return key
+    }
+
+    static func release(_ key: String) {
+        mutex.lock(); defer { mutex.unlock() }
+        guard let h = held[key] else { return }
+        held[key] = h.count > 1 ? (h.lock, h.count - 1) : nil
+    }
+}
+
 public enum Timestamp {
     /// UTC ISO 8601 with milliseconds (`2026-11-23T06:10:01.123Z`), formatted by hand: Foundation's formatter
     /// loads ICU data (several MB) into every stage just for this.
@@ -171,4 +215,22 @@ public enum Timestamp {
 
 public enum Machine {
     public static var cores: Int { Int(pipeline_cpu_count()) }
+
+    /// Physical memory in bytes.
+    public static var memoryBytes: Double {
+        Double(sysconf(Int32(_SC_PHYS_PAGES))) * Double(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    /// Throws before an allocation of `bytes` that the machine cannot hold (instead of a crash or the kernel's
+    /// out-of-memory killer): "`path`: `what` needs 37.2 GiB, the machine has 23.4 GiB".
+    public static func checkMemory(bytes: Double, for what: String, path: String) throws {
+        guard bytes.isFinite, bytes <= memoryBytes else {
+            throw CoreError.resources("\(path): \(what) needs \(gib(bytes)), the machine has \(gib(memoryBytes))")
+        }
+    }
+
+    /// `bytes` as GiB with one decimal.
+    public static func gib(_ bytes: Double) -> String {
+        bytes.isFinite ? String(format: "%.1f GiB", bytes / 1_073_741_824) : "more memory than exists"
+    }
 }

@@ -124,6 +124,15 @@ final class RunProcessTests: XCTestCase {
         return try Hashing.sha256(path: path)
     }
 
+    /// Robustness issue, item 10: an out-of-range value anywhere in the config stops the run before any stage ran.
+    func testBadConfigValueFailsBeforeAnyStageRuns() throws {
+        let cfg = try writeConfig("bad")
+        try FileSystem.atomicWrite(try String(contentsOfFile: cfg, encoding: .utf8) + "\n[pretrain]\nlr = -1\n", to: cfg)
+        let (_, out) = try run(["run", "--config", cfg], expect: 2)
+        XCTAssertTrue(out.contains("[pretrain]") && out.contains("--lr"), out)
+        XCTAssertFalse(FileSystem.exists(root + "/bad-work/tokenize"), "no stage ran")
+    }
+
     func testRunOrderUntilOnlyAndUpToDate() throws {
         let cfg = try writeConfig("a")
         var (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
@@ -144,6 +153,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(dir + "/bpe-train.log"))
         XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
         XCTAssertTrue(FileSystem.exists(dir + "/report.html"))
+        let firstReport = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
 
         (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
         XCTAssertTrue(out.contains("bpe-train: up to date"), out)
@@ -157,6 +167,11 @@ final class RunProcessTests: XCTestCase {
         let html = try String(contentsOfFile: root + "/a-runs/" + RunReport.runNames(runs: root + "/a-runs").last! + "/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("Comparison with the previous run"))
         XCTAssertTrue(html.contains("<polyline"))
+        // Robustness issue, item 7: re-rendering the first run's report after later runs gives the same page.
+        try FileSystem.atomicWrite("a new corpus line\n", to: root + "/data/corpus.txt")
+        try run(["run", "--config", cfg, "--until", "tokenize", "--no-report"])
+        try run(["report", "--config", cfg, dir])
+        XCTAssertEqual(try String(contentsOfFile: dir + "/report.html", encoding: .utf8), firstReport)
 
         // Usage errors exit 2; a failing stage stops the run, is named, and exits 1.
         try run(["run", "--config", cfg, "--until", "nonsense"], expect: 2)

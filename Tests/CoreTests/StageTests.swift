@@ -68,6 +68,53 @@ final class StageTests: XCTestCase {
         XCTAssertTrue(try runStage(content: "v1"))
     }
 
+    /// Robustness issue, item 4: a byte flipped in place (size kept) makes the stage stale; with the modification
+    /// time put back as well, `verify` still finds it.
+    func testFlippedByteInAnOutputIsFound() throws {
+        XCTAssertTrue(try runStage(content: "version one"))
+        let out = work.stageDir("demo") + "/out.txt.zst"
+        XCTAssertNotNil(work.manifest("demo")?.outputs.first?.mtimeNs)
+        var st = stat()
+        XCTAssertEqual(stat(out, &st), 0)
+        let times = [st.st_atim, st.st_mtim]
+        func flip() throws {
+            let fd = open(out, O_RDWR)
+            XCTAssertGreaterThanOrEqual(fd, 0)
+            var b: UInt8 = 0
+            XCTAssertEqual(pread(fd, &b, 1, 12), 1)
+            b ^= 0x20
+            XCTAssertEqual(pwrite(fd, &b, 1, 12), 1)
+            close(fd)
+        }
+        try flip()
+        guard case .stale(let why) = work.freshness("demo") else { return XCTFail("a flipped byte is stale") }
+        XCTAssertTrue(why.contains("out.txt.zst") && why.contains("sha256"), why)
+        try flip()  // back to the original bytes, with a new modification time: hashed, equal, up to date
+        XCTAssertEqual(work.freshness("demo"), .upToDate)
+        try flip()
+        times.withUnsafeBufferPointer { _ = utimensat(AT_FDCWD, out, $0.baseAddress, 0) }  // the old time restored
+        XCTAssertEqual(work.freshness("demo"), .upToDate, "size, time and inode as recorded: trusted without --verify")
+        if case .stale = work.freshness("demo", verify: true) {} else { XCTFail("--verify hashes the output") }
+        Workdir.verifyOutputs = true
+        defer { Workdir.verifyOutputs = false }
+        XCTAssertTrue(try runStage(content: "version one"), "a verifying run repairs the stage")
+        XCTAssertEqual(try content(), "version one")
+    }
+
+    /// A checkpointing stage interrupted at step 160 of 2000 is partial, not up to date.
+    func testInterruptedCheckpointingStageIsPartial() throws {
+        let run = try XCTUnwrap(StageRun.begin(workdir: work, stage: "demo", inputs: [inputPath], parameters: [:], force: false))
+        try FileSystem.atomicWrite("weights", to: run.output("model.bin"))
+        run.records = ["steps": 160, "total_steps": 2000]
+        try run.commit()
+        XCTAssertEqual(work.freshness("demo"), .partial(step: 160, total: 2000))
+        XCTAssertEqual(work.freshness("demo").label, "partial (step 160 of 2000)")
+        XCTAssertEqual(work.checkpoint("demo", inputs: [inputPath], parameters: [:])?.step, 160, "and it continues")
+        let again = try StageRun.begin(workdir: work, stage: "demo", inputs: [inputPath], parameters: [:], force: false)
+        XCTAssertNotNil(again, "a partial stage is not skipped")
+        again?.abort()
+    }
+
     func testFailureMidWriteKeepsThePreviousOutput() throws {
         XCTAssertTrue(try runStage(content: "good"))
         struct Boom: Error {}
