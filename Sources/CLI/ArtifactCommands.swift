@@ -42,9 +42,11 @@ struct Pack: ParsableCommand {
     func run() throws {
         if quiet { Progress.enabled = false }
         let target = output ?? input + ".zst"
-        let size = (try? ByteReader(path: input).isCompressed) == false ? Int(try FileSystem.fileSize(input)) : nil
+        let dir = (try FileSystem.replaceableTarget(target) as NSString).deletingLastPathComponent
+        let source = try Spool.readable(input, in: dir.isEmpty ? "." : dir)  // a pipe is read once, here
+        let size = (try? ByteReader(path: source).isCompressed) == false ? Int(try FileSystem.fileSize(source)) : nil
         let progress = Progress("pack", total: size, unit: "bytes")
-        try Zstd.compressFile(input, to: target, level: level) { progress.advance(by: $0) }
+        try Zstd.compressFile(source, to: target, level: level) { progress.advance(by: $0) }
         progress.finish()
     }
 }

@@ -42,19 +42,19 @@ struct GRPOCommand: ParsableCommand {
     @Option(name: .customLong("num-generations"), help: "Completions per prompt (G).") var numGenerations = 2
     @Option(help: "Completions per micro-batch.") var batch = 2
     @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.") var gradAccum = 4
-    @Option(help: "Peak learning rate.") var lr: Float = 3e-5
-    @Option(name: .customLong("warmup-ratio"), help: "Share of the steps for linear warm-up.") var warmupRatio: Float = 0.1
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.") var weightDecay: Float = 0
-    @Option(name: .customLong("max-grad-norm"), help: "Gradient-norm clip (0: none).") var maxGradNorm: Float = 1
+    @Option(help: "Peak learning rate.", transform: Finite.float) var lr: Float = 3e-5
+    @Option(name: .customLong("warmup-ratio"), help: "Share of the steps for linear warm-up.", transform: Finite.float) var warmupRatio: Float = 0.1
+    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.", transform: Finite.float) var weightDecay: Float = 0
+    @Option(name: .customLong("max-grad-norm"), help: "Gradient-norm clip (0: none).", transform: Finite.float) var maxGradNorm: Float = 1
     @Option(help: "Passes over the prompts.") var epochs = 1
     @Option(name: .customLong("max-steps"), help: "Optimizer steps (overrides --epochs).") var maxSteps: Int?
     @Option(name: .customLong("max-prompt-length"), help: "Prompt tokens kept (from the end).") var maxPromptLength = 256
     @Option(name: .customLong("max-completion-length"), help: "Completion tokens at most.") var maxCompletionLength = 200
-    @Option(help: "Sampling temperature (also divides the logits of the loss, as TRL).") var temperature: Double = 1
-    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass.") var topP: Float = 1
+    @Option(help: "Sampling temperature (also divides the logits of the loss, as TRL).", transform: Finite.double) var temperature: Double = 1
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling mass.", transform: Finite.float) var topP: Float = 1
     @Option(name: .customLong("top-k"), help: "Top-k sampling (0: off).") var topK = 0
-    @Option(help: "KL coefficient (0: no reference pass).") var beta: Double = 0.04
-    @Option(help: "Clipping ε of the surrogate.") var epsilon: Double = 0.2
+    @Option(help: "KL coefficient (0: no reference pass).", transform: Finite.double) var beta: Double = 0.04
+    @Option(help: "Clipping ε of the surrogate.", transform: Finite.double) var epsilon: Double = 0.2
     @Option(name: .customLong("loss-type"), help: "dapo, grpo, bnpo or dr_grpo.") var lossType = "dapo"
     @Option(name: .customLong("scale-rewards"), help: "group, batch or none.") var scaleRewards = "group"
     @Option(name: .customLong("reward-weights"), help: "Four comma-separated weights.") var rewardWeights = "1,1,1,1"
@@ -72,7 +72,9 @@ struct GRPOCommand: ParsableCommand {
         guard let lt = GRPOLossType(rawValue: lossType) else { throw ValidationError("--loss-type must be dapo, grpo, bnpo or dr_grpo") }
         guard let sr = RewardScaling(rawValue: scaleRewards) else { throw ValidationError("--scale-rewards must be group, batch or none") }
         let weights = rewardWeights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard weights.count == 4, weights.allSatisfy({ $0 != nil }) else { throw ValidationError("--reward-weights needs four numbers") }
+        guard weights.count == 4, weights.allSatisfy({ $0?.isFinite == true }) else {
+            throw ValidationError("--reward-weights needs four finite numbers, not \(rewardWeights)")
+        }
         guard numGenerations >= 2, batch >= 1, gradAccum >= 1, (batch * gradAccum) % numGenerations == 0 else {
             throw ValidationError("--num-generations must be ≥ 2 and divide --batch × --grad-accum")
         }

@@ -32,9 +32,9 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A file of prompts, one per line.", valueName: "file")) var file: String?
     @Option(name: .customLong("prompt-ids"), help: ArgumentHelp("A prompt as comma-separated token ids (repeatable).", valueName: "ids")) var promptIds: [String] = []
     @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate per prompt at most.") var maxNewTokens = 64
-    @Option(help: "Sampling temperature (0: greedy).") var temperature: Float = 1
+    @Option(help: "Sampling temperature (0: greedy).", transform: Finite.float) var temperature: Float = 1
     @Option(name: .customLong("top-k"), help: "Keep the K most likely tokens (0: all).") var topK = 0
-    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens with this much probability (1: all).") var topP: Float = 1
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens with this much probability (1: all).", transform: Finite.float) var topP: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Greedy decoding (argmax).") var greedy = false
     @Option(name: .customLong("num-return"), help: "Continuations per prompt.") var numReturn = 1

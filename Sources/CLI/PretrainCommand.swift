@@ -34,10 +34,10 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Sequences per micro-batch.") var batch = 8
     @Option(help: "Tokens per sequence.") var seq = 256
     @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.") var gradAccum = 1
-    @Option(help: "Peak learning rate.") var lr: Float = 6e-4
+    @Option(help: "Peak learning rate.", transform: Finite.float) var lr: Float = 6e-4
     @Option(help: "Warm-up steps (default: 10% of --steps, at most 100).") var warmup: Int?
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay (2-D weights only).") var weightDecay: Float = 0.1
-    @Option(name: .customLong("max-grad-norm"), help: "Global gradient-norm clip (0: none).") var maxGradNorm: Float = 1
+    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay (2-D weights only).", transform: Finite.float) var weightDecay: Float = 0.1
+    @Option(name: .customLong("max-grad-norm"), help: "Global gradient-norm clip (0: none).", transform: Finite.float) var maxGradNorm: Float = 1
     @Option(help: "Random seed (initialisation and batch sampling).") var seed: UInt64 = 1337
     @Flag(help: "Continue from the checkpoint in <workdir>/pretrain.") var resume = false
     @Option(name: .customLong("save-every"), help: "Checkpoint every N steps.") var saveEvery = 100
@@ -78,7 +78,8 @@ struct PretrainCommand: ParsableCommand {
         o.steps = steps; o.batch = batch; o.seq = seq; o.gradAccum = gradAccum; o.lr = lr
         o.warmup = warmup ?? min(100, steps / 10); o.weightDecay = weightDecay; o.maxGradNorm = maxGradNorm
         o.seed = seed; o.saveEvery = saveEvery; o.evalEvery = evalEvery; o.evalBatches = evalBatches
-        let m = GPT2(config: cfg).parameterCount
+        try cfg.validate(path: config)
+        let m = cfg.parameterCount ?? 0
         print("pretrain: GPT-2 \(cfg.nLayer)×\(cfg.nEmbd) (\(cfg.nHead) heads, \(cfg.nPositions) positions, vocab \(cfg.vocabSize)): \(m) parameters")
         let every = logEvery
         let result = try PretrainStage.run(workdir: work, tokensPath: tokensPath, options: o, resume: resume, force: global.force) { r in

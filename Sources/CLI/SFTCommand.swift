@@ -7,8 +7,8 @@ import Tokenize
 /// Options shared by `sft` and `grpo` for the LoRA adapter.
 struct LoRAArguments: ParsableArguments {
     @Option(name: .customLong("lora-r"), help: "LoRA rank.") var loraR = 8
-    @Option(name: .customLong("lora-alpha"), help: "LoRA alpha (scaling = alpha / r).") var loraAlpha: Float = 16
-    @Option(name: .customLong("lora-dropout"), help: "Dropout on the LoRA input while training.") var loraDropout: Float = 0.05
+    @Option(name: .customLong("lora-alpha"), help: "LoRA alpha (scaling = alpha / r).", transform: Finite.float) var loraAlpha: Float = 16
+    @Option(name: .customLong("lora-dropout"), help: "Dropout on the LoRA input while training.", transform: Finite.float) var loraDropout: Float = 0.05
     @Option(help: "Target modules, comma-separated: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, c_proj (both), all.") var target = "c_attn"
 
     func options() throws -> LoRAOptions {
@@ -58,10 +58,10 @@ struct SFTCommand: ParsableCommand {
     @Option(name: .customLong("max-steps"), help: "Stop after N optimizer steps (overrides --epochs).") var maxSteps: Int?
     @Option(help: "Examples per micro-batch.") var batch = 4
     @Option(name: .customLong("grad-accum"), help: "Micro-batches per optimizer step.") var gradAccum = 1
-    @Option(help: "Peak learning rate.") var lr: Float = 2e-4
-    @Option(name: .customLong("warmup-ratio"), help: "Share of the steps for linear warm-up.") var warmupRatio: Float = 0.03
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.") var weightDecay: Float = 0
-    @Option(name: .customLong("max-grad-norm"), help: "Gradient-norm clip (0: none).") var maxGradNorm: Float = 1
+    @Option(help: "Peak learning rate.", transform: Finite.float) var lr: Float = 2e-4
+    @Option(name: .customLong("warmup-ratio"), help: "Share of the steps for linear warm-up.", transform: Finite.float) var warmupRatio: Float = 0.03
+    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay.", transform: Finite.float) var weightDecay: Float = 0
+    @Option(name: .customLong("max-grad-norm"), help: "Gradient-norm clip (0: none).", transform: Finite.float) var maxGradNorm: Float = 1
     @Option(name: .customLong("max-length"), help: "Tokens per example (prompt + completion).") var maxLength = 512
     @Option(name: .customLong("max-examples"), help: "Use only the first N records.") var maxExamples: Int?
     @Option(help: "Random seed (LoRA init, dropout, shuffling).") var seed: UInt64 = 42

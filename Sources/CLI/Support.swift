@@ -22,10 +22,46 @@ struct LineLogHandler: LogHandler {
         let prefix: String
         switch event.level {
         case .trace, .debug: prefix = "debug: "
-        case .info, .notice: prefix = ""
+        case .info: prefix = ""
+        case .notice: prefix = "note: "
         case .warning: prefix = "warning: "
         case .error, .critical: prefix = "error: "
         }
-        FileHandle.standardError.write(Data((prefix + event.message.description + "\n").utf8))
+        FileHandle.standardError.write(Data((prefix + Self.oneLine(event.message.description) + "\n").utf8))
+    }
+
+    /// `text` with control characters (a newline in a file name, say) escaped, so a record stays one line.
+    static func oneLine(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else { return text }
+        var out = ""
+        for u in text.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20 || u.value == 0x7f: out += String(format: "\\x%02x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+}
+
+/// Parsers for floating-point options that refuse `inf` and `nan`: the option is named in the usage error (exit 2)
+/// instead of a run that trains to a NaN loss.
+enum Finite {
+    struct NotFinite: Error, CustomStringConvertible {
+        let value: String
+        var description: String { "\(value) is not a finite number" }
+    }
+
+    static func float(_ text: String) throws -> Float {
+        guard let v = Float(text), v.isFinite else { throw NotFinite(value: text) }
+        return v
+    }
+
+    static func double(_ text: String) throws -> Double {
+        guard let v = Double(text), v.isFinite else { throw NotFinite(value: text) }
+        return v
     }
 }

@@ -63,7 +63,8 @@ struct BPETrain: ParsableCommand {
         o.specialTokens = specialTokens.isEmpty ? [] : specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         o.addPrefixSpace = addPrefixSpace
         o.initialAlphabet = !noInitialAlphabet
-        let inputs = files.isEmpty ? [TokenizeStages.defaultCorpus(work)] : files
+        // Pipes and process substitution are copied once (the stage hashes its inputs, then reads them).
+        let inputs = try (files.isEmpty ? [TokenizeStages.defaultCorpus(work)] : files).map { try Spool.readable($0, in: work.path) }
         try TokenizeStages.bpeTrain(workdir: work, files: inputs, options: o, force: global.force,
                                     threads: max(1, threads ?? Machine.cores))
     }
@@ -138,7 +139,7 @@ struct Encode: ParsableCommand {
         } else if let f = file, f == "-" || special {
             let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : try ByteReader(path: f).readAll()
             ids = tok.encode(TextInput.decode(data), allowSpecial: special).map { UInt32($0) }
-        } else if let f = file {
+        } else if let f = try file.map({ try Spool.readable($0, in: NSTemporaryDirectory()) }) {
             if let o = output {
                 let w = try BackgroundTokenWriter(path: o, vocabSize: tok.vocabSize)
                 try ParallelEncoder(tokenizer: tok).encodeText(file: f) { try w.append($0) }
@@ -187,7 +188,10 @@ struct Decode: ParsableCommand {
         global.apply()
         let tok = try BPETokenizer(path: tokenizer ?? global.work.stageDir("tokenize"))
         var numbers: [Int] = []
-        var words = ids
+        for w in ids where !w.isEmpty {
+            guard let n = Int(w) else { throw ValidationError("not a token id: \(w)") }
+            numbers.append(n)
+        }
         if let f = file {
             if f != "-", let r = try? TokenFileReader(path: f) {
                 while true {
@@ -197,12 +201,16 @@ struct Decode: ParsableCommand {
                 }
             } else {
                 let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : try ByteReader(path: f).readAll()
-                words += String(decoding: data, as: UTF8.self).split { $0 == " " || $0 == "," || $0.isNewline || $0 == "\t" }.map(String.init)
+                let name = f == "-" ? "<stdin>" : f
+                for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    for w in line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" || $0 == "\r" }) {
+                        guard let n = Int(w) else {
+                            throw CoreError.badRecord(path: name, line: i + 1, reason: "not a token id: \(w.prefix(40))")
+                        }
+                        numbers.append(n)
+                    }
+                }
             }
-        }
-        for w in words where !w.isEmpty {
-            guard let n = Int(w) else { throw ValidationError("not a token id: \(w)") }
-            numbers.append(n)
         }
         try tok.check(numbers)
         let bytes = tok.decodeBytes(numbers)
@@ -239,6 +247,7 @@ struct TokenizeCorpus: ParsableCommand {
 
     func run() throws {
         global.apply()
+        let corpus = try corpus.map { try Spool.readable($0, in: global.work.path) }
         try TokenizeStages.tokenize(workdir: global.work, corpus: corpus, tokenizer: tokenizer, force: global.force,
                                     threads: max(1, threads ?? Machine.cores))
     }

@@ -101,6 +101,7 @@ public final class SearchIndex {
     public static func denseTopK(matrix: UnsafePointer<Float>, rows: Int, dim: Int, query: UnsafePointer<Float>,
                                  k: Int, scratch: UnsafeMutablePointer<Float>? = nil) -> [(row: Int, score: Float)] {
         guard rows > 0, k > 0 else { return [] }
+        let k = min(k, rows)  // a k beyond the index asks for every row
         let scores = scratch ?? UnsafeMutablePointer<Float>.allocate(capacity: rows)
         defer { if scratch == nil { scores.deallocate() } }
         cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(dim), 1, matrix, Int32(dim), query, 1, 0, scores, 1)

@@ -51,6 +51,16 @@ extension BPETokenizer {
             }
             out.append((Array(k.utf8), id))
         }
+        // Two tokens with one id would make decoding ambiguous (and the vocabulary smaller than it claims).
+        var byID: [Int: [UInt8]] = [:]
+        for (token, id) in out.sorted(by: { $0.1 != $1.1 ? $0.1 < $1.1 : $0.0.lexicographicallyPrecedes($1.0) }) {
+            if let other = byID[id] {
+                let a = String(decoding: other, as: UTF8.self).debugDescription
+                let b = String(decoding: token, as: UTF8.self).debugDescription
+                throw TokenizeError.badTokenizer(path: path, reason: "tokens \(a) and \(b) share id \(id)")
+            }
+            byID[id] = token
+        }
         return out
     }
 

@@ -1,3 +1,4 @@
+import Core
 import COpenBLAS
 import Foundation
 
@@ -42,6 +43,31 @@ public struct GPT2Config: Codable, Equatable, Sendable {
         guard vocabSize > 0, nPositions > 0, nEmbd > 0, nLayer > 0, nHead > 0, nEmbd % nHead == 0, inner > 0 else {
             throw TrainError.badConfig(path: path, reason: "invalid GPT-2 shape (n_embd must be a multiple of n_head, all sizes positive)")
         }
+        guard layerNormEpsilon.isFinite, layerNormEpsilon > 0 else {
+            throw TrainError.badConfig(path: path, reason: "layer_norm_epsilon must be a positive finite number, not \(layerNormEpsilon)")
+        }
+        guard let n = parameterCount else {
+            throw TrainError.badConfig(path: path, reason: "the model's size overflows (vocab_size \(vocabSize), n_embd \(nEmbd), n_layer \(nLayer))")
+        }
+        try Machine.checkMemory(bytes: Double(n) * 4, for: "the model's weights (\(n) parameters)", path: path)
+    }
+
+    /// The number of parameters (weights, biases, LayerNorms; the LM head is tied), or nil when it overflows.
+    public var parameterCount: Int? {
+        func mul(_ xs: Int...) -> Int? {
+            var r = 1
+            for x in xs { let (v, o) = r.multipliedReportingOverflow(by: x); if o { return nil }; r = v }
+            return r
+        }
+        func add(_ xs: Int?...) -> Int? {
+            var r = 0
+            for x in xs { guard let x else { return nil }; let (v, o) = r.addingReportingOverflow(x); if o { return nil }; r = v }
+            return r
+        }
+        let E = nEmbd, I = inner
+        guard let perLayer = add(mul(4, E), mul(E, 3 * E), mul(3, E), mul(E, E), E, mul(E, I), I, mul(I, E), E),
+              let layers = mul(perLayer, nLayer) else { return nil }
+        return add(mul(vocabSize, E), mul(nPositions, E), layers, mul(2, E))
     }
 }
 

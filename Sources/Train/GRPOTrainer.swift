@@ -315,6 +315,8 @@ public enum GRPOStage {
         progress.advance(by: trainer.step)
         while trainer.step < trainer.totalSteps {
             let m = try trainer.trainStep()
+            try TrainError.checkFinite(stage: "grpo", step: trainer.step,
+                                       ["loss": Float(m["loss"] ?? 0), "gradient norm": Float(m["grad_norm"] ?? 0)])
             report(trainer, m)
             progress.advance()
             if trainer.step % max(1, o.saveEvery) == 0 || trainer.step == trainer.totalSteps { try commit() }

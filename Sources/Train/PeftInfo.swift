@@ -30,9 +30,7 @@ public enum PeftInfo {
 
     /// Parameters of GPT2LMHeadModel (tied head): embeddings, blocks, final LayerNorm.
     public static func baseCount(_ c: GPT2Config) -> Int {
-        let E = c.nEmbd, I = c.inner
-        let block = 4 * E + (E * 3 * E + 3 * E) + (E * E + E) + (E * I + I) + (I * E + E)
-        return c.vocabSize * E + c.nPositions * E + c.nLayer * block + 2 * E
+        c.parameterCount ?? Int.max
     }
 
     public static func trainableCount(_ c: GPT2Config, _ m: Method) -> Int {

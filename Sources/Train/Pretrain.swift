@@ -94,6 +94,8 @@ public final class Pretrainer {
         guard o.seq <= o.config.nPositions, o.seq >= 1, o.batch >= 1, o.gradAccum >= 1, o.steps >= 1 else {
             throw TrainError.usage("--seq must be 1…\(o.config.nPositions) (the model's positions); --batch, --steps and gradient accumulation ≥ 1")
         }
+        try TrainContext.checkMemory(o.config, batch: o.batch, seq: o.seq, trainable: o.config.parameterCount ?? Int.max,
+                                     stage: "pretrain")
         options = o
         self.data = data
         model = GPT2(config: o.config)
@@ -233,6 +235,7 @@ public enum PretrainStage {
         progress.advance(by: trainer.step)
         while trainer.step < options.steps {
             let m = trainer.trainStep()
+            try TrainError.checkFinite(stage: "pretrain", step: m.step, ["loss": m.train_loss, "gradient norm": m.grad_norm])
             report(m)
             progress.advance()
             if trainer.step % options.saveEvery == 0 || trainer.step == options.steps { try commit() }

@@ -108,6 +108,13 @@ public final class SFTTrainer {
         guard o.batch >= 1, o.gradAccum >= 1, o.epochs >= 1, o.maxLength >= 2 else {
             throw TrainError.usage("sft: --batch, --grad-accum, --epochs must be ≥ 1 and --max-length ≥ 2")
         }
+        var o = o
+        if o.batch > examples.count {  // as a data loader would: one batch holds every example
+            log.warning("sft: --batch \(o.batch) is larger than the \(examples.count) training examples; using \(examples.count)")
+            o.batch = examples.count
+        }
+        try TrainContext.checkMemory(model.config, batch: o.batch, seq: min(o.maxLength, model.config.nPositions),
+                                     trainable: 0, stage: "sft")
         options = o
         self.model = model
         self.examples = examples
@@ -250,6 +257,7 @@ public enum SFTStage {
         let metrics = try JSONLWriter<SFTMetrics>(path: run.output("metrics.jsonl.zst"))
         while trainer.step < trainer.totalSteps {
             let m = trainer.trainStep()
+            try TrainError.checkFinite(stage: "sft", step: m.step, ["loss": m.loss, "gradient norm": m.grad_norm])
             try metrics.write(m)
             report(m, trainer.totalSteps)
             progress.advance()

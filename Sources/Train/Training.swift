@@ -1,4 +1,5 @@
 import COpenBLAS
+import Core
 import Foundation
 
 /// Saved activations of one forward pass over a B×T batch, reused between steps of the same shape.
@@ -29,6 +30,24 @@ public final class TrainContext {
     var count = 0
     // backward scratch
     let dres, dtmp, dln, dqkv, datt, dfc: FloatBuffer
+
+    /// Bytes the workspace of a `batch`×`seq` batch takes (activations, logits, backward scratch), in floating
+    /// point so that absurd shapes give a huge number rather than an overflow.
+    public static func workspaceBytes(_ c: GPT2Config, batch: Int, seq: Int) -> Double {
+        let n = Double(batch) * Double(seq), e = Double(c.nEmbd), inner = Double(c.inner)
+        let att = Double(batch) * Double(c.nHead) * Double(seq) * Double(seq)
+        let perLayer = n * e * 8 + n * 4 + att + n * inner * 2
+        let rest = n * e * 9 + n * 3 + n * Double(c.vocabSize) + att + n * inner
+        return 4 * (perLayer * Double(c.nLayer) + rest)
+    }
+
+    /// Throws when training `config` on `batch`×`seq` batches needs more memory than the machine has: the
+    /// workspace plus values, gradients and the two AdamW moments of `trainable` parameters.
+    public static func checkMemory(_ c: GPT2Config, batch: Int, seq: Int, trainable: Int, stage: String) throws {
+        let bytes = workspaceBytes(c, batch: batch, seq: seq) + Double(c.parameterCount ?? Int.max) * 4
+            + Double(trainable) * 12
+        try Machine.checkMemory(bytes: bytes, for: "training with --batch \(batch) × \(seq) tokens", path: stage)
+    }
 
     public init(model: GPT2, batch: Int, seq: Int) {
         let c = model.config

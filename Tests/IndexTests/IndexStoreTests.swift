@@ -134,6 +134,24 @@ final class IndexStoreTests: XCTestCase {
         XCTAssertEqual(try vectors(incremental + "/index/index.sqlite"), try vectors(fresh + "/index/index.sqlite"))
     }
 
+    /// Robustness issue, item 5: a damaged previous database falls back to a full rebuild (with a warning) instead
+    /// of failing every later run; no error names a temporary path.
+    func testCorruptPreviousIndexIsRebuilt() throws {
+        let model = try modelFolder()
+        let wd = NSTemporaryDirectory() + "index-corrupt-\(UUID().uuidString)"
+        let chunks = (0..<40).map { ("c\($0)", "chunk number \($0) about penguins, bread and the strong force \($0 * 7)") }
+        try writeChunks(wd, chunks)
+        XCTAssertNotNil(try IndexBuilder.run(workdir: Workdir(path: wd), modelDir: model, force: false))
+        let db = wd + "/index/index.sqlite"
+        let good = try Data(contentsOf: URL(fileURLWithPath: db))
+        var bad = good
+        for i in 8192..<min(bad.count, 8192 * 4) { bad[i] = UInt8(truncatingIfNeeded: i &* 131) }  // pages 2-4 garbage
+        try bad.write(to: URL(fileURLWithPath: db))
+        let s = try XCTUnwrap(IndexBuilder.run(workdir: Workdir(path: wd), modelDir: model, force: true))
+        XCTAssertEqual(s.reused, 0); XCTAssertEqual(s.embedded, 40)
+        XCTAssertTrue(try Data(contentsOf: URL(fileURLWithPath: db)) == good, "the rebuild equals the first build")
+    }
+
     func testDuplicateChunkIdIsAnError() throws {
         let model = try modelFolder()
         let wd = NSTemporaryDirectory() + "index-\(UUID().uuidString)"

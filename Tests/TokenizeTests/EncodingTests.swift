@@ -127,6 +127,12 @@ final class EncodingTests: XCTestCase {
         XCTAssertThrowsError(try BPETokenizer(path: dir)) { XCTAssertTrue("\($0)".contains("merges.txt")) }
         try FileSystem.atomicWrite("not json", to: dir + "/t.json")
         XCTAssertThrowsError(try BPETokenizer(path: dir + "/t.json"))
+        // Robustness issue, item 10: two tokens with one id are refused, naming both.
+        try FileSystem.atomicWrite("{\"a\": 0, \"b\": 1, \"ab\": 1}", to: dir + "/vocab.json")
+        try FileSystem.atomicWrite("#version: 0.2\na b\n", to: dir + "/merges.txt")
+        XCTAssertThrowsError(try BPETokenizer(path: dir)) {
+            XCTAssertTrue("\($0)".contains("vocab.json") && "\($0)".contains("share id 1"), "\($0)")
+        }
     }
 }
 

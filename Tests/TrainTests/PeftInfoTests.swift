@@ -23,6 +23,11 @@ final class PeftInfoTests: XCTestCase {
         let c = GPT2Config(vocabSize: 300, nPositions: 32, nEmbd: 48, nLayer: 3, nHead: 4, nInner: 100)
         let model = GPT2(config: c)
         XCTAssertEqual(PeftInfo.baseCount(c), model.parameterCount)
+        XCTAssertEqual(c.parameterCount, model.parameterCount)
+        var huge = c
+        huge.vocabSize = 1 << 40; huge.nEmbd = 1 << 30; huge.nHead = 1
+        XCTAssertNil(huge.parameterCount, "overflow is nil, not a trap")
+        XCTAssertThrowsError(try huge.validate(path: "config.json")) { XCTAssertTrue("\($0)".contains("overflows"), "\($0)") }
         let lora = try LoRA.attach(to: model, r: 5, targets: LoRATarget.allCases)
         XCTAssertEqual(PeftInfo.trainableCount(c, .lora(r: 5, targets: LoRATarget.allCases)), lora.parameterCount)
         XCTAssertEqual(try LoRATarget.parse("c_proj"), [.attnProj, .fcProj])

@@ -61,6 +61,21 @@ final class SFTTests: XCTestCase {
         XCTAssertEqual(t.metrics.last!.epoch, 15, accuracy: 1e-9)
     }
 
+    /// Robustness issue, item 6: a batch larger than the data is clamped to it (it grew to 24 GB before), and a
+    /// NaN loss stops the stage naming the step.
+    func testBatchLargerThanTheDataIsClamped() throws {
+        let model = try Checkpoint.load(directory: Self.base)
+        var o = SFTOptions()
+        o.batch = 1_000_000; o.maxSteps = 1
+        let t = try SFTTrainer(model: model, examples: examples(12, seed: 2), options: o)
+        XCTAssertEqual(t.options.batch, 12)
+        XCTAssertEqual(t.totalSteps, 1)
+        _ = t.trainStep()
+        XCTAssertThrowsError(try TrainError.checkFinite(stage: "sft", step: 7, ["loss": .nan])) {
+            XCTAssertEqual("\($0)", "sft: the loss is nan at step 7; stopped (lower --lr, or check the data); the last checkpoint is kept")
+        }
+    }
+
     /// The stage end to end on the GSM8K data with the GPT-2 tokenizer (skipped without the shared data).
     func testStageWritesAPEFTAdapterAndMetrics() throws {
         guard let shared = SharedData.directory() else { throw XCTSkip(SharedData.absentMessage) }
