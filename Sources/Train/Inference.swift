@@ -137,43 +137,87 @@ public struct SamplingOptions: Sendable {
 }
 
 public enum Generator {
-    /// Picks a token from `logits` (modified in place).
+    /// Picks a token from `logits` (modified in place), in O(V) plus a sort of the kept candidates only:
+    /// temperature, then top-k (every token tied with the k-th is kept, as transformers' `TopKLogitsWarper`), then
+    /// top-p over the candidates (a token is kept while the mass before it, in descending order, is below top_p,
+    /// as `TopPLogitsWarper`; at least one), then one draw from the renormalised softmax. The full vocabulary
+    /// (no top-k, top-p 1) is drawn from in index order, a filtered set in descending order of logit (ties: lower
+    /// id first); either way the same seed gives the same tokens.
     static func pick(_ logits: inout [Float], _ o: SamplingOptions, _ rng: inout Xoshiro256) -> Int {
+        let V = logits.count
         if o.greedy || o.temperature == 0 {
             var best = 0
-            for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+            for i in 1..<V where logits[i] > logits[best] { best = i }
             return best
         }
-        let V = logits.count
-        for i in 0..<V { logits[i] /= o.temperature }
-        var order = Array(0..<V)
-        order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-        var keep = V
-        if o.topK > 0 && o.topK < V {
-            let kth = logits[order[o.topK - 1]]
-            keep = o.topK
-            while keep < V && logits[order[keep]] == kth { keep += 1 } // ties with the k-th are kept
+        var mx = -Float.infinity
+        for i in 0..<V { logits[i] /= o.temperature; if logits[i] > mx { mx = logits[i] } }
+        var threshold = -Float.infinity
+        if o.topK > 0 && o.topK < V { threshold = kthLargest(logits, o.topK) }
+        if threshold == -Float.infinity && o.topP >= 1 {
+            // The whole vocabulary: one pass for the mass, one for the draw.
+            var sum = 0.0
+            for i in 0..<V { sum += Foundation.exp(Double(logits[i] - mx)) }
+            var u = rng.uniform() * sum
+            for i in 0..<V {
+                u -= Foundation.exp(Double(logits[i] - mx))
+                if u < 0 { return i }
+            }
+            return V - 1
         }
-        let mx = logits[order[0]]
-        var probs = [Double](repeating: 0, count: keep)
+        var kept: [(id: Int, logit: Float, weight: Double)] = []
         var sum = 0.0
-        for r in 0..<keep { probs[r] = Foundation.exp(Double(logits[order[r]] - mx)); sum += probs[r] }
+        for i in 0..<V where logits[i] >= threshold {
+            let w = Foundation.exp(Double(logits[i] - mx))
+            kept.append((i, logits[i], w))
+            sum += w
+        }
         if o.topP < 1 {
-            // keep the smallest prefix whose mass reaches top_p (at least one token)
-            var cum = 0.0, cut = keep
+            // The nucleus holds only tokens with probability ≥ (1 − top_p) / n: the others together weigh at most
+            // 1 − top_p, so the heavier ones alone reach top_p. Only those are sorted.
+            let floor = (1 - Double(o.topP)) / Double(kept.count) * sum
+            kept.removeAll { $0.weight < floor }
+        }
+        kept.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.id < $1.id) }
+        let candidates = kept.map(\.id)
+        var probs = kept.map(\.weight)
+        var keep = candidates.count
+        if o.topP < 1 {
+            var before = 0.0, cut = keep
             for r in 0..<keep {
-                cum += probs[r] / sum
-                if cum >= Double(o.topP) { cut = r + 1; break }
+                if before / sum >= Double(o.topP) { cut = r; break }
+                before += probs[r]
             }
             keep = max(1, cut)
             sum = probs[0..<keep].reduce(0, +)
+            probs.removeSubrange(keep...)
         }
         var u = rng.uniform() * sum
         for r in 0..<keep {
             u -= probs[r]
-            if u < 0 { return order[r] }
+            if u < 0 { return candidates[r] }
         }
-        return order[keep - 1]
+        return candidates[keep - 1]
+    }
+
+    /// The k-th largest value of `values` (1-based), by selection (expected O(n)); NaN-free input.
+    static func kthLargest(_ values: [Float], _ k: Int) -> Float {
+        var a = values
+        var lo = 0, hi = a.count - 1
+        let target = k - 1  // index in descending order
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        while lo < hi {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let pivot = a[lo + Int((state >> 33) % UInt64(hi - lo + 1))]
+            var i = lo, j = hi
+            while i <= j {  // Hoare partition, descending: [lo, j] ≥ pivot ≥ [i, hi]
+                while a[i] > pivot { i += 1 }
+                while a[j] < pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if target <= j { hi = j } else if target >= i { lo = i } else { return a[target] }
+        }
+        return a[target]
     }
 
     /// Generates continuations for every prompt at once (one KV cache row per prompt); each stops at EOS
