@@ -1,0 +1,132 @@
+/// Up to six symbols packed into 128 bits so that comparing keys compares the symbol sequences
+/// lexicographically (a missing symbol is 0, below every symbol, so a shorter sequence sorts first).
+struct NGramKey: Comparable {
+    var hi: UInt64
+    var lo: UInt64
+
+    @inline(__always)
+    static func < (a: NGramKey, b: NGramKey) -> Bool { a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+}
+
+/// The n-grams of one symbol sequence, every order at once: one key per start position holding the next
+/// `maxOrder` symbols, sorted. Equal n-grams of any order n ≤ maxOrder are then neighbours, so counting and
+/// matching are linear scans (no hashing). Symbols must be below 2^bits.
+struct NGramProfile {
+    let keys: [NGramKey]
+    let length: Int
+    let layout: NGramLayout
+
+    init(_ symbols: UnsafeBufferPointer<UInt32>, layout: NGramLayout) {
+        self.layout = layout
+        length = symbols.count
+        var keys = [NGramKey](repeating: NGramKey(hi: 0, lo: 0), count: symbols.count)
+        let perWord = layout.perWord, bits = UInt64(layout.bits)
+        for i in 0..<symbols.count {
+            var hi: UInt64 = 0, lo: UInt64 = 0
+            let end = min(symbols.count, i + layout.maxOrder)
+            for k in i..<end {
+                let slot = k - i
+                let v = UInt64(symbols[k]) &+ 1
+                if slot < perWord {
+                    hi |= v << (bits * UInt64(perWord - 1 - slot))
+                } else {
+                    lo |= v << (bits * UInt64(2 * perWord - 1 - slot))
+                }
+            }
+            keys[i] = NGramKey(hi: hi, lo: lo)
+        }
+        keys.sort(by: <)
+        self.keys = keys
+    }
+
+    /// The number of n-grams of order n.
+    @inline(__always)
+    func total(order n: Int) -> Int { max(0, length - n + 1) }
+}
+
+/// How symbols are packed: `bits` per symbol, `perWord` symbols in each of the two 64-bit words.
+struct NGramLayout {
+    let bits: Int
+    let perWord: Int
+    let maxOrder: Int
+    /// Masks keeping the first n symbols, for n = 1…maxOrder (index n - 1).
+    let masks: [NGramKey]
+    /// The bits of the n-th symbol alone (non-zero iff the key has an n-gram of order n).
+    let lastSlot: [NGramKey]
+
+    init(bits: Int, perWord: Int, maxOrder: Int) {
+        precondition(maxOrder <= 2 * perWord && bits * perWord <= 64)
+        self.bits = bits
+        self.perWord = perWord
+        self.maxOrder = maxOrder
+        let slotMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
+        func slot(_ s: Int) -> NGramKey {
+            s < perWord ? NGramKey(hi: slotMask << UInt64(bits * (perWord - 1 - s)), lo: 0)
+                        : NGramKey(hi: 0, lo: slotMask << UInt64(bits * (2 * perWord - 1 - s)))
+        }
+        var masks: [NGramKey] = [], last: [NGramKey] = []
+        var acc = NGramKey(hi: 0, lo: 0)
+        for s in 0..<maxOrder {
+            let m = slot(s)
+            acc = NGramKey(hi: acc.hi | m.hi, lo: acc.lo | m.lo)
+            masks.append(acc)
+            last.append(m)
+        }
+        self.masks = masks
+        lastSlot = last
+    }
+
+    /// Characters (code points + 1 < 2^21), three to a word: up to 6-grams (chrF).
+    static let characters = NGramLayout(bits: 21, perWord: 3, maxOrder: 6)
+    /// Token ids (+ 1 < 2^32), two to a word: up to 4-grams (BLEU).
+    static let tokens = NGramLayout(bits: 32, perWord: 2, maxOrder: 4)
+}
+
+/// The distinct n-grams of one order and their counts, in key order.
+struct NGramRuns {
+    var keys: [NGramKey] = []
+    var counts: [Int32] = []
+
+    init(_ profile: NGramProfile, order n: Int) {
+        let mask = profile.layout.masks[n - 1], last = profile.layout.lastSlot[n - 1]
+        let keys = profile.keys
+        self.keys.reserveCapacity(profile.total(order: n))
+        self.counts.reserveCapacity(profile.total(order: n))
+        var i = 0
+        while i < keys.count {
+            let k = keys[i]
+            if k.hi & last.hi == 0 && k.lo & last.lo == 0 { i += 1; continue } // shorter than n
+            let prefix = NGramKey(hi: k.hi & mask.hi, lo: k.lo & mask.lo)
+            var j = i + 1
+            while j < keys.count && keys[j].hi & mask.hi == prefix.hi && keys[j].lo & mask.lo == prefix.lo { j += 1 }
+            self.keys.append(prefix)
+            self.counts.append(Int32(j - i))
+            i = j
+        }
+    }
+
+    /// Σ over the n-grams of both of min(count here, count there).
+    func clippedMatches(_ other: NGramRuns) -> Int {
+        var i = 0, j = 0, total = 0
+        while i < keys.count && j < other.keys.count {
+            let a = keys[i], b = other.keys[j]
+            if a < b { i += 1 } else if b < a { j += 1 } else {
+                total += Int(min(counts[i], other.counts[j]))
+                i += 1; j += 1
+            }
+        }
+        return total
+    }
+
+    /// Raises `best[k]` to the count in `other` of this run list's k-th n-gram.
+    func maximise(_ best: inout [Int32], countsIn other: NGramRuns) {
+        var i = 0, j = 0
+        while i < keys.count && j < other.keys.count {
+            let a = keys[i], b = other.keys[j]
+            if a < b { i += 1 } else if b < a { j += 1 } else {
+                if other.counts[j] > best[i] { best[i] = other.counts[j] }
+                i += 1; j += 1
+            }
+        }
+    }
+}
