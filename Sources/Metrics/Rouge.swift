@@ -1,3 +1,25 @@
+import Foundation
+
+/// The Porter stems of the words seen so far (a corpus has far fewer distinct words than tokens), shared by the
+/// threads of one scorer.
+final class StemCache: @unchecked Sendable {
+    private let stemmer = PorterStemmer()
+    private var stems: [String: String] = [:]
+    private let lock = NSLock()
+
+    func stem(_ word: String) -> String {
+        lock.lock()
+        let known = stems[word]
+        lock.unlock()
+        if let known { return known }
+        let s = stemmer.stem(word)
+        lock.lock()
+        stems[word] = s
+        lock.unlock()
+        return s
+    }
+}
+
 /// Precision, recall and F1 of one ROUGE type.
 public struct RougeScore: Codable, Equatable, Sendable {
     public var precision: Double
@@ -31,7 +53,7 @@ public enum RougeType: String, CaseIterable, Codable, Sendable {
 /// scores the union LCS of each reference sentence against all prediction sentences, as rouge-score does.
 public struct RougeScorer: Sendable {
     public let useStemmer: Bool
-    private let stemmer = PorterStemmer()
+    private let stems = StemCache()
 
     public init(useStemmer: Bool = false) { self.useStemmer = useStemmer }
 
@@ -43,7 +65,7 @@ public struct RougeScorer: Sendable {
         func flush() {
             guard !current.isEmpty else { return }
             let token = String(decoding: current, as: UTF8.self)
-            tokens.append(useStemmer && current.count > 3 ? stemmer.stem(token) : token)
+            tokens.append(useStemmer && current.count > 3 ? stems.stem(token) : token)
             current.removeAll(keepingCapacity: true)
         }
         for u in text.unicodeScalars {

@@ -3,7 +3,8 @@
 
 Needs, in the interpreter that runs it (CPython 3.11, Unicode 14.0, as the project's other fixtures):
     pip install sacrebleu==2.6.0 rouge-score==0.1.2 nltk==3.10.4 regex==2026.11.19
-This script installs nothing. Run it from anywhere:
+(regex 2026.11.15, pinned in Benchmarks/requirements.txt, has the same Unicode 17.0 tables.) This script installs
+nothing. Run it from anywhere:
     /work/venv-metrics/bin/python Tests/MetricsTests/Fixtures/make_metrics_fixtures.py
 It writes metrics_fixtures.json.zst beside itself (needs the zstd program) with:
   - items: 400 prediction / reference sets made deterministically from seed 17 (short and long, punctuation,
