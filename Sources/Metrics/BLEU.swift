@@ -51,12 +51,13 @@ public struct BLEU: Sendable {
 
     /// The statistics of one hypothesis against its references (at least one).
     public func statistics(prediction: String, references: [String]) -> BLEUStatistics {
-        var vocabulary: [ArraySlice<UInt32>: UInt32] = [:]
+        var vocabulary: [Token: UInt32] = [:]
         func ids(_ text: String) -> [UInt32] {
-            tokenizer.tokens(text.unicodeScalars.map(\.value)).map { token in
+            tokenizer.tokens(text.unicodeScalars.map(\.value)).map { slice in
+                let token = Token(slice)
                 if let id = vocabulary[token] { return id }
                 let id = UInt32(vocabulary.count)
-                vocabulary[ArraySlice(Array(token))] = id
+                vocabulary[token] = id
                 return id
             }
         }
@@ -151,4 +152,21 @@ public struct BLEU: Sendable {
         for p in precisions[0..<order] { logSum += p == 0 ? -9_999_999_999 : log(p) }
         return result(bp * exp(logSum / Double(order)))
     }
+}
+
+/// A token's code points with a precomputed FNV-1a hash, so the dictionary hashes 8 bytes, not every code point;
+/// equality still compares the code points (no normalisation: Python compares `str` code point by code point).
+struct Token: Hashable {
+    let codePoints: ArraySlice<UInt32>
+    let fnv: UInt64
+
+    init(_ codePoints: ArraySlice<UInt32>) {
+        self.codePoints = codePoints
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for v in codePoints { h = (h ^ UInt64(v)) &* 0x100_0000_01b3 }
+        fnv = h
+    }
+
+    static func == (a: Token, b: Token) -> Bool { a.fnv == b.fnv && a.codePoints == b.codePoints }
+    func hash(into hasher: inout Hasher) { hasher.combine(fnv) }
 }

@@ -94,14 +94,21 @@ public enum BLEUTokenizer: String, CaseIterable, Sendable {
         for v in line {
             if is13aSymbol(v) { a.append(0x20); a.append(v); a.append(0x20) } else { a.append(v) }
         }
-        // 2. ([^0-9])([\.,]) → "\1 \2 "
-        a = substitutePairs(a, { !isDigit($0) }, isPeriodOrComma, spaceBefore: false, spaceBetween: true,
-                            spaceAfter: true)
-        // 3. ([\.,])([^0-9]) → " \1 \2"
-        a = substitutePairs(a, isPeriodOrComma, { !isDigit($0) }, spaceBefore: true, spaceBetween: true,
-                            spaceAfter: false)
-        // 4. ([0-9])(-) → "\1 \2 "
-        a = substitutePairs(a, isDigit, { $0 == 0x2D }, spaceBefore: false, spaceBetween: true, spaceAfter: true)
+        // Steps 2–4 only ever fire next to a period, a comma or a dash: skip the scans without one.
+        var hasPeriodOrComma = false, hasDash = false
+        for v in a { if isPeriodOrComma(v) { hasPeriodOrComma = true } else if v == 0x2D { hasDash = true } }
+        if hasPeriodOrComma {
+            // 2. ([^0-9])([\.,]) → "\1 \2 "
+            a = substitutePairs(a, { !isDigit($0) }, isPeriodOrComma, spaceBefore: false, spaceBetween: true,
+                                spaceAfter: true)
+            // 3. ([\.,])([^0-9]) → " \1 \2"
+            a = substitutePairs(a, isPeriodOrComma, { !isDigit($0) }, spaceBefore: true, spaceBetween: true,
+                                spaceAfter: false)
+        }
+        if hasDash {
+            // 4. ([0-9])(-) → "\1 \2 "
+            a = substitutePairs(a, isDigit, { $0 == 0x2D }, spaceBefore: false, spaceBetween: true, spaceAfter: true)
+        }
         return a
     }
 

@@ -13,7 +13,6 @@ public struct CHRF: Sendable {
     public func statistics(prediction: String, references: [String]) -> [Int] {
         let hyp = Self.characters(prediction)
         let hypProfile = hyp.withUnsafeBufferPointer { NGramProfile($0, layout: .characters) }
-        let hypRuns = (1...Self.charOrder).map { NGramRuns(hypProfile, order: $0) }
         var best: [Int] = []
         var bestF = -1.0
         for ref in references {
@@ -23,7 +22,7 @@ public struct CHRF: Sendable {
             stats.reserveCapacity(3 * Self.charOrder)
             for n in 1...Self.charOrder {
                 let refTotal = profile.total(order: n)
-                let matches = refTotal == 0 ? 0 : hypRuns[n - 1].clippedMatches(NGramRuns(profile, order: n))
+                let matches = refTotal == 0 ? 0 : hypProfile.clippedMatches(profile, order: n)
                 // sacrebleu counts no hypothesis n-grams of an order the reference has none of.
                 stats += [refTotal > 0 ? hypProfile.total(order: n) : 0, refTotal, matches]
             }

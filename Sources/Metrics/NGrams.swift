@@ -1,11 +1,46 @@
 /// Up to six symbols packed into 128 bits so that comparing keys compares the symbol sequences
 /// lexicographically (a missing symbol is 0, below every symbol, so a shorter sequence sorts first).
-struct NGramKey: Comparable {
+struct NGramKey: Comparable, Equatable {
     var hi: UInt64
     var lo: UInt64
 
     @inline(__always)
     static func < (a: NGramKey, b: NGramKey) -> Bool { a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
+
+    /// Sorts in place without allocating (quicksort, median of three, insertion sort below 16 keys): the profiles
+    /// of short texts are sorted millions of times.
+    static func sort(_ a: UnsafeMutableBufferPointer<NGramKey>) {
+        var lo = 0, hi = a.count - 1
+        while hi - lo >= 16 {
+            let mid = lo + (hi - lo) / 2
+            if a[mid] < a[lo] { a.swapAt(mid, lo) }
+            if a[hi] < a[lo] { a.swapAt(hi, lo) }
+            if a[hi] < a[mid] { a.swapAt(hi, mid) }
+            let pivot = a[mid]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while pivot < a[j] { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            // Recurse into the smaller side, loop on the larger (stack depth O(log n)).
+            if j - lo < hi - i {
+                if lo < j { sort(UnsafeMutableBufferPointer(rebasing: a[lo...j])) }
+                lo = i
+            } else {
+                if i < hi { sort(UnsafeMutableBufferPointer(rebasing: a[i...hi])) }
+                hi = j
+            }
+        }
+        if hi > lo {
+            for k in (lo + 1)...hi {
+                let x = a[k]
+                var m = k
+                while m > lo && x < a[m - 1] { a[m] = a[m - 1]; m -= 1 }
+                a[m] = x
+            }
+        }
+    }
 }
 
 /// The n-grams of one symbol sequence, every order at once: one key per start position holding the next
@@ -35,8 +70,33 @@ struct NGramProfile {
             }
             keys[i] = NGramKey(hi: hi, lo: lo)
         }
-        keys.sort(by: <)
+        keys.withUnsafeMutableBufferPointer { NGramKey.sort($0) }
         self.keys = keys
+    }
+
+    /// Σ over the n-grams of order n of min(count here, count in `other`): a merge of the two sorted key lists.
+    func clippedMatches(_ other: NGramProfile, order n: Int) -> Int {
+        let mask = layout.masks[n - 1], last = layout.lastSlot[n - 1]
+        return keys.withUnsafeBufferPointer { a in
+            other.keys.withUnsafeBufferPointer { b in
+                @inline(__always) func valid(_ k: NGramKey) -> Bool { (k.hi & last.hi) | (k.lo & last.lo) != 0 }
+                @inline(__always) func prefix(_ k: NGramKey) -> NGramKey { NGramKey(hi: k.hi & mask.hi, lo: k.lo & mask.lo) }
+                var i = 0, j = 0, total = 0
+                while true {
+                    while i < a.count && !valid(a[i]) { i += 1 }
+                    while j < b.count && !valid(b[j]) { j += 1 }
+                    if i == a.count || j == b.count { return total }
+                    let pa = prefix(a[i]), pb = prefix(b[j])
+                    if pa < pb { i += 1 } else if pb < pa { j += 1 } else {
+                        // A shorter key never has this prefix, so each run is contiguous.
+                        var ca = 0, cb = 0
+                        while i < a.count && prefix(a[i]) == pa { ca += 1; i += 1 }
+                        while j < b.count && prefix(b[j]) == pb { cb += 1; j += 1 }
+                        total += min(ca, cb)
+                    }
+                }
+            }
+        }
     }
 
     /// The number of n-grams of order n.
@@ -103,19 +163,6 @@ struct NGramRuns {
             self.counts.append(Int32(j - i))
             i = j
         }
-    }
-
-    /// Σ over the n-grams of both of min(count here, count there).
-    func clippedMatches(_ other: NGramRuns) -> Int {
-        var i = 0, j = 0, total = 0
-        while i < keys.count && j < other.keys.count {
-            let a = keys[i], b = other.keys[j]
-            if a < b { i += 1 } else if b < a { j += 1 } else {
-                total += Int(min(counts[i], other.counts[j]))
-                i += 1; j += 1
-            }
-        }
-        return total
     }
 
     /// Raises `best[k]` to the count in `other` of this run list's k-th n-gram.
