@@ -51,18 +51,11 @@ public struct BLEU: Sendable {
 
     /// The statistics of one hypothesis against its references (at least one).
     public func statistics(prediction: String, references: [String]) -> BLEUStatistics {
-        var vocabulary: [Token: UInt32] = [:]
-        func ids(_ text: String) -> [UInt32] {
-            tokenizer.tokens(text.unicodeScalars.map(\.value)).map { slice in
-                let token = Token(slice)
-                if let id = vocabulary[token] { return id }
-                let id = UInt32(vocabulary.count)
-                vocabulary[token] = id
-                return id
-            }
-        }
-        let hyp = ids(prediction)
-        let refs = references.map(ids)
+        let texts = ([prediction] + references).map { tokenizer.tokens($0.unicodeScalars.map(\.value)) }
+        var interner = TokenInterner(capacity: texts.reduce(0) { $0 + $1.count })
+        let ids = texts.map { $0.map { interner.id($0) } }
+        let hyp = ids[0]
+        let refs = Array(ids[1...])
         let hypProfile = hyp.withUnsafeBufferPointer { NGramProfile($0, layout: .tokens) }
         let refProfiles = refs.map { r in r.withUnsafeBufferPointer { NGramProfile($0, layout: .tokens) } }
         var stats = BLEUStatistics()
@@ -154,19 +147,38 @@ public struct BLEU: Sendable {
     }
 }
 
-/// A token's code points with a precomputed FNV-1a hash, so the dictionary hashes 8 bytes, not every code point;
-/// equality still compares the code points (no normalisation: Python compares `str` code point by code point).
-struct Token: Hashable {
-    let codePoints: ArraySlice<UInt32>
-    let fnv: UInt64
+/// Numbers the distinct tokens of one segment and its references (an open-addressing table keyed by FNV-1a;
+/// equal means the same code points, as Python compares `str` — no normalisation).
+struct TokenInterner {
+    private var slots: [Int32]
+    private var tokens: [ArraySlice<UInt32>] = []
+    private var hashes: [UInt64] = []
+    private let mask: Int
 
-    init(_ codePoints: ArraySlice<UInt32>) {
-        self.codePoints = codePoints
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for v in codePoints { h = (h ^ UInt64(v)) &* 0x100_0000_01b3 }
-        fnv = h
+    init(capacity: Int) {
+        var size = 16
+        while size < 2 * capacity { size <<= 1 }
+        slots = [Int32](repeating: -1, count: size)
+        mask = size - 1
+        tokens.reserveCapacity(capacity)
+        hashes.reserveCapacity(capacity)
     }
 
-    static func == (a: Token, b: Token) -> Bool { a.fnv == b.fnv && a.codePoints == b.codePoints }
-    func hash(into hasher: inout Hasher) { hasher.combine(fnv) }
+    /// The id of `token` (0, 1, 2… in order of first appearance).
+    mutating func id(_ token: ArraySlice<UInt32>) -> UInt32 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for v in token { h = (h ^ UInt64(v)) &* 0x100_0000_01b3 }
+        var i = Int(truncatingIfNeeded: h ^ (h >> 29)) & mask
+        while true {
+            let s = slots[i]
+            if s < 0 {
+                slots[i] = Int32(tokens.count)
+                tokens.append(token)
+                hashes.append(h)
+                return UInt32(tokens.count - 1)
+            }
+            if hashes[Int(s)] == h && tokens[Int(s)] == token { return UInt32(s) }
+            i = (i + 1) & mask
+        }
+    }
 }

@@ -103,23 +103,32 @@ public enum ScoreInput {
     /// The (id, texts) of each record: one text for a prediction, the references for a reference record.
     static func readRecords(_ path: String, kind: Kind) throws -> [(String, [String])] {
         guard FileSystem.exists(path) else { throw CoreError.notFound(path: path) }
-        var out: [(String, [String])] = []
-        var seen: [String: Int] = [:]
-        let decoder = JSONDecoder()
-        let reader = try ByteReader(path: path)
-        try reader.forEachLine { line, number in
+        var lines: [(number: Int, bytes: [UInt8])] = []
+        try ByteReader(path: path).forEachLine { line, number in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
+            lines.append((number, Array(line)))
+        }
+        // Decoding is most of the reading: done on all cores, the first bad line (in file order) reported.
+        let decoded: [Result<ScoreRecord, MetricsError>] = Parallel.map(lines.indices) { k in
+            let (number, bytes) = lines[k]
             func bad(_ reason: String) -> MetricsError { .badInput(path: path, line: number, reason: reason) }
-            let record: ScoreRecord
             do {
-                record = try decoder.decode(ScoreRecord.self, from: Data(buffer: line))
+                return .success(try JSONDecoder().decode(ScoreRecord.self, from: Data(bytes)))
             } catch let problem as ScoreRecord.Problem {
-                throw bad(problem.text)
+                return .failure(bad(problem.text))
             } catch DecodingError.typeMismatch(_, let ctx) where ctx.codingPath.isEmpty {
-                throw bad("not a JSON object")
+                return .failure(bad("not a JSON object"))
             } catch {
-                throw bad(JSONLReader.describe(error))
+                return .failure(bad(JSONLReader.describe(error)))
             }
+        }
+        var out: [(String, [String])] = []
+        out.reserveCapacity(lines.count)
+        var seen: [String: Int] = [:]
+        for (k, result) in decoded.enumerated() {
+            let number = lines[k].number
+            func bad(_ reason: String) -> MetricsError { .badInput(path: path, line: number, reason: reason) }
+            let record = try result.get()
             if let first = seen[record.id] { throw bad("id \"\(record.id)\" already on line \(first)") }
             seen[record.id] = number
             switch kind {
