@@ -18,9 +18,11 @@ t() { local s e; s=$(date +%s.%N); "$@" > "$TMP/last.out"; e=$(date +%s.%N); pyt
 "$PY" Benchmarks/bench_score.py pairs "$DATA" "$TMP" "$N"
 P="$TMP/predictions.jsonl"; R="$TMP/references.jsonl"
 
-ours_b=$(t "$BIN" score --predictions "$P" --references "$R" --metrics bleu,chrf --json); cp "$TMP/last.out" "$TMP/ours_b.json"
+ours_b=$(t "$BIN" score --predictions "$P" --references "$R" --metrics bleu,chrf --json)
+cp "$TMP/last.out" "$TMP/ours_b.json"
 ref_b=$(t "$PY" Benchmarks/bench_score.py sacrebleu "$P" "$R"); cp "$TMP/last.out" "$TMP/ref_b.json"
-ours_r=$(t "$BIN" score --predictions "$P" --references "$R" --metrics rouge --stem --json); cp "$TMP/last.out" "$TMP/ours_r.json"
+ours_r=$(t "$BIN" score --predictions "$P" --references "$R" --metrics rouge --stem --json)
+cp "$TMP/last.out" "$TMP/ours_r.json"
 ref_r=$(t "$PY" Benchmarks/bench_score.py rouge "$P" "$R"); cp "$TMP/last.out" "$TMP/ref_r.json"
 
 python3 - "$TMP" "$ours_b" "$ref_b" "$ours_r" "$ref_r" "$N" <<'PY'

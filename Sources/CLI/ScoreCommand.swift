@@ -26,7 +26,8 @@ struct ScoreCommand: ParsableCommand {
         JSON object is also written to <workdir>/score/<name>.json.
         """)
 
-    @Option(help: ArgumentHelp("Predictions: JSON Lines of {id, prediction}, or text, one per line.", valueName: "file"))
+    @Option(help: ArgumentHelp("Predictions: JSON Lines of {id, prediction}, or text, one per line.",
+                               valueName: "file"))
     var predictions: String
 
     @Option(help: ArgumentHelp("References: JSON Lines of {id, reference | references}, or text.", valueName: "file"))
@@ -66,8 +67,8 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         let items = try ScoreInput.load(predictions: predictions, references: references)
         guard !items.isEmpty else { throw MetricsError.join("\(predictions): no items to score") }
-        let options = ScoreOptions(metrics: try MetricName.parse(metrics), tokenizer: BLEUTokenizer(rawValue: tokenize)!,
-                                   stem: stem, perItem: perItem)
+        let options = ScoreOptions(metrics: try MetricName.parse(metrics),
+                                   tokenizer: BLEUTokenizer(rawValue: tokenize)!, stem: stem, perItem: perItem)
         let report = Scorer.score(items, options: options)
         let bytes = try JSON.encode(report)
         if let name {

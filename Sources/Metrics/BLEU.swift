@@ -8,6 +8,7 @@ public struct BLEUStatistics: Equatable, Sendable {
     public var counts = [0, 0, 0, 0]
     public var totals = [0, 0, 0, 0]
 
+    /// Empty statistics (zero everywhere).
     public init() {}
 
     /// Adds another segment's statistics.
@@ -47,6 +48,7 @@ public struct BLEU: Sendable {
 
     public let tokenizer: BLEUTokenizer
 
+    /// BLEU with one of sacrebleu's tokenizers (default 13a).
     public init(tokenizer: BLEUTokenizer = .thirteenA) { self.tokenizer = tokenizer }
 
     /// The statistics of one hypothesis against its references (at least one).
@@ -91,7 +93,9 @@ public struct BLEU: Sendable {
     /// Corpus BLEU (`sacrebleu.corpus_bleu`): `references[i]` are the references of `predictions[i]`.
     public func corpusScore(predictions: [String], references: [[String]]) -> BLEUScore {
         precondition(predictions.count == references.count)
-        let perItem = Parallel.map(predictions.indices) { statistics(prediction: predictions[$0], references: references[$0]) }
+        let perItem = Parallel.map(predictions.indices) {
+            statistics(prediction: predictions[$0], references: references[$0])
+        }
         var total = BLEUStatistics()
         for s in perItem { total.add(s) }
         return Self.score(total, effectiveOrder: false,

@@ -41,7 +41,8 @@ public enum BLEUTokenizer: String, CaseIterable, Sendable {
 
     private static let skipped: [UInt32] = Array("<skipped>".unicodeScalars.map(\.value))
     private static let entities: [([UInt32], UInt32)] = [("&quot;", 0x22), ("&amp;", 0x26), ("&lt;", 0x3C),
-                                                         ("&gt;", 0x3E)].map { (Array($0.0.unicodeScalars.map(\.value)), $0.1) }
+                                                         ("&gt;", 0x3E)]
+        .map { (Array($0.0.unicodeScalars.map(\.value)), $0.1) }
 
     /// 13a: drop `<skipped>`, join `-\n` line breaks, newlines to spaces, unescape four entities (in turn, as
     /// Python's successive `str.replace` calls do), then the regexp post-tokenizer on ` line `.

@@ -7,6 +7,7 @@ public struct CHRF: Sendable {
     public static let charOrder = 6
     public static let beta = 2
 
+    /// The default chrF (the only one here).
     public init() {}
 
     /// Per order, [hypothesis n-grams, reference n-grams, matches] (18 numbers), against the best reference.
@@ -73,7 +74,9 @@ public struct CHRF: Sendable {
     /// Corpus chrF: the statistics summed over segments.
     public func corpusScore(predictions: [String], references: [[String]]) -> CHRFScore {
         precondition(predictions.count == references.count)
-        let perItem = Parallel.map(predictions.indices) { statistics(prediction: predictions[$0], references: references[$0]) }
+        let perItem = Parallel.map(predictions.indices) {
+            statistics(prediction: predictions[$0], references: references[$0])
+        }
         var total = [Int](repeating: 0, count: 3 * Self.charOrder)
         for s in perItem { for k in 0..<total.count { total[k] += s[k] } }
         return CHRFScore(score: Self.fScore(total), statistics: total,

@@ -80,7 +80,9 @@ struct NGramProfile {
         return keys.withUnsafeBufferPointer { a in
             other.keys.withUnsafeBufferPointer { b in
                 @inline(__always) func valid(_ k: NGramKey) -> Bool { (k.hi & last.hi) | (k.lo & last.lo) != 0 }
-                @inline(__always) func prefix(_ k: NGramKey) -> NGramKey { NGramKey(hi: k.hi & mask.hi, lo: k.lo & mask.lo) }
+                @inline(__always) func prefix(_ k: NGramKey) -> NGramKey {
+                    NGramKey(hi: k.hi & mask.hi, lo: k.lo & mask.lo)
+                }
                 var i = 0, j = 0, total = 0
                 while true {
                     while i < a.count && !valid(a[i]) { i += 1 }

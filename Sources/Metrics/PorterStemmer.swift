@@ -2,6 +2,7 @@
 /// forms, `ies`/`ied` on four-letter words, the `alli`, `fulli` and `logi` rules, and the two-letter *o rule), for
 /// lowercase ASCII words — what rouge-score hands it.
 public struct PorterStemmer: Sendable {
+    /// The stemmer (it has no settings).
     public init() {}
 
     private static let irregular: [String: String] = [
@@ -124,7 +125,9 @@ public struct PorterStemmer: Sendable {
         return false
     }
 
-    private func hasSuffix(_ w: Word, _ s: Word) -> Bool { w.count >= s.count && w[(w.count - s.count)...].elementsEqual(s) }
+    private func hasSuffix(_ w: Word, _ s: Word) -> Bool {
+        w.count >= s.count && w[(w.count - s.count)...].elementsEqual(s)
+    }
     private func dropping(_ w: Word, _ n: Int) -> Word { Array(w[0..<(w.count - n)]) }
     private func positiveMeasure(_ w: Word) -> Bool { measure(w) > 0 }
 
@@ -160,7 +163,9 @@ public struct PorterStemmer: Sendable {
             if containsVowel(stem) { intermediate = stem; break }
         }
         guard let s = intermediate else { return w }
-        for rule in Self.step1bRules where hasSuffix(s, rule.suffix) { return dropping(s, rule.suffix.count) + rule.replacement }
+        for rule in Self.step1bRules where hasSuffix(s, rule.suffix) {
+            return dropping(s, rule.suffix.count) + rule.replacement
+        }
         // *d and not (*L or *S or *Z): one letter of the double consonant goes.
         if endsDoubleConsonant(s) {
             let last = s[s.count - 1]

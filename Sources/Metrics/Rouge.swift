@@ -55,6 +55,7 @@ public struct RougeScorer: Sendable {
     public let useStemmer: Bool
     private let stems = StemCache()
 
+    /// A scorer for the four types, with or without the Porter stemmer.
     public init(useStemmer: Bool = false) { self.useStemmer = useStemmer }
 
     /// rouge-score's tokens of `text`.
@@ -120,7 +121,8 @@ public struct RougeScorer: Sendable {
 
     /// `text.split("\n")` without the empty strings (on code points: "\r\n" is one Character in Swift).
     static func sentences(_ text: String) -> [String] {
-        text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true).map { String(String.UnicodeScalarView($0)) }
+        text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: true)
+            .map { String(String.UnicodeScalarView($0)) }
     }
 
     /// ROUGE-N: clipped n-gram overlap over the prediction's (precision) and the target's (recall) n-gram counts.

@@ -30,6 +30,7 @@ public struct ScoreItem: Equatable, Sendable {
     public var prediction: String
     public var references: [String]
 
+    /// An item; `references` must not be empty.
     public init(id: String, prediction: String, references: [String]) {
         self.id = id
         self.prediction = prediction

@@ -27,6 +27,7 @@ public struct ScoreOptions: Sendable {
     public var stem: Bool
     public var perItem: Bool
 
+    /// Every metric, 13a, no stemmer, corpus scores only, unless given.
     public init(metrics: [MetricName] = MetricName.allCases, tokenizer: BLEUTokenizer = .thirteenA,
                 stem: Bool = false, perItem: Bool = false) {
         self.metrics = metrics
@@ -89,7 +90,9 @@ public enum Scorer {
             for s in stats { total.add(s) }
             report.bleu = BLEU.score(total, effectiveOrder: false,
                                      signature: bleu.signature(referenceCounts: refCounts, effectiveOrder: false))
-            for i in perItem.indices { perItem[i].bleu = BLEU.score(stats[i], effectiveOrder: true, signature: "").score }
+            for i in perItem.indices {
+                perItem[i].bleu = BLEU.score(stats[i], effectiveOrder: true, signature: "").score
+            }
         }
         if options.metrics.contains(.chrf) {
             let chrf = CHRF()
@@ -188,8 +191,12 @@ extension ScoreReport {
                 var row = [it.id]
                 if let b = it.bleu { row.append(String(format: "%.4f", b)) }
                 if let c = it.chrf { row.append(String(format: "%.4f", c)) }
-                if let r = it.rouge { row += RougeType.allCases.map { String(format: "%.4f", r[$0.rawValue]!.fmeasure) } }
-                if let em = it.exactMatch, let f = it.f1 { row += [String(format: "%.0f", em), String(format: "%.4f", f)] }
+                if let r = it.rouge {
+                    row += RougeType.allCases.map { String(format: "%.4f", r[$0.rawValue]!.fmeasure) }
+                }
+                if let em = it.exactMatch, let f = it.f1 {
+                    row += [String(format: "%.0f", em), String(format: "%.4f", f)]
+                }
                 lines.append(row.joined(separator: "\t"))
             }
         }

@@ -45,7 +45,8 @@ struct Mismatches {
 final class MetricsConformanceTests: XCTestCase {
     let tokenizers: [BLEUTokenizer] = [.thirteenA, .intl, .char, .none]
 
-    func checkBLEU(_ got: BLEUScore, _ want: [String: Any], _ label: String, signature: Bool, into m: inout Mismatches) {
+    func checkBLEU(_ got: BLEUScore, _ want: [String: Any], _ label: String, signature: Bool,
+                   into m: inout Mismatches) {
         m.expect(got.score.bitPattern == Fixture.hex(want["score"]).bitPattern,
                  "\(label) score \(got.score) != \(Fixture.hex(want["score"]))")
         m.expect(got.bp.bitPattern == Fixture.hex(want["bp"]).bitPattern, "\(label) bp \(got.bp)")
