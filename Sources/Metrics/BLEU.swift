@@ -58,8 +58,9 @@ public struct BLEU: Sendable {
         let ids = texts.map { $0.map { interner.id($0) } }
         let hyp = ids[0]
         let refs = Array(ids[1...])
-        let hypProfile = hyp.withUnsafeBufferPointer { NGramProfile($0, layout: .tokens) }
-        let refProfiles = refs.map { r in r.withUnsafeBufferPointer { NGramProfile($0, layout: .tokens) } }
+        let layout: NGramLayout = interner.count < 65535 ? .denseTokens : .tokens
+        let hypProfile = hyp.withUnsafeBufferPointer { NGramProfile($0, layout: layout) }
+        let refProfiles = refs.map { r in r.withUnsafeBufferPointer { NGramProfile($0, layout: layout) } }
         var stats = BLEUStatistics()
         stats.sysLen = hyp.count
         stats.refLen = Self.closestReferenceLength(hyp.count, refs.map(\.count))
@@ -167,6 +168,9 @@ struct TokenInterner {
         tokens.reserveCapacity(capacity)
         hashes.reserveCapacity(capacity)
     }
+
+    /// The number of distinct tokens so far.
+    var count: Int { tokens.count }
 
     /// The id of `token` (0, 1, 2… in order of first appearance).
     mutating func id(_ token: ArraySlice<UInt32>) -> UInt32 {

@@ -12,13 +12,15 @@ public struct CHRF: Sendable {
 
     /// Per order, [hypothesis n-grams, reference n-grams, matches] (18 numbers), against the best reference.
     public func statistics(prediction: String, references: [String]) -> [Int] {
-        let hyp = Self.characters(prediction)
-        let hypProfile = hyp.withUnsafeBufferPointer { NGramProfile($0, layout: .characters) }
+        var alphabet = Alphabet()
+        let hyp = alphabet.ranks(Self.characters(prediction))
+        let refs = references.map { alphabet.ranks(Self.characters($0)) }
+        let layout: NGramLayout = alphabet.count < 1023 ? .denseCharacters : .characters
+        let hypProfile = hyp.withUnsafeBufferPointer { NGramProfile($0, layout: layout) }
         var best: [Int] = []
         var bestF = -1.0
-        for ref in references {
-            let r = Self.characters(ref)
-            let profile = r.withUnsafeBufferPointer { NGramProfile($0, layout: .characters) }
+        for r in refs {
+            let profile = r.withUnsafeBufferPointer { NGramProfile($0, layout: layout) }
             var stats: [Int] = []
             stats.reserveCapacity(3 * Self.charOrder)
             for n in 1...Self.charOrder {

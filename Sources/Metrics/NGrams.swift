@@ -8,27 +8,28 @@ struct NGramKey: Comparable, Equatable {
     static func < (a: NGramKey, b: NGramKey) -> Bool { a.hi < b.hi || (a.hi == b.hi && a.lo < b.lo) }
 
     /// Sorts in place without allocating (quicksort, median of three, insertion sort below 16 keys): the profiles
-    /// of short texts are sorted millions of times.
-    static func sort(_ a: UnsafeMutableBufferPointer<NGramKey>) {
+    /// of short texts are sorted millions of times. With `singleWord` every key's `lo` is 0 and only `hi` is compared.
+    static func sort(_ a: UnsafeMutableBufferPointer<NGramKey>, singleWord: Bool) {
+        @inline(__always) func less(_ x: NGramKey, _ y: NGramKey) -> Bool { singleWord ? x.hi < y.hi : x < y }
         var lo = 0, hi = a.count - 1
         while hi - lo >= 16 {
             let mid = lo + (hi - lo) / 2
-            if a[mid] < a[lo] { a.swapAt(mid, lo) }
-            if a[hi] < a[lo] { a.swapAt(hi, lo) }
-            if a[hi] < a[mid] { a.swapAt(hi, mid) }
+            if less(a[mid], a[lo]) { a.swapAt(mid, lo) }
+            if less(a[hi], a[lo]) { a.swapAt(hi, lo) }
+            if less(a[hi], a[mid]) { a.swapAt(hi, mid) }
             let pivot = a[mid]
             var i = lo, j = hi
             while i <= j {
-                while a[i] < pivot { i += 1 }
-                while pivot < a[j] { j -= 1 }
+                while less(a[i], pivot) { i += 1 }
+                while less(pivot, a[j]) { j -= 1 }
                 if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
             }
             // Recurse into the smaller side, loop on the larger (stack depth O(log n)).
             if j - lo < hi - i {
-                if lo < j { sort(UnsafeMutableBufferPointer(rebasing: a[lo...j])) }
+                if lo < j { sort(UnsafeMutableBufferPointer(rebasing: a[lo...j]), singleWord: singleWord) }
                 lo = i
             } else {
-                if i < hi { sort(UnsafeMutableBufferPointer(rebasing: a[i...hi])) }
+                if i < hi { sort(UnsafeMutableBufferPointer(rebasing: a[i...hi]), singleWord: singleWord) }
                 hi = j
             }
         }
@@ -36,7 +37,7 @@ struct NGramKey: Comparable, Equatable {
             for k in (lo + 1)...hi {
                 let x = a[k]
                 var m = k
-                while m > lo && x < a[m - 1] { a[m] = a[m - 1]; m -= 1 }
+                while m > lo && less(x, a[m - 1]) { a[m] = a[m - 1]; m -= 1 }
                 a[m] = x
             }
         }
@@ -70,7 +71,7 @@ struct NGramProfile {
             }
             keys[i] = NGramKey(hi: hi, lo: lo)
         }
-        keys.withUnsafeMutableBufferPointer { NGramKey.sort($0) }
+        keys.withUnsafeMutableBufferPointer { NGramKey.sort($0, singleWord: layout.maxOrder <= layout.perWord) }
         self.keys = keys
     }
 
@@ -140,6 +141,10 @@ struct NGramLayout {
 
     /// Characters (code points + 1 < 2^21), three to a word: up to 6-grams (chrF).
     static let characters = NGramLayout(bits: 21, perWord: 3, maxOrder: 6)
+    /// Symbols + 1 < 2^10 (a text's alphabet numbered densely), all six in one word.
+    static let denseCharacters = NGramLayout(bits: 10, perWord: 6, maxOrder: 6)
+    /// Symbols + 1 < 2^16, all four in one word.
+    static let denseTokens = NGramLayout(bits: 16, perWord: 4, maxOrder: 4)
     /// Token ids (+ 1 < 2^32), two to a word: up to 4-grams (BLEU).
     static let tokens = NGramLayout(bits: 32, perWord: 2, maxOrder: 4)
 }
@@ -176,6 +181,27 @@ struct NGramRuns {
                 if other.counts[j] > best[i] { best[i] = other.counts[j] }
                 i += 1; j += 1
             }
+        }
+    }
+}
+
+/// Numbers the distinct code points of a segment and its references 0, 1, 2… (only equality matters for the
+/// counts), so that most texts' 6-grams fit one 64-bit word.
+struct Alphabet {
+    private var ascii = [Int32](repeating: -1, count: 128)
+    private var others: [UInt32: UInt32] = [:]
+    private(set) var count = 0
+
+    mutating func ranks(_ codePoints: [UInt32]) -> [UInt32] {
+        codePoints.map { v in
+            if v < 128 {
+                if ascii[Int(v)] < 0 { ascii[Int(v)] = Int32(count); count += 1 }
+                return UInt32(ascii[Int(v)])
+            }
+            if let r = others[v] { return r }
+            others[v] = UInt32(count)
+            count += 1
+            return UInt32(count - 1)
         }
     }
 }
