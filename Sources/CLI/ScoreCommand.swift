@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import Index
 import Metrics
 
 struct ScoreCommand: ParsableCommand {
@@ -20,7 +21,10 @@ struct ScoreCommand: ParsableCommand {
         rouge: rouge1, rouge2, rougeL, rougeLsum precision / recall / F1 of Google's rouge-score 0.1.2 \
         (its tokenizer; --stem = use_stemmer=True, nltk's Porter stemmer; rougeLsum splits on newlines; the best \
         reference per type as score_multi), averaged over items. \
-        qa: SQuAD v1.1 exact match and token F1 in percent (best reference).
+        qa: SQuAD v1.1 exact match and token F1 in percent (best reference). \
+        semsim (only when asked for): the cosine of the prediction's and the reference's all-MiniLM-L6-v2 \
+        sentence embeddings (--model; the index's native embedder, sentence-transformers' vectors within 1e-5), \
+        the best reference, averaged over items.
 
         Prints a table, or one JSON object with --json; --per-item adds every item's scores. With --name, the \
         JSON object is also written to <workdir>/score/<name>.json.
@@ -33,7 +37,7 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("References: JSON Lines of {id, reference | references}, or text.", valueName: "file"))
     var references: String
 
-    @Option(help: ArgumentHelp("Comma-separated metrics: bleu, chrf, rouge, qa.", valueName: "list"))
+    @Option(help: ArgumentHelp("Comma-separated metrics: bleu, chrf, rouge, qa, semsim.", valueName: "list"))
     var metrics = "bleu,chrf,rouge,qa"
 
     @Option(help: ArgumentHelp("BLEU tokenizer: 13a, intl, char or none.", valueName: "name"))
@@ -51,6 +55,9 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the JSON to <workdir>/score/<name>.json.", valueName: "name"))
     var name: String?
 
+    @Option(help: ArgumentHelp("Sentence-embedding model folder for semsim.", valueName: "dir"))
+    var model = "models/all-MiniLM-L6-v2"
+
     @Option(help: ArgumentHelp("Work directory (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
     var workdir: String?
 
@@ -67,8 +74,15 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         let items = try ScoreInput.load(predictions: predictions, references: references)
         guard !items.isEmpty else { throw MetricsError.join("\(predictions): no items to score") }
-        let options = ScoreOptions(metrics: try MetricName.parse(metrics),
-                                   tokenizer: BLEUTokenizer(rawValue: tokenize)!, stem: stem, perItem: perItem)
+        let names = try MetricName.parse(metrics)
+        var embedding: SentenceEmbedding?
+        if names.contains(.semsim) {
+            let embedder = try SentenceEmbedder(folder: model)
+            embedding = SentenceEmbedding(name: embedder.modelName, dimension: embedder.dimension,
+                                          embed: { embedder.embed($0) })
+        }
+        let options = ScoreOptions(metrics: names, tokenizer: BLEUTokenizer(rawValue: tokenize)!, stem: stem,
+                                   perItem: perItem, embedding: embedding)
         let report = Scorer.score(items, options: options)
         let bytes = try JSON.encode(report)
         if let name {

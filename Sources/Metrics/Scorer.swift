@@ -3,7 +3,10 @@ import Foundation
 
 /// A metric `pipeline score` computes.
 public enum MetricName: String, CaseIterable, Sendable {
-    case bleu, chrf, rouge, qa
+    case bleu, chrf, rouge, qa, semsim
+
+    /// What `--metrics` means without a list: every metric that needs no model.
+    public static let standard: [MetricName] = [.bleu, .chrf, .rouge, .qa]
 
     /// The metrics named in a comma-separated list (`bleu,chrf`), in the order given, without repeats.
     public static func parse(_ list: String) throws -> [MetricName] {
@@ -26,10 +29,13 @@ public struct ScoreOptions: Sendable {
     public var tokenizer: BLEUTokenizer
     public var stem: Bool
     public var perItem: Bool
+    /// The sentence-embedding model, needed for `semsim`.
+    public var embedding: SentenceEmbedding?
 
     /// Every metric, 13a, no stemmer, corpus scores only, unless given.
-    public init(metrics: [MetricName] = MetricName.allCases, tokenizer: BLEUTokenizer = .thirteenA,
-                stem: Bool = false, perItem: Bool = false) {
+    public init(metrics: [MetricName] = MetricName.standard, tokenizer: BLEUTokenizer = .thirteenA,
+                stem: Bool = false, perItem: Bool = false, embedding: SentenceEmbedding? = nil) {
+        self.embedding = embedding
         self.metrics = metrics
         self.tokenizer = tokenizer
         self.stem = stem
@@ -45,7 +51,13 @@ public struct QAScore: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case exactMatch = "exact_match", f1 }
 }
 
-/// The scores of one item (`--per-item`): sentence BLEU, sentence chrF, ROUGE, and QA in percent.
+/// The mean semantic similarity and the model that gave it.
+public struct SemsimScore: Codable, Equatable, Sendable {
+    public var mean: Double
+    public var model: String
+}
+
+/// The scores of one item (`--per-item`): sentence BLEU, sentence chrF, ROUGE, QA in percent, and semsim.
 public struct ItemScore: Codable, Equatable, Sendable {
     public var id: String
     public var bleu: Double?
@@ -53,8 +65,9 @@ public struct ItemScore: Codable, Equatable, Sendable {
     public var rouge: [String: RougeScore]?
     public var exactMatch: Double?
     public var f1: Double?
+    public var semsim: Double?
 
-    enum CodingKeys: String, CodingKey { case id, bleu, chrf, rouge, exactMatch = "exact_match", f1 }
+    enum CodingKeys: String, CodingKey { case id, bleu, chrf, rouge, exactMatch = "exact_match", f1, semsim }
 }
 
 /// The result of `pipeline score`: the corpus scores of each metric asked for and, with `--per-item`, each item's.
@@ -66,10 +79,11 @@ public struct ScoreReport: Codable, Equatable, Sendable {
     public var rouge: [String: RougeScore]?
     public var rougeStemmer: Bool?
     public var qa: QAScore?
+    public var semsim: SemsimScore?
     public var perItem: [ItemScore]?
 
     enum CodingKeys: String, CodingKey {
-        case items, bleu, chrf, rouge, qa
+        case items, bleu, chrf, rouge, qa, semsim
         case rougeStemmer = "rouge_stemmer", perItem = "per_item"
     }
 }
@@ -128,6 +142,12 @@ public enum Scorer {
                 perItem[i].f1 = 100.0 * scores[i].f1
             }
         }
+        if options.metrics.contains(.semsim) {
+            guard let model = options.embedding else { preconditionFailure("semsim needs ScoreOptions.embedding") }
+            let scores = SemanticSimilarity.scores(items, with: model)
+            report.semsim = SemsimScore(mean: scores.reduce(0, +) / Double(items.count), model: model.name)
+            for i in perItem.indices { perItem[i].semsim = scores[i] }
+        }
         if options.perItem { report.perItem = perItem }
         return report
     }
@@ -180,12 +200,16 @@ extension ScoreReport {
         if let q = qa {
             lines.append(String(format: "QA (SQuAD v1.1): exact_match = %.2f  f1 = %.2f", q.exactMatch, q.f1))
         }
+        if let s = semsim {
+            lines.append(String(format: "semsim (cosine of sentence embeddings) = %.4f  model: ", s.mean) + s.model)
+        }
         if let items = perItem {
             var header = ["id"]
             if bleu != nil { header.append("bleu") }
             if chrf != nil { header.append("chrf") }
             if rouge != nil { header += RougeType.allCases.map { $0.rawValue + "_f1" } }
             if qa != nil { header += ["exact_match", "f1"] }
+            if semsim != nil { header.append("semsim") }
             lines.append(header.joined(separator: "\t"))
             for it in items {
                 var row = [it.id]
@@ -197,6 +221,7 @@ extension ScoreReport {
                 if let em = it.exactMatch, let f = it.f1 {
                     row += [String(format: "%.0f", em), String(format: "%.4f", f)]
                 }
+                if let s = it.semsim { row.append(String(format: "%.4f", s)) }
                 lines.append(row.joined(separator: "\t"))
             }
         }

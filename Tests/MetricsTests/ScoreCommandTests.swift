@@ -64,9 +64,9 @@ final class ScoreCommandTests: XCTestCase {
         let bad = try run(["score", "--predictions", p, "--references", r])
         XCTAssertEqual(bad.status, 1)
         XCTAssertTrue(bad.err.hasPrefix("error: \(p):2: "), bad.err)
-        let usage = try run(["score", "--predictions", p, "--references", r, "--metrics", "bleu,semsim"])
+        let usage = try run(["score", "--predictions", p, "--references", r, "--metrics", "bleu,bertscore"])
         XCTAssertEqual(usage.status, 2)
-        XCTAssertTrue(usage.err.contains("semsim"), usage.err)
+        XCTAssertTrue(usage.err.contains("bertscore"), usage.err)
     }
 
     /// The first 40 fixture items through the executable: the JSON holds sacrebleu's and rouge-score's numbers.
