@@ -36,8 +36,9 @@ let package = Package(
         .target(name: "Tokenize", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
-            "Core", "Ingest", "Tokenize", "Index", "Train",
+            "Core", "Ingest", "Tokenize", "Index", "Train", "Metrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -47,6 +48,7 @@ let package = Package(
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Core"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -18,6 +18,7 @@ extension Pipeline {
         GenerateCommand.self,
         EvalLossCommand.self,
         RewardCommand.self,
+        ScoreCommand.self,
         Encode.self,
         Decode.self,
         PeftInfoCommand.self,
