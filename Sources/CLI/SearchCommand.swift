@@ -12,8 +12,8 @@ struct SearchCommand: ParsableCommand {
         source, page and a one-line excerpt. --json prints one JSON object {query, mode, k, results: [{rank, \
         score, chunk_id, doc_id, source, page, start_index, text}]} instead.
 
-        Modes: dense — exact cosine top-k over every vector (the query is embedded by the index's model, which \
-        --model must point to; its sha256 must match the index); bm25 — FTS5 bm25() over the chunk text, the \
+        Modes: dense — exact cosine top-k over every vector (the query is embedded by the index's own model: the \
+        folder the index stage recorded, or --model; its sha256 must match the index); bm25 — FTS5 bm25() over the chunk text, the \
         query reduced to its words joined by OR, so any text is a valid query (score = −bm25); hybrid (default) \
         — reciprocal rank fusion, score = Σ 1/(60 + rank), of the dense and BM25 top max(k, 20).
         """)
@@ -36,8 +36,8 @@ struct SearchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the results as one JSON object.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp("The model folder the index was built with.", valueName: "dir"))
-    var model = "models/all-MiniLM-L6-v2"
+    @Option(name: .long, help: ArgumentHelp("The model folder the index was built with (default: the folder the index stage recorded in its manifest, checked by sha256).", valueName: "dir"))
+    var model: String?
 
     func validate() throws {
         if benchDense == nil, query.isEmpty { throw ValidationError("give a query text") }
@@ -61,6 +61,10 @@ struct SearchCommand: ParsableCommand {
         let mode = SearchMode(rawValue: self.mode)!
         let index = try SearchIndex(path: global.work.stageDir("index") + "/" + IndexBuilder.databaseName)
         var embedder: SentenceEmbedder? = nil
+        // The index is always queried with its own model: the folder its stage read, wherever this runs from.
+        let recorded = global.work.manifest("index")?.inputs.map(\.path).first { $0.hasSuffix("/model.safetensors") }
+            .map { ($0 as NSString).deletingLastPathComponent }
+        let model = self.model ?? recorded ?? "models/all-MiniLM-L6-v2"
         let hits = try index.search(query, k: k, mode: mode) { text in
             if embedder == nil {
                 let sha = try Hashing.sha256(path: model + "/model.safetensors")

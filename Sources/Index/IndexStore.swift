@@ -67,7 +67,9 @@ public enum IndexBuilder {
 
     /// Runs the stage; nil when it is up to date. `archive`: also write `index.sqlite.zst` beside the database
     /// (what the nightly run keeps).
-    public static func run(workdir: Workdir, modelDir: String, force: Bool, archive: Bool = false) throws -> Summary? {
+    public static func run(workdir: Workdir, modelDir given: String, force: Bool, archive: Bool = false) throws -> Summary? {
+        // Recorded as an absolute path, so `search` finds the index's own model from any directory.
+        let modelDir = URL(fileURLWithPath: given).standardizedFileURL.path
         let chunks = workdir.stageDir("chunk") + "/chunks.jsonl.zst"
         guard FileSystem.exists(chunks) else {
             throw IndexError.search("\(chunks): no chunks (run `pipeline chunk` first)")

@@ -251,6 +251,20 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(html.contains("Sample completions (step"), "grpo section")
         XCTAssertTrue(html.contains("<h3>reward</h3>"), "grpo reward curve")
 
+        // search finds the index's own model (recorded by the index stage) from any directory.
+        let search = Process()
+        search.executableURL = URL(fileURLWithPath: binary)
+        search.arguments = ["search", "how are pages split", "--mode", "dense", "-k", "1", "--json", "--workdir", root + "/demo-work"]
+        search.currentDirectoryURL = URL(fileURLWithPath: root)
+        let pipe = Pipe()
+        search.standardOutput = pipe
+        search.standardError = pipe
+        try search.run()
+        let found = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        search.waitUntilExit()
+        XCTAssertEqual(search.terminationStatus, 0, found)
+        XCTAssertTrue(found.contains("\"chunk_id\""), found)
+
         (code, out) = try runInPackage(["run", "--config", cfg, "--no-report"])
         XCTAssertEqual(code, 0, out)
         let again = try RunSummary.load(runDir: root + "/demo-runs/" + RunReport.runNames(runs: root + "/demo-runs").last!)
