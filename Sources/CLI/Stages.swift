@@ -19,6 +19,7 @@ extension Pipeline {
         EvalLossCommand.self,
         RewardCommand.self,
         ScoreCommand.self,
+        SynthGSM8KCommand.self,
         Encode.self,
         Decode.self,
         PeftInfoCommand.self,

@@ -55,12 +55,12 @@ enum Finite {
         var description: String { "\(value) is not a finite number" }
     }
 
-    static func float(_ text: String) throws -> Float {
+    static let float: @Sendable (String) throws -> Float = { text in
         guard let v = Float(text), v.isFinite else { throw NotFinite(value: text) }
         return v
     }
 
-    static func double(_ text: String) throws -> Double {
+    static let double: @Sendable (String) throws -> Double = { text in
         guard let v = Double(text), v.isFinite else { throw NotFinite(value: text) }
         return v
     }

@@ -96,6 +96,11 @@ final class IndexStoreTests: XCTestCase {
         let all = try index.search("cat", k: 10, mode: .hybrid, embed: embed)
         XCTAssertEqual(all.count, 5)
         XCTAssertEqual(Set(all.prefix(2).map(\.chunkId)), ["a", "d"])
+        // Robustness issue, item 6: a k beyond the index (it crashed at 2^31) returns every chunk.
+        for mode in [SearchMode.dense, .bm25, .hybrid] {
+            let hits = try index.search("cat", k: 2_147_483_648, mode: mode, embed: embed)
+            XCTAssertEqual(hits.count, mode == .bm25 ? 2 : 5, "\(mode)")
+        }
     }
 
     /// Robustness issue, item 9: an index built incrementally (after removing and re-adding chunks, so vectors were
