@@ -29,5 +29,16 @@ public enum SharedData {
         return FileManager.default.currentDirectoryPath
     }
 
+    /// The built `pipeline` executable the process tests run: `$PIPELINE_BINARY`, else the package's debug build,
+    /// else its release build; nil when none is built.
+    public static func pipelineBinary(filePath: String = #filePath) -> String? {
+        let root = packageRoot(filePath: filePath)
+        let candidates = [ProcessInfo.processInfo.environment["PIPELINE_BINARY"], root + "/.build/debug/pipeline",
+                          root + "/.build/release/pipeline"]
+        return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    public static let binaryAbsentMessage = "the pipeline executable is not built (swift build): skipped"
+
     public static let absentMessage = "reference data ../shared/data is absent (set PIPELINE_SHARED_DATA): skipped"
 }

@@ -9,11 +9,7 @@ enum PipelineProcess {
     static let packageRoot = SharedData.packageRoot(filePath: #filePath)
 
     static func binary() throws -> String {
-        let candidates = [ProcessInfo.processInfo.environment["PIPELINE_BINARY"], packageRoot + "/.build/debug/pipeline",
-                          packageRoot + "/.build/release/pipeline"]
-        guard let b = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw XCTSkip("the pipeline executable is not built (swift build)")
-        }
+        guard let b = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
         return b
     }
 
