@@ -159,18 +159,27 @@ final class WorkerPool {
             let n = chunk.withUnsafeMutableBytes { read(w.output, $0.baseAddress, $0.count) }
             if n > 0 {
                 w.buffer.append(contentsOf: chunk[0..<n])
-                if let len = FrameReader.frameLength(w.buffer) {
+                let length: Int?
+                do { length = try WorkerMessage.frameLength(w.buffer) } catch {
+                    let job = w.job!
+                    let why = retire(w, kill: true)
+                    remove(w)
+                    try done(job, .failed("worker sent a malformed answer: \(Self.reason(error)) (\(why))"))
+                    continue
+                }
+                if let len = length {
                     let job = w.job!
                     let body = Array(w.buffer[4..<len])
                     w.buffer.removeFirst(len)
                     w.job = nil
-                    if let response = try? WorkerMessage.decodeResponse(body) {
-                        try done(job, .done(response))
-                    } else {
+                    let response: WorkerMessage.Response
+                    do { response = try WorkerMessage.decodeResponse(body) } catch {
                         let why = retire(w, kill: true)
                         remove(w)
-                        try done(job, .failed("worker sent a malformed answer (\(why))"))
+                        try done(job, .failed("worker sent a malformed answer: \(Self.reason(error)) (\(why))"))
+                        continue
                     }
+                    try done(job, .done(response))
                 }
             } else if n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN) {
                 let job = w.job!
@@ -187,6 +196,12 @@ final class WorkerPool {
             remove(w)
             try done(job, .failed("timed out after \(Self.seconds(timeout)) s"))
         }
+    }
+
+    /// What is wrong with a worker's message, without the module's prefix.
+    static func reason(_ error: Error) -> String {
+        if case let IngestError.worker(text) = error { return text }
+        return "\(error)"
     }
 
     static func seconds(_ t: Double) -> String {

@@ -7,22 +7,27 @@ import Glibc
 /// The framing between `pipeline ingest` and its `ingest-worker` processes: each message is a 4-byte
 /// little-endian length followed by that many bytes. A request carries one document to extract and the text
 /// options; the answer carries the document's pages and metadata, or why it is skipped.
-enum WorkerMessage {
-    static let maxFrame = 1 << 30
+/// Package-visible for the fuzz target (`pipeline-fuzz`, worker-protocol), which decodes hostile answers.
+package enum WorkerMessage {
+    /// The largest message either side accepts (a longer length prefix is a broken or hostile peer).
+    package static let maxFrame = 1 << 30
 
-    struct Request: Equatable {
-        var path: String
-        var password: String?
-        var options: TextOptions
+    /// One document to extract, with the text options.
+    package struct Request: Equatable {
+        package var path: String
+        package var password: String?
+        package var options: TextOptions
     }
 
-    struct Response: Equatable {
-        var document: ExtractedDocument
+    /// A worker's answer for one document.
+    package struct Response: Equatable {
+        package var document: ExtractedDocument
         /// What poppler printed on stderr while extracting (first line and count), or nil.
-        var diagnostics: String?
+        package var diagnostics: String?
     }
 
-    static func encode(_ r: Request) -> [UInt8] {
+    /// The framed bytes of a request.
+    package static func encode(_ r: Request) -> [UInt8] {
         var w = FrameWriter()
         w.string(r.path)
         w.optional(r.password)
@@ -32,16 +37,21 @@ enum WorkerMessage {
         return w.framed()
     }
 
-    static func decodeRequest(_ bytes: [UInt8]) throws -> Request {
+    /// The request in a frame's body (length prefix removed).
+    package static func decodeRequest(_ bytes: [UInt8]) throws -> Request {
         var r = FrameReader(bytes: bytes)
         let path = try r.string()
         let password = try r.optional()
-        guard let norm = Normalization(rawValue: try r.string()) else { throw FrameReader.Bad() }
+        let name = try r.string()
+        guard let norm = Normalization(rawValue: name) else {
+            throw FrameReader.bad("unknown normalization \(name.debugDescription)")
+        }
         let options = TextOptions(normalization: norm, dehyphenate: try r.byte() != 0, stripHeaders: try r.byte() != 0)
         return Request(path: path, password: password, options: options)
     }
 
-    static func encode(_ r: Response) -> [UInt8] {
+    /// The framed bytes of an answer.
+    package static func encode(_ r: Response) -> [UInt8] {
         var w = FrameWriter()
         let d = r.document
         w.optional(d.skipReason)
@@ -55,7 +65,8 @@ enum WorkerMessage {
         return w.framed()
     }
 
-    static func decodeResponse(_ bytes: [UInt8]) throws -> Response {
+    /// The answer in a frame's body (length prefix removed).
+    package static func decodeResponse(_ bytes: [UInt8]) throws -> Response {
         var r = FrameReader(bytes: bytes)
         var d = ExtractedDocument()
         d.skipReason = try r.optional()
@@ -65,9 +76,19 @@ enum WorkerMessage {
         d.created = try r.optional()
         let diagnostics = try r.optional()
         let n = Int(try r.u32())
+        // Each page takes at least its 4-byte length: a larger count is a lie, not a reason to allocate.
+        guard n <= (bytes.count - r.offset) / 4 else {
+            throw FrameReader.bad("\(n) pages announced in the \(bytes.count - r.offset) bytes left")
+        }
         d.pages.reserveCapacity(n)
         for _ in 0..<n { d.pages.append(try r.string()) }
         return Response(document: d, diagnostics: diagnostics)
+    }
+
+    /// The length of the first complete frame in `buffer` (prefix included), nil while it is incomplete; a
+    /// length prefix above `maxFrame` is an error (waiting for it would buffer without bound).
+    package static func frameLength(_ buffer: [UInt8]) throws -> Int? {
+        try FrameReader.frameLength(buffer)
     }
 }
 
@@ -99,23 +120,26 @@ struct FrameWriter {
 }
 
 struct FrameReader {
-    struct Bad: Error {}
+    /// A malformed message: what is wrong with it.
+    static func bad(_ reason: String) -> IngestError { .worker("malformed message: \(reason)") }
     let bytes: [UInt8]
     var offset = 0
 
     mutating func byte() throws -> UInt8 {
-        guard offset < bytes.count else { throw Bad() }
+        guard offset < bytes.count else { throw Self.bad("ends inside a field") }
         defer { offset += 1 }
         return bytes[offset]
     }
     mutating func u32() throws -> UInt32 {
-        guard offset + 4 <= bytes.count else { throw Bad() }
+        guard offset + 4 <= bytes.count else { throw Self.bad("ends inside a length") }
         defer { offset += 4 }
         return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
     }
     mutating func string() throws -> String {
         let n = Int(try u32())
-        guard offset + n <= bytes.count else { throw Bad() }
+        guard offset + n <= bytes.count else {
+            throw Self.bad("a string of \(n) bytes with \(bytes.count - offset) left")
+        }
         defer { offset += n }
         return String(decoding: bytes[offset..<(offset + n)], as: UTF8.self)
     }
@@ -124,9 +148,12 @@ struct FrameReader {
     }
 
     /// The length of the first complete frame in `buffer` (prefix included), or nil if it is not complete yet.
-    static func frameLength(_ buffer: [UInt8]) -> Int? {
+    static func frameLength(_ buffer: [UInt8]) throws -> Int? {
         guard buffer.count >= 4 else { return nil }
         let n = Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24
+        guard n <= WorkerMessage.maxFrame else {
+            throw bad("length \(n) exceeds the limit of \(WorkerMessage.maxFrame) bytes")
+        }
         return buffer.count >= 4 + n ? 4 + n : nil
     }
 }

@@ -72,8 +72,8 @@ final class TextCleanupTests: XCTestCase {
         let req = WorkerMessage.Request(path: "/a/ü b.pdf", password: nil,
                                         options: TextOptions(normalization: .none, dehyphenate: true, stripHeaders: false))
         var bytes = WorkerMessage.encode(req)
-        XCTAssertEqual(FrameReader.frameLength(bytes), bytes.count)
-        XCTAssertNil(FrameReader.frameLength(Array(bytes.dropLast())))
+        XCTAssertEqual(try FrameReader.frameLength(bytes), bytes.count)
+        XCTAssertNil(try FrameReader.frameLength(Array(bytes.dropLast())))
         XCTAssertEqual(try WorkerMessage.decodeRequest(Array(bytes[4...])), req)
         let doc = ExtractedDocument(pages: ["one", "", "thrée\n"], title: "T", author: nil, created: "2020-01-01T00:00:00Z",
                                     skipReason: nil, note: "n")
