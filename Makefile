@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages build demo test bench nightly clean venv model check-report
+.PHONY: setup system-packages build demo test bench nightly clean venv model check-report fuzz
 
 ## setup: install the system packages (apt-get) and build the release binary
 setup: system-packages build
@@ -76,5 +76,30 @@ NIGHTLY_CONFIG ?= pipeline.toml
 nightly: build
 	$(BIN) run --config $(NIGHTLY_CONFIG) $(NIGHTLY_FLAGS)
 
+## fuzz: libFuzzer over the parsers of untrusted bytes (Sources/Fuzz), FUZZ_RUNS inputs per target from the seed
+## corpus in Tests/Fuzz/corpus/<target>/ (-seed=1: the same inputs every time); a crash input is kept in
+## .build-fuzz/crashes/ (replay: FUZZ_TARGET=<target> .build-fuzz/release/pipeline-fuzz FILE)
+FUZZ_RUNS ?= 20000
+FUZZ_TARGETS := safetensors-index safetensors-train tokenizer-json jsonl worker-protocol
+FUZZ_BIN := .build-fuzz/release/pipeline-fuzz
+fuzz: system-packages
+	$(SWIFT) build -c release --product pipeline-fuzz --build-path .build-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  rm -rf .build-fuzz/corpus/$$t; mkdir -p .build-fuzz/corpus/$$t .build-fuzz/crashes; \
+	  dict=$${t%-index}; dict=$${dict%-train}; \
+	  if SWIFT_BACKTRACE=enable=no FUZZ_TARGET=$$t $(FUZZ_BIN) -runs=$(FUZZ_RUNS) -seed=1 -max_len=8192 \
+	       -rss_limit_mb=2048 -timeout=10 -dict=Tests/Fuzz/dict/$$dict.dict \
+	       -artifact_prefix=.build-fuzz/crashes/$$t- .build-fuzz/corpus/$$t Tests/Fuzz/corpus/$$t \
+	       >.build-fuzz/$$t.log 2>&1; then \
+	    echo "fuzz $$t: ok, $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' .build-fuzz/$$t.log)," \
+	      "$$(grep -o 'cov: [0-9]*' .build-fuzz/$$t.log | tail -1) edges"; \
+	  else \
+	    echo "fuzz $$t: FAILED: $$(grep -m1 -E 'Fatal error|ERROR|SUMMARY' .build-fuzz/$$t.log)" \
+	      "(log .build-fuzz/$$t.log, input $$(ls -t .build-fuzz/crashes/$$t-* 2>/dev/null | head -1))"; \
+	    status=1; \
+	  fi; \
+	done; exit $$status
+
 clean:
-	rm -rf .build $(WORKDIR)
+	rm -rf .build .build-fuzz $(WORKDIR)

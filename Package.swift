@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "pipeline", targets: ["CLI"]),
+        // libFuzzer targets over the parsers of untrusted bytes (`make fuzz`); a plain build prints how to use it.
+        .executable(name: "pipeline-fuzz", targets: ["Fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -42,6 +44,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        .executableTarget(name: "Fuzz", dependencies: ["Core", "Ingest", "Tokenize", "Index", "Train"]),
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
