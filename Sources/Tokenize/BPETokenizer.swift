@@ -33,10 +33,13 @@ public final class BPETokenizer: @unchecked Sendable {
     init(vocab: [([UInt8], Int)], merges: [([UInt8], [UInt8])], added: [([UInt8], Int)], addPrefixSpace: Bool,
          source: String) throws {
         var size = 0
-        for (_, id) in vocab { size = max(size, id + 1) }
-        for (_, id) in added { size = max(size, id + 1) }
-        guard size <= BPETokenizer.maxId else {
-            throw TokenizeError.badTokenizer(path: source, reason: "token id \(size - 1) is too large (limit \(BPETokenizer.maxId - 1))")
+        // Checked before `id + 1`: an added token's id comes straight from the file and may be Int.max.
+        for (_, id) in vocab + added {
+            guard id < BPETokenizer.maxId else {
+                let limit = BPETokenizer.maxId - 1
+                throw TokenizeError.badTokenizer(path: source, reason: "token id \(id) is too large (limit \(limit))")
+            }
+            size = max(size, id + 1)
         }
         var tokens = [[UInt8]](repeating: [], count: size)
         var raw = [[UInt8]](repeating: [], count: size)
@@ -121,7 +124,7 @@ public final class BPETokenizer: @unchecked Sendable {
     public func encode(_ text: String, allowSpecial: Bool) -> [Int] {
         lock.lock()
         defer { lock.unlock() }
-        if shared == nil { shared = makeEncoder() }
+        if shared == nil { shared = Encoder(self, retaining: false) }
         var out: [UInt32] = []
         var s = text
         s.withUTF8 { shared!.encode($0, allowSpecial: allowSpecial, into: &out) }
@@ -177,7 +180,10 @@ public final class BPETokenizer: @unchecked Sendable {
 
 /// Encodes with a cache of word -> ids. One per thread.
 public final class Encoder {
-    let t: BPETokenizer
+    /// Not counted: the tokenizer's own shared encoder would otherwise keep it alive (tokenizer → encoder →
+    /// tokenizer), leaking both; `owner` holds it for every other encoder, so `t` never dangles.
+    unowned(unsafe) let t: BPETokenizer
+    private let owner: BPETokenizer?
     let scanner = PreTokenizer()
     private let cache = ByteTable(capacity: 1 << 16)
     private var cacheIds: [UInt32] = []
@@ -187,7 +193,10 @@ public final class Encoder {
     static let maxCached = 64
     static let cacheLimit = 1 << 20
 
-    init(_ t: BPETokenizer) { self.t = t }
+    init(_ t: BPETokenizer, retaining: Bool = true) {
+        self.t = t
+        owner = retaining ? t : nil
+    }
     deinit { scanner.deallocate() }
 
     /// Ids of `text` appended to `out`.
