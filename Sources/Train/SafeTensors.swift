@@ -40,8 +40,9 @@ public enum SafeTensors {
             case "F16", "BF16": width = 2
             default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
             }
-            guard offs[0] >= 0, offs[1] - offs[0] == Checked.bytes(count, width: width),
-                  start + offs[1] <= bytes.count else {
+            // Ordered so that nothing overflows: begin ≥ 0 and end ≥ begin before end − begin; no start + end.
+            guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == Checked.bytes(count, width: width),
+                  offs[1] <= bytes.count - start else {
                 throw bad("tensor \(name): data offsets do not match its shape or lie beyond the end of the file")
             }
             var values = [Float](repeating: 0, count: count)
@@ -105,7 +106,7 @@ public enum SafeTensors {
             default: throw bad("tensor \(name): unsupported dtype \(dtype) (F32, F16 and BF16 are read)")
             }
             guard let count = Checked.product(shape) else { throw bad("tensor \(name): shape \(shape) is negative or overflows") }
-            guard offs[0] >= 0, offs[1] - offs[0] == Checked.bytes(count, width: width) else {
+            guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == Checked.bytes(count, width: width) else {
                 throw bad("tensor \(name): data offsets do not match its shape")
             }
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1]))
