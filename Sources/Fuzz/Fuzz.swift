@@ -25,10 +25,11 @@ enum FuzzTarget: String, CaseIterable {
         }
     }
 
-    /// A private folder for the inputs the path-based readers take (one per process).
+    /// A private folder for the inputs the path-based readers take (one per process, removed at exit).
     static let scratch: String = {
         let dir = NSTemporaryDirectory() + "/pipeline-fuzz-\(getpid())"
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: FuzzTarget.scratch) }
         return dir
     }()
 
