@@ -4,9 +4,23 @@ import Foundation
 import Index
 import Metrics
 
-struct ScoreCommand: ParsableCommand {
+/// `pipeline score`: text metrics (the default subcommand, so `score --predictions …` works as before) and
+/// `score perplexity`. A group without options of its own, so its subcommands' `--model`, `--json` are theirs.
+struct ScoreGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "score",
+        abstract: "Score predictions against references (text metrics), or a model's perplexity.",
+        discussion: """
+        `pipeline score --predictions P --references R …` (= `pipeline score text …`): BLEU, chrF, ROUGE, SQuAD \
+        EM/F1, semantic similarity. `pipeline score perplexity --model DIR …`: sliding-window perplexity.
+        """,
+        subcommands: [ScoreCommand.self, ScorePerplexityCommand.self],
+        defaultSubcommand: ScoreCommand.self)
+}
+
+struct ScoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "text",
         abstract: "Score predictions against references with BLEU, chrF, ROUGE and SQuAD exact match / F1.",
         discussion: """
         --predictions holds {"id", "prediction"} records and --references {"id", "reference"} or \

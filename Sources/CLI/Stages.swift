@@ -18,7 +18,7 @@ extension Pipeline {
         GenerateCommand.self,
         EvalLossCommand.self,
         RewardCommand.self,
-        ScoreCommand.self,
+        ScoreGroup.self,
         SynthGSM8KCommand.self,
         Encode.self,
         Decode.self,

@@ -1,0 +1,68 @@
+import Core
+import Foundation
+import Tokenize
+@testable import Train
+import XCTest
+
+/// `score perplexity` / `eval-loss` against transformers' sliding-window perplexity on the tiny GPT-2
+/// (Fixtures/make_perplexity_fixtures.py writes Fixtures/perplexity.json with torch + transformers).
+final class PerplexityTests: XCTestCase {
+    struct Case: Decodable {
+        let window: Int, stride: Int, nll: Double, perplexity: Double, tokens: Int, windows: Int
+        // swiftlint:disable:next identifier_name
+        let guide_nll: Double
+    }
+    struct Fixture: Decodable { let ids: [Int]; let cases: [Case] }
+
+    static let fixtures = SharedData.packageRoot(filePath: #filePath) + "/Tests/TrainTests/Fixtures"
+
+    func fixture() throws -> Fixture {
+        try JSONDecoder().decode(Fixture.self, from: Data(ByteReader(path: Self.fixtures + "/perplexity.json").readAll()))
+    }
+
+    func testSlidingWindowEqualsTransformers() throws {
+        let f = try fixture()
+        XCTAssertGreaterThanOrEqual(f.cases.count, 6)
+        let model = try Checkpoint.load(directory: Self.fixtures + "/gpt2_tiny/model")
+        var worst = 0.0
+        for c in f.cases {
+            for batch in [1, 3] {
+                let r = try EvalLoss.run(model: model, ids: f.ids, name: "fixture", window: c.window, stride: c.stride,
+                                         batch: batch)
+                let what = "window \(c.window) stride \(c.stride) batch \(batch)"
+                XCTAssertEqual(r.tokens, c.tokens, what)
+                XCTAssertEqual(r.windows, c.windows, what)
+                let rel = abs(r.perplexity - c.perplexity) / c.perplexity
+                worst = max(worst, rel, abs(r.loss - c.nll) / c.nll)
+                XCTAssertLessThan(rel, 1e-4, what)
+                XCTAssertLessThan(abs(r.loss - c.nll) / c.nll, 1e-4, what)
+            }
+        }
+        print("perplexity: worst relative error against transformers \(worst) over \(f.cases.count) cases")
+    }
+
+    /// The token-file path streams the same windows as the in-memory one.
+    func testTokenFileEqualsIds() throws {
+        let f = try fixture()
+        let root = NSTemporaryDirectory() + "ppl-\(UUID().uuidString)"
+        defer { FileSystem.remove(root) }
+        try FileSystem.makeDirectory(root)
+        let path = root + "/t.bin.zst"
+        let w = try TokenFileWriter(path: path, vocabSize: 1000)
+        try w.append(f.ids.map { UInt32($0) })
+        try w.close()
+        let model = try Checkpoint.load(directory: Self.fixtures + "/gpt2_tiny/model")
+        for c in f.cases {
+            let a = try EvalLoss.run(model: model, tokensPath: path, window: c.window, stride: c.stride, batch: 4)
+            let b = try EvalLoss.run(model: model, ids: f.ids, name: "ids", window: c.window, stride: c.stride, batch: 4)
+            XCTAssertEqual(a.tokens, b.tokens); XCTAssertEqual(a.windows, b.windows)
+            XCTAssertEqual(a.loss, b.loss, accuracy: 1e-12)
+        }
+        // --max-tokens N scores the first N predictions only.
+        let cut = try EvalLoss.run(model: model, tokensPath: path, window: 64, stride: 32, batch: 2, maxTokens: 100)
+        let ref = try EvalLoss.run(model: model, ids: Array(f.ids.prefix(101)), name: "ids", window: 64, stride: 32,
+                                   batch: 2)
+        XCTAssertEqual(cut.tokens, 100)
+        XCTAssertEqual(cut.loss, ref.loss, accuracy: 1e-12)
+    }
+}
