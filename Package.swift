@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Core"], exclude: ["Fixtures"]),
     ],

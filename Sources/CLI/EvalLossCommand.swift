@@ -12,7 +12,8 @@ struct PerplexityOptions: ParsableArguments {
     var adapter: String?
     @Option(help: ArgumentHelp("Token file (default <workdir>/tokens/tokens.bin.zst).", valueName: "file"))
     var tokens: String?
-    @Option(help: ArgumentHelp("A text file to encode with --tokenizer and score instead of --tokens.", valueName: "file"))
+    @Option(help: ArgumentHelp("A text file to encode with --tokenizer and score instead of --tokens.",
+                               valueName: "file"))
     var text: String?
     @Option(help: ArgumentHelp("Tokenizer for --text (default <workdir>/tokenize).", valueName: "path"))
     var tokenizer: String?
@@ -46,16 +47,19 @@ struct PerplexityOptions: ParsableArguments {
         if let text {
             let tok = try BPETokenizer(path: tokenizer ?? work.stageDir("tokenize"))
             let ids = tok.encode(String(decoding: try ByteReader(path: text).readAll(), as: UTF8.self))
-            r = try EvalLoss.run(model: m, ids: ids, name: text, window: w, stride: s, batch: batch, maxTokens: maxTokens)
+            r = try EvalLoss.run(model: m, ids: ids, name: text, window: w, stride: s, batch: batch,
+                                 maxTokens: maxTokens)
         } else {
             let path = tokens ?? work.stageDir("tokens") + "/tokens.bin.zst"
             r = try EvalLoss.run(model: m, tokensPath: path, window: w, stride: s, batch: batch, maxTokens: maxTokens)
         }
         if json {
             struct Out: Encodable {
-                let loss: Double; let perplexity: Double; let tokens: Int; let windows: Int; let window: Int; let stride: Int
+                let loss: Double, perplexity: Double
+                let tokens: Int, windows: Int, window: Int, stride: Int
             }
-            let out = Out(loss: r.loss, perplexity: r.perplexity, tokens: r.tokens, windows: r.windows, window: w, stride: s)
+            let out = Out(loss: r.loss, perplexity: r.perplexity, tokens: r.tokens, windows: r.windows, window: w,
+                          stride: s)
             print(String(decoding: try JSON.encode(out), as: UTF8.self))
         } else {
             print("loss: \(String(format: "%.6f", r.loss))")

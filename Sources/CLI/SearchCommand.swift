@@ -60,22 +60,8 @@ struct SearchCommand: ParsableCommand {
         }
         let mode = SearchMode(rawValue: self.mode)!
         let index = try SearchIndex(path: global.work.stageDir("index") + "/" + IndexBuilder.databaseName)
-        var embedder: SentenceEmbedder? = nil
-        // The index is always queried with its own model: the folder its stage read, wherever this runs from.
-        let recorded = global.work.manifest("index")?.inputs.map(\.path).first { $0.hasSuffix("/model.safetensors") }
-            .map { ($0 as NSString).deletingLastPathComponent }
-        let model = self.model ?? recorded ?? "models/all-MiniLM-L6-v2"
-        let hits = try index.search(query, k: k, mode: mode) { text in
-            if embedder == nil {
-                let sha = try Hashing.sha256(path: model + "/model.safetensors")
-                guard sha == index.meta["model_sha256"] else {
-                    throw IndexError.search("\(model): not the model the index was built with "
-                                            + "(\(index.meta["model"] ?? "?"), sha256 \(index.meta["model_sha256"] ?? "?"))")
-                }
-                embedder = try SentenceEmbedder(folder: model)
-            }
-            return embedder!.embed([text])
-        }
+        let embedder = QueryEmbedder(index: index, work: global.work, model: model)
+        let hits = try index.search(query, k: k, mode: mode, embed: embedder.embed)
         if json {
             print(String(decoding: try JSON.encode(Output(query: query, mode: mode.rawValue, k: k, results: hits)), as: UTF8.self))
             return
@@ -86,6 +72,34 @@ struct SearchCommand: ParsableCommand {
             print(String(format: "%d. %.4f  ", h.rank, h.score) + "\(h.source)\(page)  [\(h.chunkId)]")
             print("   " + SearchIndex.excerpt(h.text))
         }
+    }
+}
+
+/// The embedder of an index's queries: always the index's own model — the folder its stage recorded in its manifest
+/// (wherever the command runs from), or `model` — loaded on first use and checked against the index by sha256.
+final class QueryEmbedder {
+    let index: SearchIndex
+    let folder: String
+    private var embedder: SentenceEmbedder?
+
+    init(index: SearchIndex, work: Workdir, model: String?) {
+        self.index = index
+        let recorded = work.manifest("index")?.inputs.map(\.path).first { $0.hasSuffix("/model.safetensors") }
+            .map { ($0 as NSString).deletingLastPathComponent }
+        folder = model ?? recorded ?? "models/all-MiniLM-L6-v2"
+    }
+
+    /// The query's unit vector.
+    func embed(_ text: String) throws -> [Float] {
+        if embedder == nil {
+            let sha = try Hashing.sha256(path: folder + "/model.safetensors")
+            guard sha == index.meta["model_sha256"] else {
+                let built = "\(index.meta["model"] ?? "?"), sha256 \(index.meta["model_sha256"] ?? "?")"
+                throw IndexError.search("\(folder): not the model the index was built with (\(built))")
+            }
+            embedder = try SentenceEmbedder(folder: folder)
+        }
+        return embedder!.embed([text])
     }
 }
 

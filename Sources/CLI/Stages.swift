@@ -15,6 +15,7 @@ extension Pipeline {
         GRPOCommand.self,
         EvalCommand.self,
         SearchCommand.self,
+        AskCommand.self,
         GenerateCommand.self,
         EvalLossCommand.self,
         RewardCommand.self,

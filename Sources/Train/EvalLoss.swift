@@ -23,7 +23,8 @@ public enum EvalLoss {
     /// Non-overlapping windows of `seq` predictions (each window reads seq + 1 tokens; the last token of a window
     /// starts the next one): the sliding window with `window` = seq + 1 and `stride` = seq. A final partial window
     /// is evaluated at its own length.
-    public static func run(model: GPT2, tokensPath: String, seq: Int, batch: Int, maxTokens: Int? = nil) throws -> LossReport {
+    public static func run(model: GPT2, tokensPath: String, seq: Int, batch: Int,
+                           maxTokens: Int? = nil) throws -> LossReport {
         try run(model: model, tokensPath: tokensPath, window: seq + 1, stride: seq, batch: batch, maxTokens: maxTokens)
     }
 
@@ -33,7 +34,8 @@ public enum EvalLoss {
                            maxTokens: Int? = nil) throws -> LossReport {
         let reader = try TokenFileReader(path: tokensPath)
         guard reader.vocabSize <= model.config.vocabSize else {
-            throw TrainError.badTokens(path: tokensPath, reason: "vocabulary of \(reader.vocabSize) ids exceeds the model's \(model.config.vocabSize)")
+            throw TrainError.badTokens(path: tokensPath, reason: "vocabulary of \(reader.vocabSize) ids exceeds "
+                                       + "the model's \(model.config.vocabSize)")
         }
         return try run(model: model, name: tokensPath, window: window, stride: stride, batch: batch,
                        maxTokens: maxTokens) { try reader.read(max: 1 << 16) }
@@ -43,7 +45,8 @@ public enum EvalLoss {
     public static func run(model: GPT2, ids: [Int], name: String, window: Int, stride: Int, batch: Int,
                            maxTokens: Int? = nil) throws -> LossReport {
         if let bad = ids.first(where: { $0 < 0 || $0 >= model.config.vocabSize }) {
-            throw TrainError.badTokens(path: name, reason: "id \(bad) is outside the model's vocabulary of \(model.config.vocabSize)")
+            throw TrainError.badTokens(path: name, reason: "id \(bad) is outside the model's vocabulary of "
+                                       + "\(model.config.vocabSize)")
         }
         var sent = false
         return try run(model: model, name: name, window: window, stride: stride, batch: batch, maxTokens: maxTokens) {
@@ -57,7 +60,8 @@ public enum EvalLoss {
     static func run(model: GPT2, name: String, window: Int, stride: Int, batch: Int, maxTokens: Int?,
                     next: () throws -> [UInt32]) throws -> LossReport {
         guard window >= 2, window - 1 <= model.config.nPositions, stride >= 1, stride <= window, batch >= 1 else {
-            throw TrainError.usage("window \(window) (2…\(model.config.nPositions + 1)), stride \(stride) (1…window) "
+            throw TrainError.usage("window \(window) (2…\(model.config.nPositions + 1)), stride \(stride) "
+                                   + "(1…window) "
                                    + "and batch \(batch) (≥ 1) are out of range")
         }
         let limit = maxTokens.map { $0 + 1 } ?? Int.max  // tokens of the stream used
@@ -113,7 +117,9 @@ public enum EvalLoss {
             buffer.removeFirst(drop); base += drop
         }
         flush()
-        guard count > 0 else { throw TrainError.badTokens(path: name, reason: "fewer than 2 tokens: nothing to evaluate") }
+        guard count > 0 else {
+            throw TrainError.badTokens(path: name, reason: "fewer than 2 tokens: nothing to evaluate")
+        }
         return LossReport(loss: total / Double(count), tokens: count, windows: windows)
     }
 }

@@ -17,7 +17,8 @@ final class PerplexityTests: XCTestCase {
     static let fixtures = SharedData.packageRoot(filePath: #filePath) + "/Tests/TrainTests/Fixtures"
 
     func fixture() throws -> Fixture {
-        try JSONDecoder().decode(Fixture.self, from: Data(ByteReader(path: Self.fixtures + "/perplexity.json").readAll()))
+        let bytes = try ByteReader(path: Self.fixtures + "/perplexity.json").readAll()
+        return try JSONDecoder().decode(Fixture.self, from: Data(bytes))
     }
 
     func testSlidingWindowEqualsTransformers() throws {
@@ -54,7 +55,8 @@ final class PerplexityTests: XCTestCase {
         let model = try Checkpoint.load(directory: Self.fixtures + "/gpt2_tiny/model")
         for c in f.cases {
             let a = try EvalLoss.run(model: model, tokensPath: path, window: c.window, stride: c.stride, batch: 4)
-            let b = try EvalLoss.run(model: model, ids: f.ids, name: "ids", window: c.window, stride: c.stride, batch: 4)
+            let b = try EvalLoss.run(model: model, ids: f.ids, name: "ids", window: c.window, stride: c.stride,
+                                     batch: 4)
             XCTAssertEqual(a.tokens, b.tokens); XCTAssertEqual(a.windows, b.windows)
             XCTAssertEqual(a.loss, b.loss, accuracy: 1e-12)
         }
