@@ -133,7 +133,7 @@ struct AskCommand: ParsableCommand {
             print(String(decoding: try JSON.encode(a), as: UTF8.self))
             return
         }
-        print(a.answer)
+        print(a.answer.isEmpty ? "(no answer: the model's continuation is empty or only whitespace)" : a.answer)
         print("")
         print("Sources:")
         if a.sources.isEmpty { print("(none fit the model's positions)") }
