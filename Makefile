@@ -25,9 +25,10 @@ system-packages:
 build: system-packages
 	$(SWIFT) build -c release --product pipeline
 
-## demo: set up, then run every stage on the sample data in data/ (pipeline.toml), search the index and
-## generate from the pretrained model
+## demo: set up, then run every stage on the sample data in data/ (pipeline.toml), search the index,
+## generate from the pretrained model, score the eval's completions and answer one question (ask)
 DEMO_QUERY ?= how are pages split into chunks
+DEMO_QUESTION ?= How are pages split into chunks?
 demo: setup model
 	@echo "== pipeline run (pipeline.toml, on data/)"
 	$(BIN) run --config pipeline.toml --workdir $(WORKDIR)
@@ -35,6 +36,14 @@ demo: setup model
 	@if [ -f $(WORKDIR)/index/index.sqlite ]; then $(BIN) search "$(DEMO_QUERY)" -k 3 --workdir $(WORKDIR); fi
 	@echo "== pipeline generate (the demo's small GPT-2, greedy)"
 	@if [ -f $(WORKDIR)/pretrain/config.json ]; then $(BIN) generate --workdir $(WORKDIR) --greedy --max-new-tokens 40 --prompt "The model"; fi
+	@echo "== pipeline score (the eval's completions against the GSM8K reference reasoning)"
+	@if [ -f $(WORKDIR)/eval/completions.jsonl.zst ]; then refs=$$(mktemp --suffix=.jsonl) && \
+	  python3 scripts/eval_references.py $(WORKDIR) $$refs && \
+	  $(BIN) score --predictions $(WORKDIR)/eval/completions.jsonl.zst --references $$refs; s=$$?; rm -f $$refs; \
+	  exit $$s; fi
+	@echo "== pipeline ask \"$(DEMO_QUESTION)\" (retrieval + the demo's small GPT-2, greedy)"
+	@if [ -f $(WORKDIR)/index/index.sqlite ] && [ -f $(WORKDIR)/pretrain/config.json ]; then \
+	  $(BIN) ask "$(DEMO_QUESTION)" -k 3 --max-new-tokens 32 --workdir $(WORKDIR); fi
 	@echo "== GRPO reward change and the eval"
 	@python3 scripts/reward_change.py $(WORKDIR)
 	@echo "== pipeline status ($(WORKDIR))"
