@@ -21,6 +21,8 @@ struct PerplexityOptions: ParsableArguments {
     @Option(help: "Windows per forward pass.") var batch = 8
     @Option(name: .customLong("max-tokens"), help: "Evaluate at most this many predictions.") var maxTokens: Int?
     @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: ArgumentHelp("Also write {\"perplexity\": {…}} to <workdir>/score/<name>.json.", valueName: "name"))
+    var name: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
 
     func validate() throws {
@@ -28,6 +30,9 @@ struct PerplexityOptions: ParsableArguments {
             throw ValidationError("--batch, --stride and --max-tokens must be ≥ 1")
         }
         if tokens != nil, text != nil { throw ValidationError("give --tokens or --text, not both") }
+        if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
+            throw ValidationError("--name must be a plain file name (no '/', not starting with '.')")
+        }
     }
 
     /// Loads the model, evaluates windows of `window(model)` tokens advancing by --stride (default
@@ -53,15 +58,22 @@ struct PerplexityOptions: ParsableArguments {
             let path = tokens ?? work.stageDir("tokens") + "/tokens.bin.zst"
             r = try EvalLoss.run(model: m, tokensPath: path, window: w, stride: s, batch: batch, maxTokens: maxTokens)
         }
+        struct Out: Encodable {
+            let loss: Double, perplexity: Double
+            let tokens: Int, windows: Int, window: Int, stride: Int
+        }
+        let out = Out(loss: r.loss, perplexity: r.perplexity, tokens: r.tokens, windows: r.windows, window: w,
+                      stride: s)
         if json {
-            struct Out: Encodable {
-                let loss: Double, perplexity: Double
-                let tokens: Int, windows: Int, window: Int, stride: Int
-            }
-            let out = Out(loss: r.loss, perplexity: r.perplexity, tokens: r.tokens, windows: r.windows, window: w,
-                          stride: s)
             print(String(decoding: try JSON.encode(out), as: UTF8.self))
-        } else {
+        }
+        if let name {
+            struct Named: Encodable { let perplexity: Out }
+            let dir = work.stageDir("score")
+            try FileSystem.makeDirectory(dir)
+            try FileSystem.atomicWrite(try JSON.encode(Named(perplexity: out)) + [0x0A], to: dir + "/\(name).json")
+        }
+        if !json {
             print("loss: \(String(format: "%.6f", r.loss))")
             print("perplexity: \(String(format: "%.4f", r.perplexity))")
             print("tokens: \(r.tokens)")

@@ -10,11 +10,7 @@ final class AskCommandTests: XCTestCase {
     var binary: String!
 
     override func setUpWithError() throws {
-        let pkg = SharedData.packageRoot()
-        let candidates = [ProcessInfo.processInfo.environment["PIPELINE_BINARY"], pkg + "/.build/debug/pipeline",
-                          pkg + "/.build/release/pipeline"]
-        guard let b = candidates.compactMap({ $0 }).first(where: { FileManager.default.isExecutableFile(atPath: $0) })
-        else { throw XCTSkip("the pipeline executable is not built (swift build)") }
+        guard let b = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
         binary = b
         root = NSTemporaryDirectory() + "ask-cli-\(UUID().uuidString)"
         try FileSystem.makeDirectory(root + "/in")

@@ -67,4 +67,44 @@ final class PerplexityTests: XCTestCase {
         XCTAssertEqual(cut.tokens, 100)
         XCTAssertEqual(cut.loss, ref.loss, accuracy: 1e-12)
     }
+
+    /// `pipeline score perplexity` and its alias `eval-loss` as a user runs them, on the fixture's tokens.
+    func testCommandAndItsAlias() throws {
+        guard let binary = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
+        let f = try fixture()
+        let root = NSTemporaryDirectory() + "ppl-cli-\(UUID().uuidString)"
+        defer { FileSystem.remove(root) }
+        try FileSystem.makeDirectory(root)
+        let path = root + "/t.bin.zst"
+        let w = try TokenFileWriter(path: path, vocabSize: 1000)
+        try w.append(f.ids.map { UInt32($0) })
+        try w.close()
+        func run(_ args: [String]) throws -> [String: Any] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args + ["--model", Self.fixtures + "/gpt2_tiny/model", "--tokens", path, "--json",
+                                  "--workdir", root]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "\(args)")
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+        // Defaults: the model's 64 positions, stride 32.
+        let sliding = try run(["score", "perplexity", "--name", "ppl"])
+        let want = try XCTUnwrap(f.cases.first { $0.window == 64 && $0.stride == 32 })
+        XCTAssertEqual(sliding["window"] as? Int, 64); XCTAssertEqual(sliding["stride"] as? Int, 32)
+        XCTAssertEqual(sliding["tokens"] as? Int, want.tokens)
+        let got = try XCTUnwrap(sliding["perplexity"] as? Double)
+        XCTAssertEqual(got, want.perplexity, accuracy: want.perplexity * 1e-4)
+        let named = try JSONSerialization.jsonObject(with: Data(ByteReader(path: root + "/score/ppl.json").readAll()))
+        XCTAssertNotNil((named as? [String: Any])?["perplexity"])
+        // eval-loss: non-overlapping windows of --seq predictions = window seq + 1, stride seq.
+        let alias = try run(["eval-loss", "--seq", "63"])
+        let same = try run(["score", "perplexity", "--window", "64", "--stride", "63"])
+        XCTAssertEqual(alias["loss"] as? Double, same["loss"] as? Double)
+        XCTAssertEqual(alias["tokens"] as? Int, 300)
+    }
 }
