@@ -75,34 +75,6 @@ struct SearchCommand: ParsableCommand {
     }
 }
 
-/// The embedder of an index's queries: always the index's own model — the folder its stage recorded in its manifest
-/// (wherever the command runs from), or `model` — loaded on first use and checked against the index by sha256.
-final class QueryEmbedder {
-    let index: SearchIndex
-    let folder: String
-    private var embedder: SentenceEmbedder?
-
-    init(index: SearchIndex, work: Workdir, model: String?) {
-        self.index = index
-        let recorded = work.manifest("index")?.inputs.map(\.path).first { $0.hasSuffix("/model.safetensors") }
-            .map { ($0 as NSString).deletingLastPathComponent }
-        folder = model ?? recorded ?? "models/all-MiniLM-L6-v2"
-    }
-
-    /// The query's unit vector.
-    func embed(_ text: String) throws -> [Float] {
-        if embedder == nil {
-            let sha = try Hashing.sha256(path: folder + "/model.safetensors")
-            guard sha == index.meta["model_sha256"] else {
-                let built = "\(index.meta["model"] ?? "?"), sha256 \(index.meta["model_sha256"] ?? "?")"
-                throw IndexError.search("\(folder): not the model the index was built with (\(built))")
-            }
-            embedder = try SentenceEmbedder(folder: folder)
-        }
-        return embedder!.embed([text])
-    }
-}
-
 extension SearchCommand {
     /// `--bench-dense N`: median latency of an exact dense top-k over N unit vectors (in memory), against the time
     /// memcpy needs to read the same bytes (best of several copies of a same-size buffer).

@@ -260,9 +260,11 @@ public enum Spool {
         let mode = st.st_mode & S_IFMT
         guard mode == S_IFIFO || mode == S_IFCHR || mode == S_IFSOCK else { return path }
         try FileSystem.makeDirectory(folder)
-        lock.lock(); let n = made.count; lock.unlock()
-        let copy = folder + "/.tmp-\(getpid())-spool-\(n)-" + (p as NSString).lastPathComponent
-        lock.lock(); made.append(copy); lock.unlock()
+        let copy: String = lock.withLock {
+            let name = folder + "/.tmp-\(getpid())-spool-\(made.count)-" + (p as NSString).lastPathComponent
+            made.append(name)
+            return name
+        }
         let input = try FileInput(path: p)
         let out = try FileOutput(path: copy)
         var buffer = [UInt8](repeating: 0, count: 1 << 20)

@@ -109,8 +109,10 @@ extension Manifest {
             guard let size = try? FileSystem.fileSize(p), size == output.bytes else {
                 return .stale(reason: "output \(output.path) is missing or altered")
             }
+            // Time and inode are recorded for outputs only; a file whose either moved is hashed.
             let id = FileSystem.identity(p)
-            let moved = output.mtimeNs.map { $0 != id?.mtimeNs } ?? false || output.inode.map { $0 != id?.inode } ?? false
+            let moved = (output.mtimeNs != nil && output.mtimeNs != id?.mtimeNs)
+                || (output.inode != nil && output.inode != id?.inode)
             if verify || moved {
                 guard let sha = try? Hashing.sha256(path: p), sha == output.sha256 else {
                     return .stale(reason: "output \(output.path) is altered (sha256 differs from the manifest)")

@@ -155,12 +155,13 @@ public enum Generator {
         var threshold = -Float.infinity
         if o.topK > 0 && o.topK < V { threshold = kthLargest(logits, o.topK) }
         if threshold == -Float.infinity && o.topP >= 1 {
-            // The whole vocabulary: one pass for the mass, one for the draw.
+            // The whole vocabulary: the weights once, then one walk for the draw.
+            var weights = [Double](repeating: 0, count: V)
             var sum = 0.0
-            for i in 0..<V { sum += Foundation.exp(Double(logits[i] - mx)) }
+            for i in 0..<V { weights[i] = Foundation.exp(Double(logits[i] - mx)); sum += weights[i] }
             var u = rng.uniform() * sum
             for i in 0..<V {
-                u -= Foundation.exp(Double(logits[i] - mx))
+                u -= weights[i]
                 if u < 0 { return i }
             }
             return V - 1

@@ -54,11 +54,14 @@ final class RunProcessTests: XCTestCase {
         return path
     }
 
+    /// Runs `pipeline args…` (or `executable`), in `directory` when given; stdout and stderr together.
     @discardableResult
-    func run(_ args: [String], expect: Int32? = 0) throws -> (Int32, String) {
+    func run(_ args: [String], expect: Int32? = 0, executable: String? = nil,
+             in directory: String? = nil) throws -> (Int32, String) {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable ?? binary)
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         let out = Pipe()
         p.standardOutput = out
         p.standardError = out
@@ -248,17 +251,8 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(html.contains("<h3>reward</h3>"), "grpo reward curve")
 
         // search finds the index's own model (recorded by the index stage) from any directory.
-        let search = Process()
-        search.executableURL = URL(fileURLWithPath: binary)
-        search.arguments = ["search", "how are pages split", "--mode", "dense", "-k", "1", "--json", "--workdir", root + "/demo-work"]
-        search.currentDirectoryURL = URL(fileURLWithPath: root)
-        let pipe = Pipe()
-        search.standardOutput = pipe
-        search.standardError = pipe
-        try search.run()
-        let found = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        search.waitUntilExit()
-        XCTAssertEqual(search.terminationStatus, 0, found)
+        let (_, found) = try run(["search", "how are pages split", "--mode", "dense", "-k", "1", "--json",
+                                  "--workdir", root + "/demo-work"], in: root)
         XCTAssertTrue(found.contains("\"chunk_id\""), found)
 
         (code, out) = try runInPackage(["run", "--config", cfg, "--no-report"])
@@ -298,14 +292,8 @@ final class RunProcessTests: XCTestCase {
         }
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/full-work").filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".old-") }
         XCTAssertEqual(leftovers, [])
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [root + "/full-work/index/index.sqlite", "PRAGMA integrity_check;"]
-        let pipe = Pipe()
-        sqlite.standardOutput = pipe
-        try sqlite.run()
-        let check = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        sqlite.waitUntilExit()
+        let (_, check) = try run([root + "/full-work/index/index.sqlite", "PRAGMA integrity_check;"],
+                                 executable: "/usr/bin/sqlite3")
         XCTAssertEqual(check.trimmingCharacters(in: .whitespacesAndNewlines), "ok")
     }
 

@@ -42,16 +42,22 @@ final class PerplexityTests: XCTestCase {
         print("perplexity: worst relative error against transformers \(worst) over \(f.cases.count) cases")
     }
 
-    /// The token-file path streams the same windows as the in-memory one.
-    func testTokenFileEqualsIds() throws {
-        let f = try fixture()
-        let root = NSTemporaryDirectory() + "ppl-\(UUID().uuidString)"
-        defer { FileSystem.remove(root) }
+    /// The fixture's ids as a token file in a new temporary folder (the folder, then the file).
+    func tokenFile(_ ids: [Int], prefix: String) throws -> (root: String, path: String) {
+        let root = NSTemporaryDirectory() + "\(prefix)-\(UUID().uuidString)"
         try FileSystem.makeDirectory(root)
         let path = root + "/t.bin.zst"
         let w = try TokenFileWriter(path: path, vocabSize: 1000)
-        try w.append(f.ids.map { UInt32($0) })
+        try w.append(ids.map { UInt32($0) })
         try w.close()
+        return (root, path)
+    }
+
+    /// The token-file path streams the same windows as the in-memory one.
+    func testTokenFileEqualsIds() throws {
+        let f = try fixture()
+        let (root, path) = try tokenFile(f.ids, prefix: "ppl")
+        defer { FileSystem.remove(root) }
         let model = try Checkpoint.load(directory: Self.fixtures + "/gpt2_tiny/model")
         for c in f.cases {
             let a = try EvalLoss.run(model: model, tokensPath: path, window: c.window, stride: c.stride, batch: 4)
@@ -72,13 +78,8 @@ final class PerplexityTests: XCTestCase {
     func testCommandAndItsAlias() throws {
         guard let binary = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
         let f = try fixture()
-        let root = NSTemporaryDirectory() + "ppl-cli-\(UUID().uuidString)"
+        let (root, path) = try tokenFile(f.ids, prefix: "ppl-cli")
         defer { FileSystem.remove(root) }
-        try FileSystem.makeDirectory(root)
-        let path = root + "/t.bin.zst"
-        let w = try TokenFileWriter(path: path, vocabSize: 1000)
-        try w.append(f.ids.map { UInt32($0) })
-        try w.close()
         func run(_ args: [String]) throws -> [String: Any] {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
