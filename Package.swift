@@ -32,21 +32,23 @@ let package = Package(
         .target(name: "Core", dependencies: [
             "CZstd", "CShims", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
-            .product(name: "TOMLKit", package: "TOMLKit"),
         ]),
+        // Orchestration: pipeline.toml, the runner and the report; only the CLI uses it (TOMLKit lives here).
+        .target(name: "Orchestration", dependencies: ["Core", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Ingest", dependencies: ["Core", "CPoppler"]),
         .target(name: "Tokenize", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"], swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
-            "Core", "Ingest", "Tokenize", "Index", "Train", "Metrics",
+            "Core", "Orchestration", "Ingest", "Tokenize", "Index", "Train", "Metrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Fuzz", dependencies: ["Core", "Ingest", "Tokenize", "Index", "Train"]),
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "Core"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),

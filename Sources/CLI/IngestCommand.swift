@@ -89,7 +89,7 @@ struct IngestCommand: ParsableCommand {
             text: TextOptions(normalization: Normalization(rawValue: normalize)!, dehyphenate: dehyphenate,
                               stripHeaders: stripHeaders),
             password: password, jobs: jobs ?? Machine.cores, docTimeout: docTimeout,
-            worker: WorkerCommand(executable: Runner.selfExecutable()), force: global.force)
+            worker: WorkerCommand(executable: SelfProcess.executable()), force: global.force)
         let outcome = try IngestStage.run(workdir: global.work, options: options)
         guard outcome.ran else {
             print("ingest: up to date")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import Orchestration
 import Foundation
 
 /// `pipeline run`: every stage in order, from a config file, with per-stage logs, a summary and a report.
@@ -70,7 +71,7 @@ struct RunCommand: ParsableCommand {
         let runDir = try Runner.makeRunDir(runs: cfg.runsDir)
         print("run: \(runDir) (work directory \(cfg.workdir))")
         fflush(stdout)
-        var runner = Runner(config: cfg, executable: Runner.selfExecutable(), available: available)
+        var runner = Runner(config: cfg, executable: SelfProcess.executable(), available: available)
         runner.force = force.contains("all") ? Set(RunStages.names) : Set(force)
         runner.say = { print($0); fflush(stdout) }
         let summary = try runner.run(stages: stages, runDir: runDir)

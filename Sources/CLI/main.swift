@@ -5,7 +5,7 @@ import Logging
 
 // A stage spawned by `pipeline run` dies with it (so a killed run leaves no stage writing on its own).
 if let parent = ProcessInfo.processInfo.environment["PIPELINE_RUN_PARENT"].flatMap({ Int32($0) }),
-   !Runner.dieWithParent(parent) {
+   !SelfProcess.dieWithParent(parent) {
     exit(ExitStatus.failed.rawValue)
 }
 LoggingSystem.bootstrap { label in LineLogHandler(label: label) }

@@ -67,3 +67,28 @@ public enum CoreError: PipelineError {
         return .failed
     }
 }
+
+/// Errors of `pipeline run` / `pipeline report`: config, lock, stage failures.
+public enum RunError: PipelineError {
+    case config(path: String, line: Int?, reason: String)
+    case locked(path: String)
+    case stageFailed(stage: String, status: Int32, log: String)
+    case noRun(path: String)
+
+    public var message: String {
+        switch self {
+        case let .config(path, line, reason):
+            return "\(path)\(line.map { ":\($0)" } ?? ""): \(reason)"
+        case let .locked(path):
+            return "\(path): another pipeline run holds the lock on this work directory (use --wait to wait for it)"
+        case let .stageFailed(stage, status, log):
+            return "stage \(stage) failed (exit \(status)); its log: \(log)"
+        case let .noRun(path):
+            return "\(path): no run found (no summary.json)"
+        }
+    }
+    public var exitStatus: ExitStatus {
+        if case .config = self { return .usage }
+        return .failed
+    }
+}

@@ -79,3 +79,13 @@ public enum JSONLReader {
         }
     }
 }
+
+extension JSONLReader {
+    /// Each line of a JSON Lines file as a dictionary (lines that are not objects are skipped).
+    public static func forEachLine(path: String, _ body: ([String: Any]) -> Void) throws {
+        let reader = try ByteReader(path: path)
+        try reader.forEachLine(keepNewline: false) { line, _ in
+            if let obj = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any] { body(obj) }
+        }
+    }
+}

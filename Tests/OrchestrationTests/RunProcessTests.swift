@@ -1,5 +1,6 @@
 import XCTest
 @testable import Core
+@testable import Orchestration
 
 /// `pipeline run` as a user runs it: the built executable (.build/debug/pipeline, built by
 /// `swift build --build-tests`), on small data in a temporary folder.

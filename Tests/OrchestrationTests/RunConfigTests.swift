@@ -1,5 +1,6 @@
 import XCTest
 @testable import Core
+@testable import Orchestration
 
 /// pipeline.toml parsing, stage selection, argument building, the work-directory lock, the report's charts.
 final class RunConfigTests: XCTestCase {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A value in the run configuration.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Small inline-SVG charts for the run report (no scripts, no network).
@@ -387,15 +388,5 @@ public enum RunReport {
         guard FileSystem.exists(path), let bytes = try? ByteReader(path: path).readAll(),
               let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
         return obj.keys.map { $0.unicodeScalars.count }
-    }
-}
-
-extension JSONLReader {
-    /// Each line of a JSON Lines file as a dictionary (lines that are not objects are skipped).
-    static func forEachLine(path: String, _ body: ([String: Any]) -> Void) throws {
-        let reader = try ByteReader(path: path)
-        try reader.forEachLine(keepNewline: false) { line, _ in
-            if let obj = try? JSONSerialization.jsonObject(with: Data(buffer: line)) as? [String: Any] { body(obj) }
-        }
     }
 }
