@@ -32,23 +32,28 @@ let package = Package(
         .target(name: "Core", dependencies: [
             "CZstd", "CShims", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
+            argumentParser,
         ]),
         // Orchestration: pipeline.toml, the runner and the report; only the CLI uses it (TOMLKit lives here).
-        .target(name: "Orchestration", dependencies: ["Core", .product(name: "TOMLKit", package: "TOMLKit")]),
-        .target(name: "Ingest", dependencies: ["Core", "CPoppler"]),
-        .target(name: "Tokenize", dependencies: ["Core"], swiftSettings: optimizedInDebug),
-        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"], swiftSettings: optimizedInDebug),
-        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Orchestration", dependencies: [
+            "Core", "Ingest", "Tokenize", "Index", "Train",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            argumentParser,
+        ]),
+        .target(name: "Ingest", dependencies: ["Core", "CPoppler", argumentParser]),
+        .target(name: "Tokenize", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
+        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS", argumentParser], swiftSettings: optimizedInDebug),
+        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS", argumentParser], swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
             "Core", "Orchestration", "Ingest", "Tokenize", "Index", "Train", "Metrics",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            argumentParser,
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Fuzz", dependencies: ["Core", "Ingest", "Tokenize", "Index", "Train"]),
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
-        .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "Core"]),
+        .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "Core", "Ingest", "Tokenize", "Index", "Train"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),
@@ -61,3 +66,6 @@ let package = Package(
 /// The numeric modules are optimised in debug builds too, so `swift test` runs the conformance fixtures and the
 /// end-to-end run in seconds rather than minutes (a root-package flag; testability is kept).
 var optimizedInDebug: [SwiftSetting] { [.unsafeFlags(["-O"], .when(configuration: .debug))] }
+
+/// Every stage declares its options as swift-argument-parser types (the CLI and pipeline.toml derive from them).
+var argumentParser: Target.Dependency { .product(name: "ArgumentParser", package: "swift-argument-parser") }

@@ -3,9 +3,9 @@
 
 1. Embedding: the same 2,000 real ~1024-character chunks (GSM8K problems and pdftotext output of the shared PDFs,
    split by LangChain's RecursiveCharacterTextSplitter(1024, 0)) through sentence-transformers (torch CPU,
-   2 threads) and through `pipeline index --embed-only` (2 cores); encode time only (model load apart).
+   2 threads) and through `pipeline bench embed` (a hidden developer command) (2 cores); encode time only (model load apart).
    Prints chunks/s, tokens/s, the ratio, and the max-abs difference of the vectors.
-2. Dense search: `pipeline search --bench-dense N` for N = 10k and 100k 384-d vectors: median exact top-4
+2. Dense search: `pipeline bench dense N` for N = 10k and 100k 384-d vectors: median exact top-4
    latency against the time memcpy needs for the same bytes; numpy (matrix @ query + argpartition) alongside.
 """
 import json, os, subprocess, sys, time
@@ -50,7 +50,7 @@ def main():
     print(f"embedding: {len(chunks)} chunks, mean {sum(map(len, chunks)) / len(chunks):.0f} characters")
 
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(THREADS))
-    out = subprocess.run([BIN, "index", "-q", "--model", MODEL, "--embed-only", path,
+    out = subprocess.run([BIN, "bench", "embed", "--model", MODEL, path,
                           "--vectors-out", os.path.join(TMP, "ours.f32")], capture_output=True, text=True, env=env, check=True)
     ours = json.loads(out.stdout)
     ours_v = np.fromfile(os.path.join(TMP, "ours.f32"), dtype="<f4").reshape(len(chunks), -1)
@@ -77,7 +77,7 @@ def main():
 
     print("dense search (exact top-4 over 384-d float32 vectors, median of 31 queries):")
     for rows in (10_000, 100_000):
-        out = subprocess.run([BIN, "search", "--bench-dense", str(rows), "-k", "4"], capture_output=True, text=True,
+        out = subprocess.run([BIN, "bench", "dense", str(rows), "-k", "4"], capture_output=True, text=True,
                              env=env, check=True)
         r = json.loads(out.stdout)
         m = np.random.default_rng(0).standard_normal((rows, 384), dtype=np.float32)

@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Index
 import Ingest
+import Orchestration
 
 struct Pipeline: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +20,8 @@ struct Pipeline: ParsableCommand {
         A path that starts with a dash goes after `--` (`pipeline ingest -- -notes.pdf`).
         """,
         version: Pipeline.versions,
-        subcommands: Pipeline.stageCommands + [RunCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
+        subcommands: Pipeline.stageCommands
+            + [RunCommand.self, ConfigCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
             + Pipeline.internalCommands
     )
 }
@@ -54,8 +56,9 @@ struct Status: ParsableCommand {
     func run() throws {
         let work = Workdir(explicit: workdir)
         print("work directory: \(work.path)")
-        let width = Workdir.stages.map(\.count).max() ?? 8
-        for stage in Workdir.stages {
+        let folders = RunStages.all.map(\.folder)
+        let width = folders.map(\.count).max() ?? 8
+        for stage in folders {
             let state = work.freshness(stage, verify: verify)
             var line = stage.padding(toLength: width + 2, withPad: " ", startingAt: 0) + state.label
             if state == .upToDate, let m = work.manifest(stage) {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import Ingest
 import Train
 
 struct RewardCommand: ParsableCommand {

@@ -125,3 +125,18 @@ struct ReportCommand: ParsableCommand {
         print(path)
     }
 }
+
+/// `pipeline config`: the complete config with every default, derived from the stages' declarations.
+struct ConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "Print a pipeline.toml with every stage's every key at its command's default.",
+        discussion: """
+        Each [stage] section lists the options of `pipeline <stage>` under their config names (the long flag \
+        with _ for -); the defaults are the commands' own, so the printed file runs exactly what the commands \
+        run without options. Keys without a default (worker counts: all cores) are commented out. Options that \
+        `pipeline run` sets itself (input paths, --model, --adapter) have no key.
+        """)
+
+    func run() throws { print(RunStages.defaultConfig(), terminator: "") }
+}

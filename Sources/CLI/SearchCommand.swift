@@ -3,6 +3,8 @@ import Core
 import Foundation
 import Index
 
+extension SearchMode: ExpressibleByArgument {}
+
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
@@ -23,15 +25,11 @@ struct SearchCommand: ParsableCommand {
     @Argument(help: "The query text.")
     var query: String = ""
 
-    @Option(name: .long, help: ArgumentHelp("Benchmark only: dense top-k latency over N random 384-d vectors vs memcpy.",
-                                             valueName: "n", visibility: .hidden))
-    var benchDense: Int?
-
     @Option(name: .short, help: "Number of results (default 4).")
     var k = 4
 
     @Option(name: .long, help: "hybrid, dense or bm25 (default hybrid).")
-    var mode = "hybrid"
+    var mode: SearchMode = .hybrid
 
     @Flag(name: .long, help: "Print the results as one JSON object.")
     var json = false
@@ -40,9 +38,8 @@ struct SearchCommand: ParsableCommand {
     var model: String?
 
     func validate() throws {
-        if benchDense == nil, query.isEmpty { throw ValidationError("give a query text") }
+        if query.isEmpty { throw ValidationError("give a query text") }
         guard k > 0 else { throw ValidationError("-k must be at least 1") }
-        guard SearchMode(rawValue: mode) != nil else { throw ValidationError("--mode must be hybrid, dense or bm25, not \(mode)") }
     }
 
     struct Output: Encodable {
@@ -54,11 +51,6 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         global.apply()
-        if let n = benchDense {
-            denseBenchmark(rows: n)
-            return
-        }
-        let mode = SearchMode(rawValue: self.mode)!
         let index = try SearchIndex(path: global.work.stageDir("index") + "/" + IndexBuilder.databaseName)
         let embedder = QueryEmbedder(index: index, work: global.work, model: model)
         let hits = try index.search(query, k: k, mode: mode, embed: embedder.embed)
@@ -72,42 +64,5 @@ struct SearchCommand: ParsableCommand {
             print(String(format: "%d. %.4f  ", h.rank, h.score) + "\(h.source)\(page)  [\(h.chunkId)]")
             print("   " + SearchIndex.excerpt(h.text))
         }
-    }
-}
-
-extension SearchCommand {
-    /// `--bench-dense N`: median latency of an exact dense top-k over N unit vectors (in memory), against the time
-    /// memcpy needs to read the same bytes (best of several copies of a same-size buffer).
-    func denseBenchmark(rows: Int) {
-        let dim = 384, count = rows * dim
-        let m = UnsafeMutablePointer<Float>.allocate(capacity: count); defer { m.deallocate() }
-        let dst = UnsafeMutablePointer<Float>.allocate(capacity: count); defer { dst.deallocate() }
-        var state: UInt64 = 0x9E3779B97F4A7C15
-        for i in 0..<count {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            m[i] = Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
-        }
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: rows); defer { scores.deallocate() }
-        func seconds(_ body: () -> Void) -> Double {
-            let t = DispatchTime.now().uptimeNanoseconds
-            body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
-        }
-        var copies: [Double] = []
-        for _ in 0..<15 { copies.append(seconds { dst.update(from: m, count: count) }) }
-        var searches: [Double] = []
-        for q in 0..<31 {
-            let query = Array(UnsafeBufferPointer(start: m + (q * 7919 % rows) * dim, count: dim))
-            searches.append(seconds { _ = SearchIndex.denseTopK(matrix: m, rows: rows, dim: dim, query: query, k: k, scratch: scores) })
-        }
-        copies.sort(); searches.sort()
-        let bytes = Double(count * 4)
-        // memcpy reads and writes every byte; its read bandwidth is bytes / time (the write is overlapped).
-        let memcpyBW = bytes / copies[0]
-        let searchBW = bytes / searches[searches.count / 2]
-        print(String(format: "{\"rows\": %d, \"bytes\": %.0f, \"search_ms_median\": %.3f, \"memcpy_ms_best\": %.3f, "
-                     + "\"search_GBps\": %.2f, \"memcpy_GBps\": %.2f, \"fraction_of_memcpy\": %.3f}",
-                     rows, bytes, searches[searches.count / 2] * 1e3, copies[0] * 1e3, searchBW / 1e9, memcpyBW / 1e9,
-                     searchBW / memcpyBW))
     }
 }

@@ -1,19 +1,10 @@
 import ArgumentParser
+import Orchestration
 
 extension Pipeline {
     /// The stage commands, in pipeline order (the names `pipeline run` knows), then the tools that work on
     /// their outputs.
-    static let stageCommands: [ParsableCommand.Type] = [
-        IngestCommand.self,
-        BPETrain.self,
-        TokenizeCorpus.self,
-        GSM8KCommand.self,
-        ChunkCommand.self,
-        IndexCommand.self,
-        PretrainCommand.self,
-        SFTCommand.self,
-        GRPOCommand.self,
-        EvalCommand.self,
+    static let stageCommands: [ParsableCommand.Type] = RunStages.registered.map { $0.command } + [
         SearchCommand.self,
         AskCommand.self,
         GenerateCommand.self,
@@ -28,5 +19,5 @@ extension Pipeline {
     ]
 
     /// Commands the user never calls (not in --help): the ingest stage's worker processes.
-    static let internalCommands: [ParsableCommand.Type] = [IngestWorkerCommand.self]
+    static let internalCommands: [ParsableCommand.Type] = [IngestWorkerCommand.self, BenchCommand.self]
 }

@@ -46,22 +46,3 @@ struct LineLogHandler: LogHandler {
         return out
     }
 }
-
-/// Parsers for floating-point options that refuse `inf` and `nan`: the option is named in the usage error (exit 2)
-/// instead of a run that trains to a NaN loss.
-enum Finite {
-    struct NotFinite: Error, CustomStringConvertible {
-        let value: String
-        var description: String { "\(value) is not a finite number" }
-    }
-
-    static let float: @Sendable (String) throws -> Float = { text in
-        guard let v = Float(text), v.isFinite else { throw NotFinite(value: text) }
-        return v
-    }
-
-    static let double: @Sendable (String) throws -> Double = { text in
-        guard let v = Double(text), v.isFinite else { throw NotFinite(value: text) }
-        return v
-    }
-}

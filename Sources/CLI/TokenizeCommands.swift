@@ -3,73 +3,6 @@ import Core
 import Foundation
 import Tokenize
 
-struct BPETrain: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "bpe-train",
-        abstract: "Train a byte-level BPE tokenizer, identical to Hugging Face tokenizers' BpeTrainer.",
-        discussion: """
-        Reads text files (plain or .zst; default: <workdir>/ingest/corpus.txt.zst) line by line as \
-        tokenizers' train(files) does, pre-tokenizes each line with GPT-2's ByteLevel pattern and learns merges. \
-        The result equals, merge for merge and id for id, Tokenizer(BPE()) with ByteLevel pre-tokenizer and \
-        decoder trained by BpeTrainer(vocab_size, min_frequency, special_tokens, \
-        initial_alphabet=ByteLevel.alphabet()).
-
-        Ids: special tokens first (in the given order), then the byte alphabet sorted by symbol, then merges. \
-        Training stops at --vocab-size tokens, when no pair is left, or when the best pair occurs fewer than \
-        --min-frequency times.
-
-        Outputs in <workdir>/tokenize/: tokenizer.json.zst (byte-identical to tokenizer.save()), \
-        vocab.json.zst and merges.txt.zst (as model.save()); `pipeline export tokenizer DIR` writes them plain.
-        """)
-
-    @OptionGroup var global: GlobalOptions
-
-    @Argument(help: ArgumentHelp("Text files (plain or zstd).", valueName: "file"))
-    var files: [String] = []
-
-    @Option(name: .long, help: "Largest vocabulary, special tokens and alphabet included.")
-    var vocabSize = 50257
-
-    @Option(name: .long, help: "Smallest pair count that still produces a merge.")
-    var minFrequency: Int64 = 50
-
-    @Option(name: .long, help: ArgumentHelp("Comma-separated special tokens, ids 0.. in this order (empty: none).", valueName: "list"))
-    var specialTokens = "<pad>,<unk>,<s>"
-
-    @Flag(name: .long, help: "Add a space before each line that does not start with one (ByteLevel add_prefix_space).")
-    var addPrefixSpace = false
-
-    @Flag(name: .long, help: "Do not force all 256 byte symbols into the vocabulary; only bytes seen.")
-    var noInitialAlphabet = false
-
-    @Option(name: .long, help: "Worker threads for counting (default: all cores).")
-    var threads: Int?
-
-    func validate() throws {
-        if vocabSize <= 0 { throw ValidationError("--vocab-size must be positive") }
-        if minFrequency < 0 { throw ValidationError("--min-frequency must be >= 0") }
-        if !specialTokens.isEmpty && specialTokens.split(separator: ",", omittingEmptySubsequences: false).contains("") {
-            throw ValidationError("--special-tokens: empty token in \"\(specialTokens)\"")
-        }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
-    }
-
-    func run() throws {
-        global.apply()
-        let work = global.work
-        var o = TrainerOptions()
-        o.vocabSize = vocabSize
-        o.minFrequency = minFrequency
-        o.specialTokens = specialTokens.isEmpty ? [] : specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        o.addPrefixSpace = addPrefixSpace
-        o.initialAlphabet = !noInitialAlphabet
-        // Pipes and process substitution are copied once (the stage hashes its inputs, then reads them).
-        let inputs = try (files.isEmpty ? [TokenizeStages.defaultCorpus(work)] : files).map { try Spool.readable($0, in: work.path) }
-        try TokenizeStages.bpeTrain(workdir: work, files: inputs, options: o, force: global.force,
-                                    threads: max(1, threads ?? Machine.cores))
-    }
-}
-
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a stage's results as plain files for other tools.",
@@ -216,39 +149,5 @@ struct Decode: ParsableCommand {
         let bytes = tok.decodeBytes(numbers)
         let text = String(decoding: bytes, as: UTF8.self)
         FileHandle.standardOutput.write(Data(text.utf8))
-    }
-}
-
-struct TokenizeCorpus: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "tokenize",
-        abstract: "Encode the ingested corpus with the trained tokenizer into tokens.bin.zst.",
-        discussion: """
-        Reads <workdir>/ingest/corpus.txt.zst (or --corpus) and encodes it line by line, each line (with its \
-        \\n) on its own, exactly as bpe-train pre-tokenizes it; documents stay separated by their blank line \
-        ("\\n\\n"), which becomes newline tokens. Uses the tokenize stage (or --tokenizer).
-
-        Output <workdir>/tokens/tokens.bin.zst: a 16-byte header (ASCII "PTOK", UInt32 LE version 1, UInt32 \
-        LE bytes per token: 2 when the vocabulary has at most 65,536 ids else 4, UInt32 LE vocabulary size), \
-        then the ids little-endian; zstd-compressed. Lines with invalid UTF-8 are encoded after U+FFFD \
-        replacement and counted in the manifest (lines_with_invalid_utf8).
-        """)
-
-    @OptionGroup var global: GlobalOptions
-
-    @Option(name: .long, help: ArgumentHelp("Corpus file (plain or zstd).", valueName: "file"))
-    var corpus: String?
-
-    @Option(name: .long, help: ArgumentHelp("Tokenizer folder or tokenizer.json.", valueName: "path"))
-    var tokenizer: String?
-
-    @Option(name: .long, help: "Worker threads (default: all cores).")
-    var threads: Int?
-
-    func run() throws {
-        global.apply()
-        let corpus = try corpus.map { try Spool.readable($0, in: global.work.path) }
-        try TokenizeStages.tokenize(workdir: global.work, corpus: corpus, tokenizer: tokenizer, force: global.force,
-                                    threads: max(1, threads ?? Machine.cores))
     }
 }

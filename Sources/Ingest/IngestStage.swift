@@ -130,6 +130,8 @@ public enum IngestStage {
         public var transient = 0
         /// Inputs with the same bytes as an earlier input (recorded as `duplicate`, not extracted).
         public var duplicates = 0
+        /// Each skipped input (its path as found) with the reason.
+        public var skippedInputs: [StageResult.SkippedInput] = []
     }
 
     /// The input files: each file argument as given, and the `*.pdf`, `*.txt` and `*.md` files (extension in any
@@ -280,6 +282,7 @@ public enum IngestStage {
                 log.notice("\(doc.source): duplicate of \(doc.duplicateOf ?? "?") (same sha256), not extracted again")
             } else if doc.status == "skipped" {
                 outcome.skipped += 1
+                outcome.skippedInputs.append(.init(input: doc.source, reason: doc.error ?? "unknown reason"))
                 if doc.isTransient { outcome.transient += 1 }
                 log.warning("\(doc.source): skipped: \(doc.error ?? "unknown reason")")
             } else if let note = doc.error {

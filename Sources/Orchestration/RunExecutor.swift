@@ -109,16 +109,17 @@ public struct Runner {
             o.command = args
             let logPath = runDir + "/" + spec.name + ".log"
             o.log = spec.name + ".log"
+            // The stage records its result (ran, up to date, ran with skips) in this file; the log is for people.
+            let outcomePath = runDir + "/outcomes/" + spec.name + ".json"
+            try FileSystem.makeDirectory(runDir + "/outcomes")
             let t0 = Date()
-            let code = try spawn(args: args, logPath: logPath)
+            let code = try spawn(args: args, logPath: logPath, outcomePath: outcomePath)
             o.seconds = (Date().timeIntervalSince(t0) * 1000).rounded() / 1000
             o.exitCode = code
-            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            let result = StageDriver.readOutcome(path: outcomePath)
             switch code {
-            case 0:
-                o.status = log.split(separator: "\n").contains { $0.hasSuffix(": up to date") } ? "up to date" : "ran"
-            case ExitStatus.finishedWithSkips.rawValue:
-                o.status = "ran with skips"
+            case 0, ExitStatus.finishedWithSkips.rawValue:
+                o.status = result?.status.rawValue ?? (code == 0 ? StageStatus.ran : .ranWithSkips).rawValue
             default:
                 o.status = "failed"
                 failed = (spec.name, code, logPath)
@@ -131,6 +132,7 @@ public struct Runner {
             }
             var line = "\(spec.name): \(o.status) (\(Progress.duration(o.seconds)))"
             if o.status == "failed" {
+                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
                 line += ", exit \(code); last lines of \(logPath):"
                 let tail = log.split(separator: "\n").suffix(5).map { "  | " + $0 }.joined(separator: "\n")
                 if !tail.isEmpty { line += "\n" + tail }
@@ -147,7 +149,7 @@ public struct Runner {
     }
 
     /// Runs one stage command with stdout and stderr into `logPath`; returns its exit status (128+n on signal n).
-    private func spawn(args: [String], logPath: String) throws -> Int32 {
+    private func spawn(args: [String], logPath: String, outcomePath: String) throws -> Int32 {
         guard FileManager.default.createFile(atPath: logPath, contents: Data(("$ pipeline " + args.joined(separator: " ") + "\n").utf8)),
               let log = FileHandle(forWritingAtPath: logPath) else {
             throw CoreError.io(path: logPath, operation: "create", errno: errno)
@@ -159,6 +161,7 @@ public struct Runner {
         p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["PIPELINE_RUN_PARENT"] = String(getpid())
+        env[StageDriver.outcomeVariable] = outcomePath
         p.environment = env
         p.standardOutput = log
         p.standardError = log

@@ -19,7 +19,6 @@ public enum TokenizeStages {
         guard !options.specialTokens.contains("") else { throw TokenizeError.invalidOption("special tokens must not be empty") }
         guard let run = try StageRun.begin(workdir: workdir, stage: "tokenize", inputs: files,
                                            parameters: options.parameters, force: force) else {
-            print("tokenize: up to date")
             return nil
         }
         keepHeapTrimmed()
@@ -41,7 +40,6 @@ public enum TokenizeStages {
         run.records["merges"] = summary.merges
         try run.commit()
         Core.log.debug("committed: rss \(residentMB()) MB")
-        print("tokenize: \(summary.tokens) tokens, \(summary.merges) merges -> \(workdir.stageDir("tokenize"))")
         return summary
     }
 
@@ -74,10 +72,11 @@ public enum TokenizeStages {
     }
 
     /// `tokenize`: encodes the corpus line by line (as training reads it) into `tokens/tokens.bin.zst`.
-    /// Returns (tokens written, lines whose invalid UTF-8 was replaced), or nil when up to date.
+    /// Returns (tokens written, lines whose invalid UTF-8 was replaced, text bytes read), or nil when up to date.
     @discardableResult
     public static func tokenize(workdir: Workdir, corpus: String?, tokenizer: String?, force: Bool,
-                                threads: Int = max(1, Machine.cores)) throws -> (tokens: Int64, replaced: Int)? {
+                                threads: Int = max(1, Machine.cores)) throws
+        -> (tokens: Int64, replaced: Int, bytes: Int64)? {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
@@ -85,7 +84,6 @@ public enum TokenizeStages {
         let tok = try BPETokenizer(path: tokPath)
         guard let run = try StageRun.begin(workdir: workdir, stage: "tokens", inputs: [input] + tokenizerFiles,
                                            parameters: ["segmentation": "lines", "format": "PTOK1"], force: force) else {
-            print("tokens: up to date")
             return nil
         }
         let writer = try BackgroundTokenWriter(path: run.output("tokens.bin.zst"), vocabSize: tok.vocabSize)
@@ -104,7 +102,6 @@ public enum TokenizeStages {
         if enc.replacedLines > 0 {
             Core.log.warning("\(input): \(enc.replacedLines) lines held invalid UTF-8 (replaced by U+FFFD before encoding)")
         }
-        print("tokens: \(writer.count) tokens from \(enc.bytes) bytes -> \(workdir.stageDir("tokens"))/tokens.bin.zst")
-        return (writer.count, enc.replacedLines)
+        return (writer.count, enc.replacedLines, enc.bytes)
     }
 }

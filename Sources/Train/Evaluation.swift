@@ -62,11 +62,21 @@ public enum EvalStage {
     public static func run(workdir: Workdir, model: GPT2, modelName: String, adapterName: String?, modelInputs: [String],
                            tokenizer: BPETokenizer, tokenizerInputs: [String], data: String, options o: Options,
                            force: Bool) throws -> Summary? {
+        try run(workdir: workdir, loadModel: { model }, modelName: modelName, adapterName: adapterName,
+                modelInputs: modelInputs, tokenizer: tokenizer, tokenizerInputs: tokenizerInputs, data: data,
+                options: o, force: force)
+    }
+
+    /// As above, with the model loaded by `loadModel` only when the stage is not up to date.
+    public static func run(workdir: Workdir, loadModel: () throws -> GPT2, modelName: String, adapterName: String?,
+                           modelInputs: [String], tokenizer: BPETokenizer, tokenizerInputs: [String], data: String,
+                           options o: Options, force: Bool) throws -> Summary? {
         var parameters = o.parameters
         parameters["model"] = modelName
         if let adapterName { parameters["adapter"] = adapterName }
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [data] + modelInputs + tokenizerInputs,
                                            parameters: parameters, force: force) else { return nil }
+        let model = try loadModel()
         var questions: [Question] = []
         try JSONLReader.forEach(Question.self, path: data) { q, _ in
             if o.limit == 0 || questions.count < o.limit { questions.append(q) }

@@ -1,0 +1,128 @@
+import ArgumentParser
+import Core
+import Foundation
+
+/// `pipeline bpe-train`: the tokenizer, written to the `tokenize` folder.
+public enum BPETrainStage: Stage {
+    /// The options of `pipeline bpe-train` and the keys of `[bpe-train]`.
+    public struct Arguments: ParsableArguments {
+        @Argument(help: ArgumentHelp("Text files (plain or zstd).", valueName: "file"))
+        public var files: [String] = []
+
+        @Option(name: .long, help: "Largest vocabulary, special tokens and alphabet included.")
+        public var vocabSize = 50257
+
+        @Option(name: .long, help: "Smallest pair count that still produces a merge.")
+        public var minFrequency: Int64 = 50
+
+        @Option(name: .long, help: ArgumentHelp("Comma-separated special tokens, ids 0.. in this order (empty: none).",
+                                                 valueName: "list"))
+        public var specialTokens = "<pad>,<unk>,<s>"
+
+        @Flag(name: .long,
+              help: "Add a space before each line that does not start with one (ByteLevel add_prefix_space).")
+        public var addPrefixSpace = false
+
+        @Flag(name: .long, help: "Do not force all 256 byte symbols into the vocabulary; only bytes seen.")
+        public var noInitialAlphabet = false
+
+        @Option(name: .long, help: "Worker threads for counting (default: all cores).")
+        public var threads: Int?
+
+        public init() {}
+
+        public func validate() throws {
+            if vocabSize <= 0 { throw ValidationError("--vocab-size must be positive") }
+            if minFrequency < 0 { throw ValidationError("--min-frequency must be >= 0") }
+            if !specialTokens.isEmpty
+                && specialTokens.split(separator: ",", omittingEmptySubsequences: false).contains("") {
+                throw ValidationError("--special-tokens: empty token in \"\(specialTokens)\"")
+            }
+            if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+    }
+
+    public static let name = "bpe-train"
+    public static let folder = "tokenize"
+    public static let abstract = "Train a byte-level BPE tokenizer, identical to Hugging Face tokenizers' BpeTrainer."
+    public static let discussion = """
+        Reads text files (plain or .zst; default: <workdir>/ingest/corpus.txt.zst) line by line as \
+        tokenizers' train(files) does, pre-tokenizes each line with GPT-2's ByteLevel pattern and learns merges. \
+        The result equals, merge for merge and id for id, Tokenizer(BPE()) with ByteLevel pre-tokenizer and \
+        decoder trained by BpeTrainer(vocab_size, min_frequency, special_tokens, \
+        initial_alphabet=ByteLevel.alphabet()).
+
+        Ids: special tokens first (in the given order), then the byte alphabet sorted by symbol, then merges. \
+        Training stops at --vocab-size tokens, when no pair is left, or when the best pair occurs fewer than \
+        --min-frequency times.
+
+        Outputs in <workdir>/tokenize/: tokenizer.json.zst (byte-identical to tokenizer.save()), \
+        vocab.json.zst and merges.txt.zst (as model.save()); `pipeline export tokenizer DIR` writes them plain.
+        """
+
+    public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
+        let work = context.workdir
+        var o = TrainerOptions()
+        o.vocabSize = a.vocabSize
+        o.minFrequency = a.minFrequency
+        o.specialTokens = a.specialTokens.isEmpty
+            ? [] : a.specialTokens.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        o.addPrefixSpace = a.addPrefixSpace
+        o.initialAlphabet = !a.noInitialAlphabet
+        // Pipes and process substitution are copied once (the stage hashes its inputs, then reads them).
+        let inputs = try (a.files.isEmpty ? [TokenizeStages.defaultCorpus(work)] : a.files).map {
+            try Spool.readable($0, in: work.path)
+        }
+        guard let s = try TokenizeStages.bpeTrain(workdir: work, files: inputs, options: o, force: context.force,
+                                                  threads: max(1, a.threads ?? Machine.cores)) else {
+            return upToDate
+        }
+        return StageResult(stage: name, status: .ran, lines: [
+            "tokenize: \(s.tokens) tokens, \(s.merges) merges -> \(work.stageDir("tokenize"))",
+        ])
+    }
+}
+
+/// `pipeline tokenize`: the corpus as token ids, written to the `tokens` folder.
+public enum TokenizeStage: Stage {
+    /// The options of `pipeline tokenize` and the keys of `[tokenize]`.
+    public struct Arguments: ParsableArguments {
+        @Option(name: .long, help: ArgumentHelp("Corpus file (plain or zstd).", valueName: "file"))
+        public var corpus: String?
+
+        @Option(name: .long, help: ArgumentHelp("Tokenizer folder or tokenizer.json.", valueName: "path"))
+        public var tokenizer: String?
+
+        @Option(name: .long, help: "Worker threads (default: all cores).")
+        public var threads: Int?
+
+        public init() {}
+    }
+
+    public static let name = "tokenize"
+    public static let folder = "tokens"
+    public static let abstract = "Encode the ingested corpus with the trained tokenizer into tokens.bin.zst."
+    public static let discussion = """
+        Reads <workdir>/ingest/corpus.txt.zst (or --corpus) and encodes it line by line, each line (with its \
+        \\n) on its own, exactly as bpe-train pre-tokenizes it; documents stay separated by their blank line \
+        ("\\n\\n"), which becomes newline tokens. Uses the tokenize stage (or --tokenizer).
+
+        Output <workdir>/tokens/tokens.bin.zst: a 16-byte header (ASCII "PTOK", UInt32 LE version 1, UInt32 \
+        LE bytes per token: 2 when the vocabulary has at most 65,536 ids else 4, UInt32 LE vocabulary size), \
+        then the ids little-endian; zstd-compressed. Lines with invalid UTF-8 are encoded after U+FFFD \
+        replacement and counted in the manifest (lines_with_invalid_utf8).
+        """
+
+    public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
+        let work = context.workdir
+        let corpus = try a.corpus.map { try Spool.readable($0, in: work.path) }
+        guard let r = try TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: a.tokenizer,
+                                                  force: context.force,
+                                                  threads: max(1, a.threads ?? Machine.cores)) else {
+            return upToDate
+        }
+        return StageResult(stage: name, status: .ran, lines: [
+            "tokens: \(r.tokens) tokens from \(r.bytes) bytes -> \(work.stageDir("tokens"))/tokens.bin.zst",
+        ])
+    }
+}

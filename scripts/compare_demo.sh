@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds BASE (a git revision, default the commit before the stage contract) beside this checkout, runs the demo
+# config (pipeline.toml) with its binary and with ours, and compares every artifact (scripts/compare_artifacts.py):
+# a change that is meant to restructure code, not behaviour, must leave them identical.
+# Usage: scripts/compare_demo.sh [BASE] [OURS]   (OURS: our pipeline binary, default .build/debug/pipeline)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=${1:-${COMPARE_BASE:-3322456}}
+ours=${2:-.build/debug/pipeline}
+swift=${SWIFT:-swift}
+if ! git cat-file -e "$base^{commit}" 2>/dev/null; then
+    echo "compare_demo: revision $base is not in this clone's history; skipped"; exit 0
+fi
+root=$PWD
+cache=$root/.build-compare
+rev=$(git rev-parse --short "$base")
+bin=$cache/bin-$rev
+if [ ! -x "$bin" ]; then
+    rm -rf "$cache/src"; mkdir -p "$cache"
+    git worktree prune
+    git worktree add -f --detach "$cache/src" "$base" >/dev/null
+    echo "compare_demo: building $rev (once; kept in $bin)"
+    (cd "$cache/src" && "$swift" build --product pipeline 2>&1 | tail -1)
+    cp "$cache/src/.build/debug/pipeline" "$bin"
+    git worktree remove --force "$cache/src"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# The demo config with the run logs kept in the temporary folder.
+sed 's|^runs = .*|runs = "'"$work"'/runs"|' pipeline.toml > "$work/pipeline.toml"
+# Both sides run in the same folder (paths appear in some artifacts), one after the other.
+for side in base ours; do
+    exe=$bin; [ $side = ours ] && exe=$root/$ours
+    "$exe" run --config "$work/pipeline.toml" --workdir "$work/w" --no-report > "$work/$side.log" 2>&1 || {
+        echo "compare_demo: the $side run failed:"; tail -5 "$work/$side.log"; exit 1; }
+    mv "$work/w" "$work/$side"
+done
+python3 scripts/compare_artifacts.py "$work/base" "$work/ours"
