@@ -89,3 +89,16 @@ extension JSONLReader {
         }
     }
 }
+
+extension JSONLReader {
+    /// Each line of a JSON Lines file that decodes as `Record`; the other lines are skipped (for readers that show
+    /// what they can, such as the run report).
+    public static func forEachReadable<Record: Decodable>(_ type: Record.Type, path: String,
+                                                          _ body: (Record) -> Void) throws {
+        let reader = try ByteReader(path: path)
+        let decoder = JSONDecoder()
+        try reader.forEachLine(keepNewline: false) { line, _ in
+            if let r = try? decoder.decode(Record.self, from: Data(buffer: line)) { body(r) }
+        }
+    }
+}

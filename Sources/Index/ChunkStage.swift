@@ -26,41 +26,10 @@ public enum ChunkStage {
         public var outputPath: String
     }
 
-    /// A document id as ingest wrote it: a string or an integer (written back the same way).
-    enum DocID: Decodable, Equatable, Hashable {
-        case string(String)
-        case int(Int64)
-
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let i = try? c.decode(Int64.self) { self = .int(i); return }
-            self = .string(try c.decode(String.self))
-        }
-
-        var text: String {
-            switch self {
-            case .string(let s): return s
-            case .int(let i): return String(i)
-            }
-        }
-
-        func appendJSON(to out: inout [UInt8]) {
-            switch self {
-            case .string(let s): PythonText.appendJSONString(s, to: &out)
-            case .int(let i): out.append(contentsOf: Array(String(i).utf8))
-            }
-        }
-    }
-
-    struct PageRecord: Decodable {
-        let docID: DocID
-        let source: String
-        let page: Int
-        let text: String
-
-        enum CodingKeys: String, CodingKey {
-            case docID = "doc_id", source, page, text
-        }
+    /// A document's identity: its id and whether the input gave it as an integer (5 and "5" are two documents).
+    struct DocKey: Hashable {
+        let id: String
+        let isInteger: Bool
     }
 
     public static func inputPath(_ workdir: Workdir) -> String { workdir.stageDir("ingest") + "/pages.jsonl.zst" }
@@ -82,57 +51,49 @@ public enum ChunkStage {
         var line: [UInt8] = []
         line.reserveCapacity(1 << 16)
 
-        func write(text: [UInt32], docID: DocID, source: String, page: Int?) throws {
+        func write(text: [UInt32], doc: DocKey, source: String, page: Int?) throws {
             let spans = chunker.chunks(text)
             for (n, span) in spans.enumerated() {
                 line.removeAll(keepingCapacity: true)
-                line.append(contentsOf: Array("{\"chunk_id\": ".utf8))
-                let pagePart = page.map(String.init) ?? "d"
-                PythonText.appendJSONString(docID.text + ":" + pagePart + ":" + String(n), to: &line)
-                line.append(contentsOf: Array(", \"doc_id\": ".utf8))
-                docID.appendJSON(to: &line)
-                line.append(contentsOf: Array(", \"page\": ".utf8))
-                line.append(contentsOf: Array((page.map(String.init) ?? "null").utf8))
-                line.append(contentsOf: Array(", \"source\": ".utf8))
-                PythonText.appendJSONString(source, to: &line)
-                line.append(contentsOf: Array(", \"start_index\": ".utf8))
-                line.append(contentsOf: Array(String(span.startIndex).utf8))
-                line.append(contentsOf: Array(", \"text\": ".utf8))
-                PythonText.appendJSONString(codePoints: text[span.start..<span.end], to: &line)
-                line.append(contentsOf: Array("}\n".utf8))
+                let chunkID = doc.id + ":" + (page.map(String.init) ?? "d") + ":" + String(n)
+                ChunkRecord.appendJSONLine(chunkId: chunkID, docId: doc.id, docIDIsInteger: doc.isInteger,
+                                           source: source, page: page, startIndex: span.startIndex,
+                                           text: text[span.start..<span.end], to: &line)
                 try line.withUnsafeBytes { try writer.write($0) }
             }
             outcome.chunks += spans.count
         }
 
         // Document unit: the current document's pages.
-        var current: (id: DocID, source: String, text: [UInt32])? = nil
-        var seen = Set<DocID>()
-        var lastID: DocID? = nil
-        try JSONLReader.forEach(PageRecord.self, path: input) { rec, lineNumber in
-            if rec.docID != lastID {
-                if seen.contains(rec.docID) {
+        var current: (id: DocKey, source: String, text: [UInt32])? = nil
+        var seen = Set<DocKey>()
+        var lastID: DocKey? = nil
+        try JSONLReader.forEach(Lenient<PageRecord>.self, path: input) { lenient, lineNumber in
+            let rec = lenient.record
+            let doc = DocKey(id: rec.docID, isInteger: rec.docIDIsInteger)
+            if doc != lastID {
+                if seen.contains(doc) {
                     throw ChunkError.badRecord(path: input, line: lineNumber,
-                                               reason: "pages of document \(rec.docID.text) are not consecutive")
+                                               reason: "pages of document \(doc.id) are not consecutive")
                 }
-                seen.insert(rec.docID)
-                lastID = rec.docID
+                seen.insert(doc)
+                lastID = doc
                 outcome.documents += 1
                 if unit == .document {
-                    if let c = current { try write(text: c.text, docID: c.id, source: c.source, page: nil) }
-                    current = (rec.docID, rec.source, PythonText.codePoints(rec.text))
+                    if let c = current { try write(text: c.text, doc: c.id, source: c.source, page: nil) }
+                    current = (doc, rec.source, PythonText.codePoints(rec.text))
                 }
             } else if unit == .document {
                 current!.text.append(10)
                 current!.text.append(contentsOf: PythonText.codePoints(rec.text))
             }
             if unit == .page {
-                try write(text: PythonText.codePoints(rec.text), docID: rec.docID, source: rec.source, page: rec.page)
+                try write(text: PythonText.codePoints(rec.text), doc: doc, source: rec.source, page: rec.page)
             }
             outcome.pages += 1
             progress.advance()
         }
-        if let c = current { try write(text: c.text, docID: c.id, source: c.source, page: nil) }
+        if let c = current { try write(text: c.text, doc: c.id, source: c.source, page: nil) }
         try writer.close()
         progress.finish()
         run.records = ["pages": outcome.pages, "documents": outcome.documents, "chunks": outcome.chunks]

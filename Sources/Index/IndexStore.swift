@@ -1,43 +1,6 @@
 import Core
 import Foundation
 
-/// A record of `chunk/chunks.jsonl.zst`.
-public struct ChunkRecord: Codable, Sendable {
-    public var chunkId: String
-    public var docId: String
-    public var source: String
-    public var page: Int?
-    public var startIndex: Int
-    public var text: String
-
-    enum CodingKeys: String, CodingKey {
-        case chunkId = "chunk_id", docId = "doc_id", source, page, startIndex = "start_index", text
-    }
-
-    public init(chunkId: String, docId: String, source: String, page: Int?, startIndex: Int, text: String) {
-        self.chunkId = chunkId; self.docId = docId; self.source = source; self.page = page
-        self.startIndex = startIndex; self.text = text
-    }
-}
-
-/// A record of `ingest/documents.jsonl.zst` (every field but doc_id optional).
-public struct DocumentRecord: Codable, Sendable {
-    public var docId: String
-    public var source: String?
-    public var sha256: String?
-    public var bytes: Int?
-    public var pages: Int?
-    public var title: String?
-    public var author: String?
-    public var created: String?
-    public var status: String?
-    public var error: String?
-
-    enum CodingKeys: String, CodingKey {
-        case docId = "doc_id", source, sha256, bytes, pages, title, author, created, status, error
-    }
-}
-
 /// Builds `index/index.sqlite` from the chunks (and the ingest document list when present).
 ///
 /// Tables: `meta(key, value)`; `documents`; `chunks(id, chunk_id, doc_id, source, page, start_index, text,
@@ -166,11 +129,14 @@ public enum IndexBuilder {
                 INSERT OR REPLACE INTO documents(doc_id, source, sha256, bytes, pages, title, author, created, status, error)
                 VALUES (?,?,?,?,?,?,?,?,?,?)
                 """)
-            try JSONLReader.forEach(DocumentRecord.self, path: docs) { d, _ in
+            // Read leniently: fields absent in older files are stored as NULL.
+            try JSONLReader.forEach(Lenient<DocumentRecord>.self, path: docs) { lenient, _ in
+                let d = lenient.record
                 guard d.status != "duplicate" else { return }  // same bytes and doc_id as an earlier document
-                ins.bind(1, d.docId); ins.bind(2, d.source); ins.bind(3, d.sha256); ins.bind(4, d.bytes)
-                ins.bind(5, d.pages); ins.bind(6, d.title); ins.bind(7, d.author); ins.bind(8, d.created)
-                ins.bind(9, d.status); ins.bind(10, d.error)
+                ins.bind(1, d.docID); ins.bind(2, d.ifPresent(.source, d.source))
+                ins.bind(3, d.ifPresent(.sha256, d.sha256)); ins.bind(4, d.ifPresent(.bytes, Int(d.bytes)))
+                ins.bind(5, d.ifPresent(.pages, d.pages)); ins.bind(6, d.title); ins.bind(7, d.author)
+                ins.bind(8, d.created); ins.bind(9, d.ifPresent(.status, d.status)); ins.bind(10, d.error)
                 try ins.run()
                 summary.documents += 1
             }

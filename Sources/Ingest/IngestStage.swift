@@ -26,68 +26,7 @@ public enum IngestError: PipelineError {
     }
 }
 
-/// One record of `pages.jsonl.zst`.
-public struct PageRecord: Codable, Equatable, Sendable {
-    public var docID: String
-    public var source: String
-    public var page: Int
-    public var text: String
-
-    enum CodingKeys: String, CodingKey {
-        case docID = "doc_id", source, page, text
-    }
-
-    public init(docID: String, source: String, page: Int, text: String) {
-        self.docID = docID; self.source = source; self.page = page; self.text = text
-    }
-}
-
-/// One record of `documents.jsonl.zst`.
-public struct DocumentRecord: Codable, Equatable, Sendable {
-    public var docID: String
-    public var source: String
-    public var sha256: String
-    public var bytes: Int64
-    public var pages: Int
-    public var title: String?
-    public var author: String?
-    public var created: String?
-    /// `ok`, `skipped`, or `duplicate` (the same bytes as an earlier input: no pages of its own).
-    public var status: String
-    public var error: String?
-    /// For a duplicate: the source of the first input with the same sha256, in input order.
-    public var duplicateOf: String?
-
-    enum CodingKeys: String, CodingKey {
-        case docID = "doc_id", source, sha256, bytes, pages, title, author, created, status, error
-        case duplicateOf = "duplicate_of"
-    }
-
-    public init(docID: String, source: String, sha256: String, bytes: Int64, pages: Int, title: String?,
-                author: String?, created: String?, status: String, error: String?) {
-        self.docID = docID; self.source = source; self.sha256 = sha256; self.bytes = bytes; self.pages = pages
-        self.title = title; self.author = author; self.created = created; self.status = status; self.error = error
-    }
-
-    /// Every field is written, null included.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(docID, forKey: .docID)
-        try c.encode(source, forKey: .source)
-        try c.encode(sha256, forKey: .sha256)
-        try c.encode(bytes, forKey: .bytes)
-        try c.encode(pages, forKey: .pages)
-        try c.encode(title, forKey: .title)
-        try c.encode(author, forKey: .author)
-        try c.encode(created, forKey: .created)
-        try c.encode(status, forKey: .status)
-        try c.encode(error, forKey: .error)
-        try c.encodeIfPresent(duplicateOf, forKey: .duplicateOf)  // only duplicates carry it
-    }
-
-    /// A later input with the same bytes as an earlier one.
-    public var isDuplicate: Bool { status == "duplicate" }
-
+extension DocumentRecord {
     /// A skip that says nothing about the file itself (a worker crash or time-out): retried by the next run.
     var isTransient: Bool {
         status == "skipped" && (error?.hasPrefix(IngestStage.transientPrefixes.0) == true

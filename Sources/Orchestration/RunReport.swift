@@ -261,16 +261,23 @@ public enum RunReport {
             let lengths = fieldLengths(m, dir: dir, field: "answer", skip: "rejects.jsonl.zst")
             if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
         case "chunk":
-            let lengths = fieldLengths(m, dir: dir, field: "text")
+            let lengths = fieldLengths(m, dir: dir, record: Lenient<ChunkRecord>.self) { $0.record.text }
             if !lengths.isEmpty { h += "<h3>Chunk length (characters)</h3>" + SVG.histogram(lengths, bins: 20, xLabel: "characters") }
         default: break
         }
-        // Training curves (pretrain, sft, grpo, eval): every numeric field of metrics.jsonl.zst over "step".
+        // Training curves (pretrain, sft, grpo): every logged value of metrics.jsonl.zst over its step.
         if m.outputs.contains(where: { $0.path == "metrics.jsonl.zst" }) {
             var series: [String: [(Double, Double)]] = [:]
-            try? JSONLReader.forEachLine(path: dir + "/metrics.jsonl.zst") { obj in
-                guard let step = (obj["step"] as? NSNumber)?.doubleValue else { return }
-                for (k, v) in obj where k != "step" { if let n = v as? NSNumber { series[k, default: []].append((step, n.doubleValue)) } }
+            func read<R: StepMetrics>(_ type: R.Type) {
+                try? JSONLReader.forEachReadable(R.self, path: dir + "/metrics.jsonl.zst") { r in
+                    for (k, v) in r.logged { series[k, default: []].append((Double(r.step), v)) }
+                }
+            }
+            switch folder {
+            case "pretrain": read(PretrainMetrics.self)
+            case "sft": read(SFTMetrics.self)
+            case "grpo": read(GRPOMetrics.self)
+            default: break
             }
             // Losses share one chart (train and validation), the other metrics get one each.
             let losses = series.keys.filter { $0.hasSuffix("loss") }
@@ -287,20 +294,21 @@ public enum RunReport {
     static func ingestSection(_ dir: String) -> String {
         var ok = 0, pages = 0, duplicates = 0
         var skipped: [(String, String)] = []
-        try? JSONLReader.forEachLine(path: dir + "/documents.jsonl.zst") { obj in
-            if (obj["status"] as? String) == "ok" {
+        try? JSONLReader.forEachReadable(Lenient<DocumentRecord>.self, path: dir + "/documents.jsonl.zst") {
+            let d = $0.record
+            if d.status == "ok" {
                 ok += 1
-                pages += (obj["pages"] as? NSNumber)?.intValue ?? 0
-            } else if (obj["status"] as? String) == "duplicate" {
+                pages += d.pages
+            } else if d.status == "duplicate" {
                 duplicates += 1
             } else {
-                skipped.append((obj["source"] as? String ?? "?", obj["error"] as? String ?? "skipped"))
+                skipped.append((d.ifPresent(.source, d.source) ?? "?", d.error ?? "skipped"))
             }
         }
         var characters = 0
         var perPage: [Double] = []
-        try? JSONLReader.forEachLine(path: dir + "/pages.jsonl.zst") { obj in
-            let n = (obj["text"] as? String)?.count ?? 0
+        try? JSONLReader.forEachReadable(Lenient<PageRecord>.self, path: dir + "/pages.jsonl.zst") {
+            let n = $0.record.text.count
             characters += n
             perPage.append(Double(n))
         }
@@ -317,6 +325,18 @@ public enum RunReport {
     }
 
     /// The length in code points (Python's `len`) of a string field of every record of the stage's JSON Lines outputs.
+    static func fieldLengths<R: Decodable>(_ m: Manifest, dir: String, record: R.Type, skip: String? = nil,
+                                           _ field: (R) -> String) -> [Double] {
+        var lengths: [Double] = []
+        for f in m.outputs where f.path.hasSuffix(".jsonl.zst") && f.path != skip {
+            try? JSONLReader.forEachReadable(R.self, path: dir + "/" + f.path) {
+                lengths.append(Double(field($0).unicodeScalars.count))
+            }
+        }
+        return lengths
+    }
+
+    /// `fieldLengths` of the gsm8k records' `answer`, read as dictionaries until `GSM8KRecord` is a Core record.
     static func fieldLengths(_ m: Manifest, dir: String, field: String, skip: String? = nil) -> [Double] {
         var lengths: [Double] = []
         for f in m.outputs where f.path.hasSuffix(".jsonl.zst") && f.path != skip {
@@ -329,14 +349,13 @@ public enum RunReport {
 
     /// The last logged group of GRPO completions: prompt end, answer, each completion with its reward and advantage.
     static func grpoSamples(_ dir: String) -> String {
-        var last: [String: Any]? = nil
-        try? JSONLReader.forEachLine(path: dir + "/samples.jsonl.zst") { last = $0 }
-        guard let s = last, let completions = s["completions"] as? [String] else { return "" }
-        let rewards = (s["rewards"] as? [NSNumber])?.map(\.doubleValue) ?? []
-        let advantages = (s["advantages"] as? [NSNumber])?.map(\.doubleValue) ?? []
-        let prompt = String((s["prompt"] as? String ?? "").suffix(300))
-        var h = "<h3>Sample completions (step \((s["step"] as? NSNumber)?.intValue ?? 0), answer "
-            + "\(SVG.esc(s["answer"] as? String ?? ""))</h3><p class=muted>…\(SVG.esc(prompt))</p>"
+        var last: GRPOSampleRecord? = nil
+        try? JSONLReader.forEachReadable(GRPOSampleRecord.self, path: dir + "/samples.jsonl.zst") { last = $0 }
+        guard let s = last else { return "" }
+        let completions = s.completions, rewards = s.rewards, advantages = s.advantages
+        let prompt = String(s.prompt.suffix(300))
+        var h = "<h3>Sample completions (step \(s.step), answer "
+            + "\(SVG.esc(s.answer))</h3><p class=muted>…\(SVG.esc(prompt))</p>"
         h += "<table><tr><th>#</th><th>reward</th><th>advantage</th><th>completion</th></tr>"
         for (i, c) in completions.prefix(4).enumerated() {
             let r = i < rewards.count ? SVG.num(rewards[i]) : "", a = i < advantages.count ? SVG.num(advantages[i]) : ""
@@ -356,23 +375,20 @@ public enum RunReport {
     static func evalSection(_ dir: String) -> String {
         var h = ""
         if let bytes = try? ByteReader(path: dir + "/summary.json").readAll(),
-           let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] {
-            let n = { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? 0 }
-            h += "<p>\((obj["questions"] as? NSNumber)?.intValue ?? 0) questions: mean total reward <b>"
-                + String(format: "%.3f", n("reward")) + "</b> (std " + String(format: "%.3f", n("reward_std"))
-                + "), accuracy <b>" + String(format: "%.1f%%", 100 * n("accuracy")) + "</b>, exact format "
-                + String(format: "%.1f%%", 100 * n("format_exact")) + ", " + String(format: "%.1f", n("mean_completion_tokens"))
+           let e = try? JSONDecoder().decode(EvalSummary.self, from: Data(bytes)) {
+            h += "<p>\(e.questions) questions: mean total reward <b>"
+                + String(format: "%.3f", e.reward) + "</b> (std " + String(format: "%.3f", e.rewardStd)
+                + "), accuracy <b>" + String(format: "%.1f%%", 100 * e.accuracy) + "</b>, exact format "
+                + String(format: "%.1f%%", 100 * e.formatExact) + ", " + String(format: "%.1f", e.meanCompletionTokens)
                 + " tokens per answer.</p>"
-            if let means = obj["means"] as? [String: Any] {
-                let short = { (k: String) in k.replacingOccurrences(of: "rewards/", with: "").replacingOccurrences(of: "/mean", with: "") }
-                h += SVG.bars(means.keys.sorted().map { (short($0), (means[$0] as? NSNumber)?.doubleValue ?? 0) })
+            let short = { (k: String) in
+                k.replacingOccurrences(of: "rewards/", with: "").replacingOccurrences(of: "/mean", with: "")
             }
+            h += SVG.bars(e.means.keys.sorted().map { (short($0), e.means[$0]!) })
         }
         var samples: [(String, String, Double)] = []
-        try? JSONLReader.forEachLine(path: dir + "/completions.jsonl.zst") { obj in
-            if samples.count < 3 {
-                samples.append((obj["id"] as? String ?? "", obj["completion"] as? String ?? "", (obj["reward"] as? NSNumber)?.doubleValue ?? 0))
-            }
+        try? JSONLReader.forEachReadable(EvalCompletion.self, path: dir + "/completions.jsonl.zst") { c in
+            if samples.count < 3 { samples.append((c.id, c.completion, c.reward)) }
         }
         if !samples.isEmpty {
             h += "<h3>Sample answers</h3><table><tr><th>id</th><th>reward</th><th>completion</th></tr>"
@@ -386,7 +402,7 @@ public enum RunReport {
 
     static func vocabTokens(_ path: String) -> [Int]? {
         guard FileSystem.exists(path), let bytes = try? ByteReader(path: path).readAll(),
-              let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else { return nil }
-        return obj.keys.map { $0.unicodeScalars.count }
+              let vocab = try? JSONDecoder().decode([String: Int].self, from: Data(bytes)) else { return nil }
+        return vocab.keys.map { $0.unicodeScalars.count }
     }
 }

@@ -23,37 +23,13 @@ public enum EvalStage {
     }
 
     /// What the eval stage measured (also `summary.json`).
-    public struct Summary: Codable, Equatable, Sendable {
-        public var questions: Int
-        public var reward: Double
-        public var rewardStd: Double
-        public var accuracy: Double
-        public var means: [String: Double]
-        /// Share of completions whose format matches exactly (`match_format_exactly` > 0).
-        public var formatExact: Double
-        public var meanCompletionTokens: Double
-        public var model: String
-        public var adapter: String?
-
-        enum CodingKeys: String, CodingKey {
-            case questions, reward, accuracy, means, model, adapter
-            case rewardStd = "reward_std", formatExact = "format_exact", meanCompletionTokens = "mean_completion_tokens"
-        }
-    }
+    public typealias Summary = EvalSummary
 
     struct Question: Decodable {
         let id: String
         let answer: String
         let promptText: String
         enum CodingKeys: String, CodingKey { case id, answer, promptText = "prompt_text" }
-    }
-
-    struct Completion: Encodable {
-        let id: String
-        let completion: String
-        let tokens: Int
-        let rewards: [String: Double]
-        let reward: Double
     }
 
     /// Runs the stage; nil when up to date. `modelInputs` are the files that define the model (and adapter), so
@@ -91,7 +67,7 @@ public enum EvalStage {
         sampling.maxNewTokens = min(o.maxNewTokens, context - 1)
         sampling.eosTokenId = model.config.eosTokenId
 
-        let writer = try JSONLWriter<Completion>(path: run.output("completions.jsonl.zst"))
+        let writer = try JSONLWriter<EvalCompletion>(path: run.output("completions.jsonl.zst"))
         var summary = RewardSummary()
         var totals: [Double] = []
         var formatExact = 0, tokenSum = 0
@@ -116,7 +92,8 @@ public enum EvalStage {
                 tokenSum += ids.count
                 var named: [String: Double] = [:]
                 for (f, v) in zip(RewardFunction.allCases, scores) { named[f.name] = v }
-                try writer.write(Completion(id: q.id, completion: text, tokens: ids.count, rewards: named, reward: total))
+                try writer.write(EvalCompletion(id: q.id, completion: text, tokens: ids.count, rewards: named,
+                                                reward: total))
             }
             progress.advance(by: group.count)
             start += group.count

@@ -46,16 +46,6 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
     }
 }
 
-/// One logged group of completions (`samples.jsonl.zst`).
-public struct GRPOSampleRecord: Codable, Equatable, Sendable {
-    public var step: Int
-    public var prompt: String
-    public var answer: String
-    public var completions: [String]
-    public var rewards: [Double]
-    public var advantages: [Double]
-}
-
 /// Resumable state (`trainer_state.json`).
 struct GRPOState: Codable {
     var step: Int
@@ -79,7 +69,7 @@ public final class GRPOTrainer {
     public let optimizer: AdamW
     public let totalSteps: Int
     public private(set) var step = 0
-    public private(set) var metrics: [[String: Double]] = []
+    public private(set) var metrics: [GRPOMetrics] = []
     public private(set) var samples: [GRPOSampleRecord] = []
     let items: [GSM8KData.Item]
     let tokenizer: BPETokenizer
@@ -164,7 +154,7 @@ public final class GRPOTrainer {
 
     /// One optimizer step: sample, score, advantages, accumulated loss, AdamW. Returns the metrics record.
     @discardableResult
-    public func trainStep() throws -> [String: Double] {
+    public func trainStep() throws -> GRPOMetrics {
         let start = Date()
         let G = options.numGenerations, eos = model.config.eosTokenId
         let picked = nextItems(promptsPerStep)
@@ -203,21 +193,25 @@ public final class GRPOTrainer {
         optimizer.update(lr: lr)
         step += 1
         let accum = Double(options.gradAccum)
-        var rec: [String: Double] = ["step": Double(step), "epoch": Double(epoch) + Double(position) / Double(items.count),
-                                     "loss": lossSum, "grad_norm": Double(norm), "learning_rate": Double(lr),
-                                     "entropy": entSum / accum, "frac_reward_zero_std": Double(zeroStd.filter { $0 }.count) / Double(zeroStd.count),
-                                     "completions/mean_length": Double(genTokens) / Double(completions.count),
-                                     "completions/clipped_ratio": Double(completions.filter { $0.last != eos }.count) / Double(completions.count),
-                                     "generation_time": genTime, "step_time": Date().timeIntervalSince(start)]
-        if options.loss.beta != 0 { rec["kl"] = klSum / accum }
+        func logged(_ x: Double) -> Double? { x.isNaN ? nil : x }
+        var rec = GRPOMetrics(step: step)
+        rec.epoch = logged(Double(epoch) + Double(position) / Double(items.count))
+        rec.loss = logged(lossSum); rec.gradNorm = logged(Double(norm)); rec.learningRate = logged(Double(lr))
+        rec.entropy = logged(entSum / accum)
+        rec.fracRewardZeroStd = logged(Double(zeroStd.filter { $0 }.count) / Double(zeroStd.count))
+        rec.completionsMeanLength = logged(Double(genTokens) / Double(completions.count))
+        rec.completionsClippedRatio = logged(Double(completions.filter { $0.last != eos }.count)
+                                             / Double(completions.count))
+        rec.generationTime = logged(genTime)
+        rec.stepTime = logged(Date().timeIntervalSince(start))
+        if options.loss.beta != 0 { rec.kl = logged(klSum / accum) }
         for (f, fn) in RewardFunction.allCases.enumerated() {
             let col = perFunc.map { $0[f] ?? .nan }
-            rec["rewards/\(fn.rawValue)/mean"] = GRPOMath.nanMean(col[...])
-            rec["rewards/\(fn.rawValue)/std"] = GRPOMath.nanStd(col[...])
+            rec.rewardMeans[fn.rawValue] = logged(GRPOMath.nanMean(col[...]))
+            rec.rewardStds[fn.rawValue] = logged(GRPOMath.nanStd(col[...]))
         }
-        rec["reward"] = GRPOMath.nanMean(total[...])
-        rec["reward_std"] = GRPOMath.nanStd(total[...])
-        for (k, v) in rec where v.isNaN { rec[k] = nil }
+        rec.reward = logged(GRPOMath.nanMean(total[...]))
+        rec.rewardStd = logged(GRPOMath.nanStd(total[...]))
         metrics.append(rec)
         if options.sampleEvery > 0 && (step % options.sampleEvery == 0 || step == 1) {
             samples.append(GRPOSampleRecord(step: step, prompt: items[owners[0]].promptText, answer: items[owners[0]].answer,
@@ -239,7 +233,7 @@ public final class GRPOTrainer {
         let state = GRPOState(step: step, optimizerStep: optimizer.step, rng: rng, loraRNG: lora.rng, order: order,
                               position: position, epoch: epoch, options: options)
         try Checkpoint.writeState(state, to: dir)
-        let w = try JSONLWriter<[String: Double]>(path: dir + "/metrics.jsonl.zst")
+        let w = try JSONLWriter<GRPOMetrics>(path: dir + "/metrics.jsonl.zst")
         for m in metrics { try w.write(m) }
         try w.close()
         let s = try JSONLWriter<GRPOSampleRecord>(path: dir + "/samples.jsonl.zst")
@@ -261,7 +255,7 @@ public final class GRPOTrainer {
         }
         try optimizer.restore(step: st.optimizerStep, path: dir + "/optimizer.safetensors.zst")
         step = st.step; rng = st.rng; lora.rng = st.loraRNG; order = st.order; position = st.position; epoch = st.epoch
-        metrics = try JSONLReader.readAll([String: Double].self, path: dir + "/metrics.jsonl.zst")
+        metrics = try JSONLReader.readAll(GRPOMetrics.self, path: dir + "/metrics.jsonl.zst")
         samples = try JSONLReader.readAll(GRPOSampleRecord.self, path: dir + "/samples.jsonl.zst")
     }
 }
@@ -277,7 +271,8 @@ extension GPT2 {
 /// The `grpo` stage: trains, committing a complete resumable folder every --save-every steps and at the end.
 public enum GRPOStage {
     public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String, options o: GRPOOptions,
-                           resume: Bool, force: Bool, stopAfter: Int? = nil, report: (GRPOTrainer, [String: Double]) -> Void = { _, _ in }) throws -> GRPOTrainer? {
+                           resume: Bool, force: Bool, stopAfter: Int? = nil,
+                           report: (GRPOTrainer, GRPOMetrics) -> Void = { _, _ in }) throws -> GRPOTrainer? {
         var params = o.parameters
         params["model"] = modelDir
         var inputs = [dataPath] + Checkpoint.modelFiles(modelDir) + BPETokenizer.files(path: tokenizerPath)
@@ -316,7 +311,7 @@ public enum GRPOStage {
         while trainer.step < trainer.totalSteps {
             let m = try trainer.trainStep()
             try TrainError.checkFinite(stage: "grpo", step: trainer.step,
-                                       ["loss": Float(m["loss"] ?? 0), "gradient norm": Float(m["grad_norm"] ?? 0)])
+                                       ["loss": Float(m.loss ?? 0), "gradient norm": Float(m.gradNorm ?? 0)])
             report(trainer, m)
             progress.advance()
             if trainer.step % max(1, o.saveEvery) == 0 || trainer.step == trainer.totalSteps { try commit() }

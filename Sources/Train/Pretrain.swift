@@ -36,19 +36,6 @@ public struct PretrainOptions: Codable, Equatable, Sendable {
     }
 }
 
-/// One line of `metrics.jsonl.zst`. `tokens_per_s` is for progress lines only: it is not stored, so the
-/// artifacts of a seed are the same bytes on every run (and after a resume).
-public struct PretrainMetrics: Codable, Equatable, Sendable {
-    public var step: Int
-    public var train_loss: Float
-    public var val_loss: Float?
-    public var lr: Float
-    public var grad_norm: Float
-    public var tokens_per_s: Double = 0
-
-    enum CodingKeys: String, CodingKey { case step, train_loss, val_loss, lr, grad_norm }
-}
-
 /// What `--resume` needs besides the weights and moments.
 struct TrainerState: Codable {
     var step: Int

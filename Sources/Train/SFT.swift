@@ -49,18 +49,6 @@ public struct SFTExample: Equatable, Sendable {
     public init(prompt: [Int], completion: [Int]) { self.prompt = prompt; self.completion = completion }
 }
 
-/// One line of `sft/metrics.jsonl.zst`.
-public struct SFTMetrics: Codable, Equatable, Sendable {
-    public var step: Int
-    public var epoch: Double
-    public var loss: Float
-    public var learning_rate: Float
-    public var grad_norm: Float
-    /// Completion tokens that carried loss in this step.
-    public var num_tokens: Int
-    public var step_time: Double
-}
-
 /// A padded batch of causal-LM sequences: inputs, shifted targets (−100 where no loss) and the shape.
 struct PackedBatch {
     var tokens: [Int32]

@@ -43,7 +43,7 @@ final class IndexStoreTests: XCTestCase {
         try writeChunks(wd, v1)
         try FileSystem.makeDirectory(wd + "/ingest")
         let dw = try JSONLWriter<DocumentRecord>(path: wd + "/ingest/documents.jsonl.zst")
-        try dw.write(DocumentRecord(docId: "doc0", source: "doc0.pdf", sha256: "00", bytes: 10, pages: 3, title: "T",
+        try dw.write(DocumentRecord(docID: "doc0", source: "doc0.pdf", sha256: "00", bytes: 10, pages: 3, title: "T",
                                     author: nil, created: nil, status: "ok", error: nil))
         try dw.close()
 
@@ -110,7 +110,7 @@ final class IndexStoreTests: XCTestCase {
         func documents(_ wd: String) throws {
             try FileSystem.makeDirectory(wd + "/ingest")
             let dw = try JSONLWriter<DocumentRecord>(path: wd + "/ingest/documents.jsonl.zst")
-            try dw.write(DocumentRecord(docId: "doc0", source: "doc0.pdf", sha256: "00", bytes: 10, pages: 3, title: "T",
+            try dw.write(DocumentRecord(docID: "doc0", source: "doc0.pdf", sha256: "00", bytes: 10, pages: 3, title: "T",
                                         author: nil, created: nil, status: "ok", error: nil))
             try dw.close()
         }

@@ -154,7 +154,9 @@ final class GRPOTrainerTests: XCTestCase {
         let resumed = try XCTUnwrap(GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok,
                                                   options: options(), resume: true, force: false))
         XCTAssertEqual(resumed.step, 4)
-        func strip(_ m: [String: Double]) -> [String: Double] { m.filter { $0.key != "step_time" && $0.key != "generation_time" } }
+        func strip(_ m: GRPOMetrics) -> [String: Double] {
+            m.values.filter { $0.key != "step_time" && $0.key != "generation_time" }
+        }
         XCTAssertEqual(resumed.metrics.map(strip), full.metrics.map(strip))
         let a = try SafeTensors.read(path: w1.stageDir("grpo") + "/adapter_model.safetensors")
         let b = try SafeTensors.read(path: w2.stageDir("grpo") + "/adapter_model.safetensors")
