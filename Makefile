@@ -54,10 +54,13 @@ demo: setup model
 model: system-packages
 	bash scripts/get_model.sh models/all-MiniLM-L6-v2
 
-## test: the test suite (installs what the tests need first)
+## test: the test suite (installs what the tests need first), then the demo's artifacts compared with those of
+## COMPARE_BASE (the revision before the stage contract; built once into .build-compare/)
+COMPARE_BASE ?= 3322456
 test: system-packages model
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	SWIFT=$(SWIFT) bash scripts/compare_demo.sh $(COMPARE_BASE)
 
 ## venv: the Python reference tools for fixtures and benchmarks
 venv: $(VENV)/.ok
