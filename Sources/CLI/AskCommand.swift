@@ -34,7 +34,7 @@ struct AskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --file: write the answers here instead of stdout.", valueName: "file"))
     var output: String?
     @Option(name: .short, help: "Chunks to retrieve (default 4).") var k = 4
-    @Option(help: "hybrid, dense or bm25 (default hybrid).") var mode = "hybrid"
+    @Option(help: "hybrid, dense or bm25 (default hybrid).") var mode: SearchMode = .hybrid
     @Option(help: ArgumentHelp("GPT-2 model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
     @Option(help: ArgumentHelp("PEFT LoRA adapter applied to the model.", valueName: "dir")) var adapter: String?
     @Option(help: ArgumentHelp("Tokenizer of the GPT-2 (default <workdir>/tokenize).", valueName: "path"))
@@ -59,9 +59,6 @@ struct AskCommand: ParsableCommand {
         guard (question == nil) != (file == nil) else { throw ValidationError("give a question or --file, not both") }
         if output != nil, file == nil { throw ValidationError("--output goes with --file") }
         guard k >= 1 else { throw ValidationError("-k must be at least 1") }
-        guard SearchMode(rawValue: mode) != nil else {
-            throw ValidationError("--mode must be hybrid, dense or bm25, not \(mode)")
-        }
         guard maxNewTokens >= 1, batch >= 1 else { throw ValidationError("--max-new-tokens and --batch must be ≥ 1") }
         guard temperature >= 0, topK >= 0, topP > 0, topP <= 1 else {
             throw ValidationError("--temperature ≥ 0, --top-k ≥ 0, 0 < --top-p ≤ 1")
@@ -106,7 +103,7 @@ struct AskCommand: ParsableCommand {
             let group = questions[start..<min(start + batch, questions.count)]
             var fitted: [AskPrompt.Fitted] = [], ids: [[Int]] = []
             for q in group {
-                let hits = try index.search(q.question, k: k, mode: SearchMode(rawValue: mode)!, embed: embedder.embed)
+                let hits = try index.search(q.question, k: k, mode: mode, embed: embedder.embed)
                 let f = try prompt.fit(question: q.question, hits: hits, budget: budget) { tok.encode($0).count }
                 fitted.append(f)
                 ids.append(tok.encode(f.prompt))

@@ -4,6 +4,8 @@ import Foundation
 import Index
 import Metrics
 
+extension BLEUTokenizer: ExpressibleByArgument {}
+
 /// `pipeline score`: text metrics (the default subcommand, so `score --predictions …` works as before) and
 /// `score perplexity`. A group without options of its own, so its subcommands' `--model`, `--json` are theirs.
 struct ScoreGroup: ParsableCommand {
@@ -55,7 +57,7 @@ struct ScoreCommand: ParsableCommand {
     var metrics = "bleu,chrf,rouge,qa"
 
     @Option(help: ArgumentHelp("BLEU tokenizer: 13a, intl, char or none.", valueName: "name"))
-    var tokenize = "13a"
+    var tokenize: BLEUTokenizer = .thirteenA
 
     @Flag(help: "ROUGE with the Porter stemmer (rouge-score's use_stemmer=True).")
     var stem = false
@@ -76,9 +78,6 @@ struct ScoreCommand: ParsableCommand {
     var workdir: String?
 
     func validate() throws {
-        guard BLEUTokenizer(rawValue: tokenize) != nil else {
-            throw ValidationError("--tokenize must be 13a, intl, char or none")
-        }
         do { _ = try MetricName.parse(metrics) } catch let e as MetricsError { throw ValidationError(e.message) }
         if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw ValidationError("--name must be a plain file name (no '/', not starting with '.')")
@@ -95,7 +94,7 @@ struct ScoreCommand: ParsableCommand {
             embedding = SentenceEmbedding(name: embedder.modelName, dimension: embedder.dimension,
                                           embed: { embedder.embed($0) })
         }
-        let options = ScoreOptions(metrics: names, tokenizer: BLEUTokenizer(rawValue: tokenize)!, stem: stem,
+        let options = ScoreOptions(metrics: names, tokenizer: tokenize, stem: stem,
                                    perItem: perItem, embedding: embedding)
         let report = Scorer.score(items, options: options)
         let bytes = try JSON.encode(report)
