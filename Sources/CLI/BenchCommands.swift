@@ -9,7 +9,28 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Developer timings for Benchmarks/ (embedding, dense search).",
         shouldDisplay: false,
-        subcommands: [BenchEmbed.self, BenchDense.self])
+        subcommands: [BenchEmbed.self, BenchDense.self, BenchSHA256.self])
+}
+
+/// `pipeline bench sha256 FILE`: the manifests' file hashing (system libcrypto), best of three passes.
+struct BenchSHA256: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sha256", abstract: "Hash a file as the manifests do; print the digest and MB/s as JSON.")
+
+    @Argument(help: ArgumentHelp("The file.", valueName: "file"))
+    var file: String
+
+    func run() throws {
+        let bytes = Double(try FileManager.default.attributesOfItem(atPath: file)[.size] as? Int ?? 0)
+        var best = Double.infinity, digest = ""
+        for _ in 0..<3 {
+            let t = DispatchTime.now().uptimeNanoseconds
+            digest = try Hashing.sha256(path: file)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9)
+        }
+        print(String(format: "{\"sha256\": \"%@\", \"bytes\": %.0f, \"seconds\": %.4f, \"MBps\": %.1f}",
+                     digest, bytes, best, bytes / best / 1e6))
+    }
 }
 
 /// `pipeline bench embed FILE`: model load, tokenisation and encoding of every text of a chunks file, timed apart.
