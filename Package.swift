@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "Core", dependencies: [
             "CZstd", "CShims", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: optimizedInDebug),
         // Orchestration: pipeline.toml, the runner and the report; only the CLI uses it (TOMLKit lives here).
         .target(name: "Orchestration", dependencies: ["Core", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Ingest", dependencies: ["Core", "CPoppler"]),
