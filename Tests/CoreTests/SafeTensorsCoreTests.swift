@@ -50,7 +50,8 @@ final class SafeTensorsCoreTests: XCTestCase {
         for w in f32 { data += (0..<4).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } }
         let n = all.count
         let header = #"{"__metadata__":{"format":"pt"},"h":{"dtype":"F16","shape":[256,256],"data_offsets":[0,"#
-            + "\(2 * n)]}," + #""b":{"dtype":"BF16","shape":["# + "\(n)" + #"],"data_offsets":["# + "\(2 * n),\(4 * n)]},"
+            + "\(2 * n)]}," + #""b":{"dtype":"BF16","shape":["# + "\(n)" + #"],"data_offsets":["#
+            + "\(2 * n),\(4 * n)]},"
             + #""f":{"dtype":"F32","shape":[6],"data_offsets":["# + "\(4 * n),\(4 * n + 24)]}}"
         var bytes: [UInt8] = []
         for i in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: header.utf8.count >> (8 * i))) }
