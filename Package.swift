@@ -33,7 +33,7 @@ let package = Package(
             "CZstd", "CShims", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
             argumentParser,
-        ]),
+        ], swiftSettings: optimizedInDebug),
         // Orchestration: pipeline.toml, the runner and the report; only the CLI uses it (TOMLKit lives here).
         .target(name: "Orchestration", dependencies: [
             "Core", "Ingest", "Tokenize", "Index", "Train",

@@ -146,6 +146,11 @@ public enum PythonText {
         out.append(0x22)
     }
 
+    /// `appendJSONString` of text given as its UTF-8 bytes (a tokenizer's token, say).
+    public static func appendJSONString(utf8 bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBufferPointer { appendJSONString(utf8: $0, to: &out) }
+    }
+
     /// `appendJSONString` of text given as Unicode code points.
     public static func appendJSONString(codePoints s: ArraySlice<UInt32>, to out: inout [UInt8]) {
         out.append(0x22)

@@ -40,16 +40,17 @@ enum FuzzTarget: String, CaseIterable {
         return path
     }
 
-    /// Index's reader on the input as a file and on the well-formed file `Structured` builds from it: the
-    /// header, then every tensor as Floats.
+    /// The on-demand reader (Index's embedder uses it) on the input as a file and on the well-formed file
+    /// `Structured` builds from it: the header, then every tensor as Floats.
     static func safetensorsIndex(_ bytes: [UInt8]) {
         for input in [bytes, Structured.safetensors(from: bytes)] {
-            guard let st = try? Index.SafeTensors(path: file("index.safetensors", input)) else { continue }
+            guard let st = try? Core.SafeTensors(path: file("index.safetensors", input)) else { continue }
             for name in st.entries.keys.sorted() { _ = try? st.floats(name) }
         }
     }
 
-    /// Train's readers, on the input and on the file `Structured` builds from it.
+    /// The whole-file and streaming readers (Train's checkpoints use them), on the input and on the file
+    /// `Structured` builds from it.
     static func safetensorsTrain(_ bytes: [UInt8]) {
         safetensorsTrainOne(bytes)
         safetensorsTrainOne(Structured.safetensors(from: bytes))
@@ -57,11 +58,11 @@ enum FuzzTarget: String, CaseIterable {
 
     /// The in-memory parser and the streaming one (into a scratch buffer bounded by the input).
     static func safetensorsTrainOne(_ bytes: [UInt8]) {
-        _ = try? Train.SafeTensors.parse(bytes, path: "fuzz")
+        _ = try? Core.SafeTensors.parse(bytes, path: "fuzz")
         let limit = bytes.count
         var scratch: [UnsafeMutablePointer<Float>] = []
         defer { scratch.forEach { $0.deallocate() } }
-        _ = try? Train.SafeTensors.stream(path: file("train.safetensors", bytes)) { _, shape in
+        _ = try? Core.SafeTensors.stream(path: file("train.safetensors", bytes)) { _, shape in
             // The caller's buffer has exactly shape's elements; a shape larger than the input cannot be filled.
             var count = 1
             for d in shape {

@@ -1,6 +1,7 @@
 import COpenBLAS
 import Core
 import Foundation
+import Tokenize
 
 /// How token vectors become one sentence vector (from `1_Pooling/config.json`).
 public enum Pooling: String, Sendable {

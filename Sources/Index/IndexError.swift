@@ -4,8 +4,6 @@ import Core
 public enum IndexError: PipelineError {
     /// A model folder file is missing or malformed.
     case model(path: String, reason: String)
-    /// A safetensors file is malformed.
-    case safetensors(path: String, reason: String)
     /// An SQLite call failed.
     case sqlite(path: String, reason: String)
     /// An input record is unusable.
@@ -16,7 +14,6 @@ public enum IndexError: PipelineError {
     public var message: String {
         switch self {
         case let .model(path, reason): return "\(path): \(reason)"
-        case let .safetensors(path, reason): return "\(path): not a usable safetensors file: \(reason)"
         case let .sqlite(path, reason): return "\(path): sqlite: \(reason)"
         case let .badInput(path, line, reason): return "\(path):\(line): \(reason)"
         case let .search(text): return text

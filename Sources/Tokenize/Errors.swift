@@ -8,6 +8,8 @@ public enum TokenizeError: PipelineError {
     case unknownId(Int)
     case badTokenFile(path: String, reason: String)
     case invalidOption(String)
+    /// A WordPiece (BERT) tokenizer file of a model folder is missing or malformed.
+    case wordPiece(path: String, reason: String)
 
     public var message: String {
         switch self {
@@ -21,6 +23,8 @@ public enum TokenizeError: PipelineError {
             return "\(path): not a token file: \(reason)"
         case let .invalidOption(text):
             return text
+        case let .wordPiece(path, reason):
+            return "\(path): \(reason)"
         }
     }
 

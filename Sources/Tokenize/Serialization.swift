@@ -1,12 +1,6 @@
 import Core
 import Foundation
 
-/// JSON text as `serde_json` writes it (`"`, `\` and control characters escaped, everything else raw UTF-8): the
-/// project's one JSON string writer.
-func jsonString(_ bytes: [UInt8], into out: inout [UInt8]) {
-    bytes.withUnsafeBufferPointer { PythonText.appendJSONString(utf8: $0, to: &out) }
-}
-
 extension TrainedBPE {
     /// `tokenizer.json` byte for byte as `Tokenizer.save()` of `tokenizers` 0.23 writes it for this model
     /// (pretty-printed, two-space indent, no final newline).
@@ -22,7 +16,7 @@ extension TrainedBPE {
             s(first ? "\n" : ",\n")
             first = false
             s("    {\n      \"id\": \(id),\n      \"content\": ")
-            jsonString(Array(t.utf8), into: &o)
+            PythonText.appendJSONString(t, to: &o)
             s(",\n      \"single_word\": false,\n      \"lstrip\": false,\n      \"rstrip\": false,\n")
             s("      \"normalized\": false,\n      \"special\": true\n    }")
         }
@@ -36,7 +30,7 @@ extension TrainedBPE {
         s("    \"ignore_merges\": false,\n    \"vocab\": {")
         for (id, t) in tokens.enumerated() {
             s(id == 0 ? "\n      " : ",\n      ")
-            jsonString(t, into: &o)
+            PythonText.appendJSONString(utf8: t, to: &o)
             s(": \(id)")
         }
         s(tokens.isEmpty ? "}" : "\n    }")
@@ -44,9 +38,9 @@ extension TrainedBPE {
         let ms = serializedMerges
         for (i, m) in ms.enumerated() {
             s(i == 0 ? "\n      [\n        " : ",\n      [\n        ")
-            jsonString(tokens[Int(m.0)], into: &o)
+            PythonText.appendJSONString(utf8: tokens[Int(m.0)], to: &o)
             s(",\n        ")
-            jsonString(tokens[Int(m.1)], into: &o)
+            PythonText.appendJSONString(utf8: tokens[Int(m.1)], to: &o)
             s("\n      ]")
         }
         s(ms.isEmpty ? "]" : "\n    ]")
@@ -59,7 +53,7 @@ extension TrainedBPE {
         var o: [UInt8] = [0x7B]
         for (id, t) in tokens.enumerated() {
             if id > 0 { o.append(0x2C) }
-            jsonString(t, into: &o)
+            PythonText.appendJSONString(utf8: t, to: &o)
             o.append(0x3A)
             o.append(contentsOf: Array(String(id).utf8))
         }

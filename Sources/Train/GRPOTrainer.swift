@@ -62,7 +62,7 @@ struct GRPOState: Codable {
 /// completions (batch × grad_accum / G prompts, each repeated G times) is sampled with the KV cache, scored by
 /// the four GSM8K reward functions, turned into group advantages, shuffled and split into grad_accum
 /// micro-batches whose losses are accumulated into one AdamW step.
-public final class GRPOTrainer {
+public final class GRPOTrainer: ResumableTrainer {
     public let options: GRPOOptions
     public let model: GPT2
     public let lora: LoRA
@@ -277,47 +277,20 @@ public enum GRPOStage {
         params["model"] = modelDir
         var inputs = [dataPath] + Checkpoint.modelFiles(modelDir) + BPETokenizer.files(path: tokenizerPath)
         if let a = o.adapter { inputs += ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } }
-        var resume = resume
-        if !resume, !force, let c = workdir.checkpoint("grpo", inputs: inputs, parameters: params) {
-            // Same inputs and options: finished, or an interrupted run's last checkpoint, which continues.
-            if c.step >= c.total { return nil }
-            log.info("grpo: an interrupted run with the same options stopped at step \(c.step); continuing it")
-            resume = true
-        }
+        let stage = CheckpointedStage(workdir: workdir, stage: "grpo", inputs: inputs, parameters: params)
+        guard let resume = stage.shouldResume(resume, force: force) else { return nil }
         let model = try Checkpoint.load(directory: modelDir)
         let tok = try BPETokenizer(path: tokenizerPath)
         let items = try GSM8KData.read(path: dataPath, limit: o.maxExamples)
         let trainer = try GRPOTrainer(model: model, items: items, tokenizer: tok, options: o, baseModelName: modelDir)
-        if resume {
-            let dir = workdir.stageDir("grpo")
-            if FileSystem.exists(dir + "/trainer_state.json") {
-                try trainer.restore(from: dir)
-                log.info("grpo: resuming at step \(trainer.step)")
-            } else {
-                log.warning("grpo: nothing to resume in \(dir); starting from step 0")
-            }
-        }
-        func commit() throws {
-            guard let run = try StageRun.begin(workdir: workdir, stage: "grpo", inputs: inputs, parameters: params, force: true) else { return }
-            try trainer.writeState(to: run.tempDir)
-            run.records["steps"] = trainer.step
-            run.records["total_steps"] = trainer.totalSteps
-            run.records["prompts"] = items.count
-            run.records["trainable_parameters"] = trainer.lora.parameterCount
-            try run.commit()
-        }
-        let progress = Progress("grpo", total: trainer.totalSteps, unit: "steps")
-        progress.advance(by: trainer.step)
-        while trainer.step < trainer.totalSteps {
+        if resume { try stage.restore(trainer) }
+        try stage.train(trainer, total: trainer.totalSteps, saveEvery: o.saveEvery, stopAfter: stopAfter,
+                        records: ["prompts": items.count, "trainable_parameters": trainer.lora.parameterCount]) {
             let m = try trainer.trainStep()
             try TrainError.checkFinite(stage: "grpo", step: trainer.step,
                                        ["loss": Float(m.loss ?? 0), "gradient norm": Float(m.gradNorm ?? 0)])
             report(trainer, m)
-            progress.advance()
-            if trainer.step % max(1, o.saveEvery) == 0 || trainer.step == trainer.totalSteps { try commit() }
-            if let stopAfter, trainer.step >= stopAfter { break }
         }
-        progress.finish()
         return trainer
     }
 }

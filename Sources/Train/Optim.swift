@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// AdamW as torch.optim.AdamW computes it (foreach path, fp32): decoupled weight decay p ← p·(1 − lr·wd) on

@@ -64,7 +64,7 @@ public struct TokenData {
     public init(train: [UInt32], val: [UInt32], vocabSize: Int) { self.train = train; self.val = val; self.vocabSize = vocabSize }
 }
 
-public final class Pretrainer {
+public final class Pretrainer: ResumableTrainer {
     public let options: PretrainOptions
     public let model: GPT2
     public let optimizer: AdamW
@@ -189,46 +189,21 @@ public final class Pretrainer {
 public enum PretrainStage {
     public static func run(workdir: Workdir, tokensPath: String, options: PretrainOptions, resume: Bool, force: Bool,
                            stopAfter: Int? = nil, report: (PretrainMetrics) -> Void = { _ in }) throws -> Pretrainer? {
-        let params = options.parameters
-        var resume = resume
-        if !resume, !force, let c = workdir.checkpoint("pretrain", inputs: [tokensPath], parameters: params) {
-            // Same tokens and options: done, or an interrupted run's last checkpoint, which continues.
-            if c.step >= c.total { return nil }
-            log.info("pretrain: an interrupted run with the same options stopped at step \(c.step); continuing it")
-            resume = true
-        }
+        let stage = CheckpointedStage(workdir: workdir, stage: "pretrain", inputs: [tokensPath],
+                                      parameters: options.parameters)
+        guard let resume = stage.shouldResume(resume, force: force) else { return nil }
         let data = try TokenData(path: tokensPath, seq: options.seq, valFraction: options.valFraction)
         let trainer = try Pretrainer(options: options, data: data)
-        if resume {
-            let dir = workdir.stageDir("pretrain")
-            if FileSystem.exists(dir + "/trainer_state.json") {
-                try trainer.restore(from: dir)
-                log.info("pretrain: resuming at step \(trainer.step)")
-            } else {
-                log.warning("pretrain: nothing to resume in \(dir); starting from step 0")
-            }
-        }
-        func commit() throws {
-            guard let run = try StageRun.begin(workdir: workdir, stage: "pretrain", inputs: [tokensPath], parameters: params, force: true) else { return }
-            try trainer.writeState(to: run.tempDir)
-            run.records["steps"] = trainer.step
-            run.records["total_steps"] = options.steps
-            run.records["parameters"] = trainer.model.parameterCount
-            run.records["train_tokens"] = data.train.count
-            run.records["val_tokens"] = data.val.count
-            try run.commit()
-        }
-        let progress = Progress("pretrain", total: options.steps, unit: "steps")
-        progress.advance(by: trainer.step)
-        while trainer.step < options.steps {
+        if resume { try stage.restore(trainer) }
+        let records = ["parameters": trainer.model.parameterCount, "train_tokens": data.train.count,
+                       "val_tokens": data.val.count]
+        try stage.train(trainer, total: options.steps, saveEvery: options.saveEvery, stopAfter: stopAfter,
+                        records: records) {
             let m = trainer.trainStep()
-            try TrainError.checkFinite(stage: "pretrain", step: m.step, ["loss": m.train_loss, "gradient norm": m.grad_norm])
+            try TrainError.checkFinite(stage: "pretrain", step: m.step,
+                                       ["loss": m.train_loss, "gradient norm": m.grad_norm])
             report(m)
-            progress.advance()
-            if trainer.step % options.saveEvery == 0 || trainer.step == options.steps { try commit() }
-            if let stopAfter, trainer.step >= stopAfter { break }
         }
-        progress.finish()
         return trainer
     }
 }

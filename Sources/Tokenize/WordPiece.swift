@@ -7,15 +7,19 @@ import Foundation
 /// (greedy longest match with `##` continuations; a word longer than `maxInputCharsPerWord` or with an
 /// unmatched remainder becomes `[UNK]`). `encode` adds `[CLS]`/`[SEP]` and truncates to `maxLength` ids.
 public struct WordPieceTokenizer: Sendable {
+    /// Token → id.
     public let vocab: [String: Int32]
+    /// The ids of `[UNK]`, `[CLS]`, `[SEP]` and `[PAD]`.
     public let unkId: Int32
     public let clsId: Int32
     public let sepId: Int32
     public let padId: Int32
+    /// BertNormalizer's options (`lowercase`, `strip_accents`, `clean_text`, `handle_chinese_chars`).
     public var lowercase = true
     public var stripAccents = true
     public var cleanText = true
     public var handleChineseChars = true
+    /// WordPiece's prefix of a word's continuation pieces, and the longest word not read as `[UNK]`.
     public var continuingPrefix = "##"
     public var maxInputCharsPerWord = 100
     /// Special tokens matched in the raw text before normalisation, as [scalars] → id, longest first.
@@ -31,21 +35,24 @@ public struct WordPieceTokenizer: Sendable {
         }
     }
 
+    /// Reads a Hugging Face `tokenizer.json` of a WordPiece model with a BertNormalizer.
     public init(tokenizerJSON path: String) throws {
         guard let data = FileManager.default.contents(atPath: path),
               let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw IndexError.model(path: path, reason: "not a JSON object")
+            throw TokenizeError.wordPiece(path: path, reason: "not a JSON object")
         }
         guard let model = root["model"] as? [String: Any], (model["type"] as? String) == "WordPiece",
               let v = model["vocab"] as? [String: Int] else {
-            throw IndexError.model(path: path, reason: "model is not a WordPiece model with a vocab")
+            throw TokenizeError.wordPiece(path: path, reason: "model is not a WordPiece model with a vocab")
         }
         var vocab: [String: Int32] = [:]
         vocab.reserveCapacity(v.count)
         for (k, id) in v { vocab[k] = Int32(id) }
         var added: [([Unicode.Scalar], Int32)] = []
         for item in root["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let content = item["content"] as? String, let id = item["id"] as? Int, !content.isEmpty else { continue }
+            guard let content = item["content"] as? String, let id = item["id"] as? Int, !content.isEmpty else {
+                continue
+            }
             // Only verbatim-matched special tokens (normalized = false) are supported, as in every BERT model.
             if (item["normalized"] as? Bool) == true { continue }
             added.append((Array(content.unicodeScalars), Int32(id)))
@@ -57,7 +64,8 @@ public struct WordPieceTokenizer: Sendable {
         if let m = model["max_input_chars_per_word"] as? Int { maxInputCharsPerWord = m }
         if let n = root["normalizer"] as? [String: Any] {
             guard (n["type"] as? String) == "BertNormalizer" else {
-                throw IndexError.model(path: path, reason: "normalizer \(n["type"] ?? "?") is not BertNormalizer")
+                throw TokenizeError.wordPiece(path: path,
+                                              reason: "normalizer \(n["type"] ?? "?") is not BertNormalizer")
             }
             lowercase = (n["lowercase"] as? Bool) ?? true
             cleanText = (n["clean_text"] as? Bool) ?? true
@@ -66,9 +74,10 @@ public struct WordPieceTokenizer: Sendable {
         }
     }
 
+    /// Reads a BERT `vocab.txt` (one token per line, id = line number) and its `tokenizer_config.json`.
     public init(vocabTXT path: String, config: String) throws {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw IndexError.model(path: path, reason: "no tokenizer.json and no readable vocab.txt")
+            throw TokenizeError.wordPiece(path: path, reason: "no tokenizer.json and no readable vocab.txt")
         }
         var vocab: [String: Int32] = [:]
         var n: Int32 = 0
@@ -91,7 +100,7 @@ public struct WordPieceTokenizer: Sendable {
 
     init(vocab: [String: Int32], unk: String, added: [([Unicode.Scalar], Int32)], path: String) throws {
         func id(_ s: String) throws -> Int32 {
-            guard let i = vocab[s] else { throw IndexError.model(path: path, reason: "vocabulary has no \(s)") }
+            guard let i = vocab[s] else { throw TokenizeError.wordPiece(path: path, reason: "vocabulary has no \(s)") }
             return i
         }
         self.vocab = vocab
@@ -256,7 +265,9 @@ public struct WordPieceTokenizer: Sendable {
 
     static func isPunctuation(_ c: Unicode.Scalar) -> Bool {
         let v = c.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) { return true }
+        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) {
+            return true
+        }
         if v < 0x80 { return false }
         switch c.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
