@@ -36,12 +36,15 @@ let package = Package(
         // Orchestration: pipeline.toml, the runner and the report; only the CLI uses it (TOMLKit lives here).
         .target(name: "Orchestration", dependencies: ["Core", .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Ingest", dependencies: ["Core", "CPoppler"]),
+        // GSM8K's domain: rows → records, the prompt format, answer extraction, the four rewards, synth-gsm8k.
+        .target(name: "GSM8K", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .target(name: "Tokenize", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS"], swiftSettings: optimizedInDebug),
-        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS"], swiftSettings: optimizedInDebug),
+        .target(name: "Train", dependencies: ["Core", "GSM8K", "Tokenize", "COpenBLAS"],
+                swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
-            "Core", "Orchestration", "Ingest", "Tokenize", "Index", "Train", "Metrics",
+            "Core", "Orchestration", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -50,9 +53,10 @@ let package = Package(
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "Core"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "GSM8KTests", dependencies: ["GSM8K", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "GSM8K", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Core"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import GSM8K
 import Tokenize
 import Train
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
-import Ingest
+import GSM8K
 
 /// The reasoning/solution marker options shared by `gsm8k` and `reward`.
 struct MarkerOptions: ParsableArguments {

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import GSM8K
 import Tokenize
 
 /// The `eval` stage: greedy completions of held-out GSM8K questions, scored with the four reward functions.
