@@ -1,3 +1,5 @@
+import Core
+
 /// The reasoning/solution markers of the reference GRPO notebooks, shared by the `gsm8k` stage (prompts and
 /// targets) and the reward functions.
 public struct ReasoningMarkers: Codable, Equatable, Sendable {
@@ -42,17 +44,6 @@ public struct ReasoningMarkers: Codable, Equatable, Sendable {
             return "marker \(name) must not be empty"
         }
         return nil
-    }
-}
-
-/// One chat message, as in the `prompt` field of GSM8K records (`{"role": …, "content": …}`).
-public struct ChatMessage: Codable, Equatable, Sendable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
     }
 }
 

@@ -9,11 +9,6 @@ public enum GSM8KReader {
         case bad(reason: String)
     }
 
-    struct Fields: Decodable {
-        let question: String
-        let answer: String
-    }
-
     /// Calls `body(row, line, rowIndex)` for every row: every non-blank line of a JSON Lines file, every element
     /// of a JSON array file. Returns the number of rows. A JSON array that is not closed is an error.
     @discardableResult
@@ -43,7 +38,7 @@ public enum GSM8KReader {
         for b in bytes where !isJSONSpace(b) { first = b; break }
         let data = Data(buffer: bytes)
         do {
-            let f = try JSONDecoder().decode(Fields.self, from: data)
+            let f = try JSONDecoder().decode(GSM8KRow.self, from: data)
             return .ok(question: f.question, answer: f.answer)
         } catch DecodingError.dataCorrupted {
             return .bad(reason: "invalid JSON")

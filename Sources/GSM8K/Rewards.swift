@@ -297,7 +297,6 @@ public enum RewardError: PipelineError {
 
 /// Scores files of completions (`{"id": …, "completion": …}` per line) against GSM8K records.
 public enum RewardScoring {
-    struct AnswerRecord: Decodable { let id: String; let answer: String }
     struct CompletionRecord: Decodable { let id: String; let completion: String }
 
     /// The records file a `--data` argument names: the path itself when it is a file, else the path with
@@ -322,7 +321,8 @@ public enum RewardScoring {
     /// id → answer of a GSM8K records file.
     public static func answers(data path: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        try JSONLReader.forEach(AnswerRecord.self, path: path) { r, _ in
+        let decoder = GSM8KRecord.decoder(requiring: [.id, .answer])
+        try JSONLReader.forEach(GSM8KRecord.self, path: path, decoder: decoder) { r, _ in
             if out[r.id] == nil { out[r.id] = r.answer }
         }
         return out

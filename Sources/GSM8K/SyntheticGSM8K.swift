@@ -31,10 +31,7 @@ public struct SyntheticGSM8K: Sendable {
     }
 
     /// One GSM8K row.
-    public struct Row: Codable, Equatable, Sendable {
-        public var question: String
-        public var answer: String
-    }
+    public typealias Row = GSM8KRow
 
     /// `train` then `test` rows: `train + test` distinct questions, in generation order. Throws when the number
     /// range cannot give that many distinct questions.

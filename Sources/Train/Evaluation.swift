@@ -42,13 +42,6 @@ public enum EvalStage {
         }
     }
 
-    struct Question: Decodable {
-        let id: String
-        let answer: String
-        let promptText: String
-        enum CodingKeys: String, CodingKey { case id, answer, promptText = "prompt_text" }
-    }
-
     struct Completion: Encodable {
         let id: String
         let completion: String
@@ -68,8 +61,9 @@ public enum EvalStage {
         if let adapterName { parameters["adapter"] = adapterName }
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [data] + modelInputs + tokenizerInputs,
                                            parameters: parameters, force: force) else { return nil }
-        var questions: [Question] = []
-        try JSONLReader.forEach(Question.self, path: data) { q, _ in
+        var questions: [GSM8KRecord] = []
+        let decoder = GSM8KRecord.decoder(requiring: [.id, .answer, .promptText])
+        try JSONLReader.forEach(GSM8KRecord.self, path: data, decoder: decoder) { q, _ in
             if o.limit == 0 || questions.count < o.limit { questions.append(q) }
         }
         guard !questions.isEmpty else { throw CoreError.corrupt(path: data, reason: "no GSM8K records to evaluate") }
