@@ -51,7 +51,7 @@ struct EvalCommand: ParsableCommand {
         let modelDir = model ?? work.stageDir("pretrain")
         let net = try ModelSupport.loadModel(modelDir)
         if let adapter { try LoRA.load(directory: adapter, into: net) }
-        let dataPath = try RewardScoring.resolveData(data ?? work.stageDir("gsm8k") + "/test")
+        let dataPath = try GSM8KStage.recordsFile(data ?? work.stageDir("gsm8k") + "/test")
         let tokPath = ModelSupport.tokenizerPath(explicit: tokenizer, modelDir: modelDir, work: work)
         let tok = try BPETokenizer(path: tokPath)
         var o = EvalStage.Options()

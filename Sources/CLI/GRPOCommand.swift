@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import GSM8K
 import Train
 
 struct GRPOCommand: ParsableCommand {
@@ -105,7 +106,7 @@ struct GRPOCommand: ParsableCommand {
         let modelDir = model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
         if let adapter, !FileSystem.isDirectory(adapter) { throw CoreError.notFound(path: adapter) }
-        let dataPath = try GSM8KData.resolve(data ?? work.stageDir("gsm8k") + "/train")
+        let dataPath = try GSM8KStage.recordsFile(data ?? work.stageDir("gsm8k") + "/train")
         let o = try options()
         let tok = ModelSupport.tokenizerPath(explicit: tokenizer, modelDir: modelDir, work: work)
         let t = try GRPOStage.run(workdir: work, modelDir: modelDir, dataPath: dataPath, tokenizerPath: tok, options: o,

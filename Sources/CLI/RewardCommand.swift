@@ -33,7 +33,7 @@ struct RewardCommand: ParsableCommand {
     @OptionGroup var markerOptions: MarkerOptions
 
     func run() throws {
-        let dataPath = try RewardScoring.resolveData(data)
+        let dataPath = try GSM8KStage.recordsFile(data)
         let base = RewardScoring.markers(forData: dataPath) ?? .standard
         let markers = try markerOptions.markers(over: base)
         markerOptions.warnAboutMetacharacters(markers)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import GSM8K
 import Train
 import Tokenize
 
@@ -85,7 +86,7 @@ struct SFTCommand: ParsableCommand {
         let work = global.work
         let modelDir = model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
-        let dataPath = try GSM8KData.resolve(data ?? work.stageDir("gsm8k") + "/train")
+        let dataPath = try GSM8KStage.recordsFile(data ?? work.stageDir("gsm8k") + "/train")
         var o = SFTOptions()
         o.lora = try lora.options()
         o.epochs = epochs; o.maxSteps = maxSteps; o.batch = batch; o.gradAccum = gradAccum; o.lr = lr

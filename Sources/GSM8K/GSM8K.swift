@@ -6,12 +6,19 @@ public enum GSM8KError: PipelineError {
     case emptyInput(path: String)
     case malformed(path: String, line: Int, reason: String)
     case usage(String)
+    /// A `--data` path that names no records file; `splits` are the record files of a folder given instead.
+    case noRecords(path: String, splits: [String])
 
     public var message: String {
         switch self {
         case let .emptyInput(path): return "\(path): no GSM8K rows (the input is empty)"
         case let .malformed(path, line, reason): return "\(path):\(line): \(reason)"
         case let .usage(text): return text
+        case let .noRecords(path, splits) where !splits.isEmpty:
+            let list = splits.map { (path.hasSuffix("/") ? path : path + "/") + $0 }.joined(separator: ", ")
+            return "\(path): a folder, not a GSM8K records file (give a file, or one of its splits: \(list))"
+        case let .noRecords(path, _):
+            return "\(path): no GSM8K records file here (give a file, or a split such as artifacts/gsm8k/test)"
         }
     }
 

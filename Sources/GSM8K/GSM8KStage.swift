@@ -182,6 +182,25 @@ public enum GSM8KStage {
         return name
     }
 
+    /// The records file a `--data` argument names (`sft`, `grpo`, `eval`, `reward`): the path itself when it is a
+    /// file, else the split it names, with `.jsonl.zst` or `.jsonl` appended (`artifacts/gsm8k/test` →
+    /// `artifacts/gsm8k/test.jsonl.zst`). A folder is not a records file: the error lists its splits.
+    public static func recordsFile(_ path: String) throws -> String {
+        for candidate in [path, path + ".jsonl.zst", path + ".jsonl"]
+        where FileSystem.exists(candidate) && !FileSystem.isDirectory(candidate) {
+            return candidate
+        }
+        let splits = FileSystem.isDirectory(path) ? FileSystem.listFiles(path).compactMap(split(ofRecordsFile:)) : []
+        throw GSM8KError.noRecords(path: path, splits: splits)
+    }
+
+    /// The split a file of a stage folder holds (`train.jsonl.zst` → `train`), or nil (rejects, other files).
+    static func split(ofRecordsFile name: String) -> String? {
+        guard !name.contains("/"), name.hasSuffix(".jsonl.zst") || name.hasSuffix(".jsonl") else { return nil }
+        let split = splitName(for: name)
+        return split.isEmpty || split == "rejects" ? nil : split
+    }
+
     /// Checks the split names: `--split` only with one file, no two files with one name, names usable as file
     /// names.
     public static func splitNames(files: [String], split: String?) throws -> [String] {

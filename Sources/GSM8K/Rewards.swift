@@ -284,13 +284,11 @@ public struct RewardSummary: Equatable, Sendable {
 public enum RewardError: PipelineError {
     case unknownID(path: String, line: Int, id: String, data: String)
     case noCompletions(path: String)
-    case noData(String)
 
     public var message: String {
         switch self {
         case let .unknownID(path, line, id, data): return "\(path):\(line): id '\(id)' is not in \(data)"
         case let .noCompletions(path): return "\(path): no completions to score"
-        case let .noData(path): return "\(path): no GSM8K records file here (give a file, or a split such as artifacts/gsm8k/test)"
         }
     }
 }
@@ -298,16 +296,6 @@ public enum RewardError: PipelineError {
 /// Scores files of completions (`{"id": …, "completion": …}` per line) against GSM8K records.
 public enum RewardScoring {
     struct CompletionRecord: Decodable { let id: String; let completion: String }
-
-    /// The records file a `--data` argument names: the path itself when it is a file, else the path with
-    /// `.jsonl.zst` or `.jsonl` appended (so `artifacts/gsm8k/test` names `artifacts/gsm8k/test.jsonl.zst`).
-    public static func resolveData(_ path: String) throws -> String {
-        for candidate in [path, path + ".jsonl.zst", path + ".jsonl"]
-        where FileSystem.exists(candidate) && !FileSystem.isDirectory(candidate) {
-            return candidate
-        }
-        throw RewardError.noData(path)
-    }
 
     /// The markers the records were made with: the `gsm8k` manifest beside the records file, if any.
     public static func markers(forData path: String) -> ReasoningMarkers? {

@@ -196,15 +196,6 @@ public enum GSM8KData {
     /// `target_text` and `answer` (default empty) are used when present.
     public typealias Item = GSM8KRecord
 
-    /// `path` may be a file or a split name without extension (`artifacts/gsm8k/train` → `train.jsonl.zst`).
-    public static func resolve(_ path: String) throws -> String {
-        for cand in [path, path + ".jsonl.zst", path + ".jsonl"] where FileSystem.exists(cand) && !FileSystem.isDirectory(cand) {
-            return cand
-        }
-        if FileSystem.isDirectory(path), FileSystem.exists(path + "/train.jsonl.zst") { return path + "/train.jsonl.zst" }
-        throw CoreError.notFound(path: path)
-    }
-
     public static func read(path: String, limit: Int? = nil) throws -> [Item] {
         var out: [Item] = []
         try ByteReader(path: path).forEachLine(keepNewline: false) { line, n in
