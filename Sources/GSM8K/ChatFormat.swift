@@ -3,11 +3,16 @@ import Core
 /// The reasoning/solution markers of the reference GRPO notebooks, shared by the `gsm8k` stage (prompts and
 /// targets) and the reward functions.
 public struct ReasoningMarkers: Codable, Equatable, Sendable {
+    /// Opens the worked solution.
     public var reasoningStart: String
+    /// Closes the worked solution.
     public var reasoningEnd: String
+    /// Opens the final answer.
     public var solutionStart: String
+    /// Closes the final answer.
     public var solutionEnd: String
 
+    /// Markers, the notebooks' ones by default.
     public init(reasoningStart: String = "<start_working_out>", reasoningEnd: String = "<end_working_out>",
                 solutionStart: String = "<SOLUTION>", solutionEnd: String = "</SOLUTION>") {
         self.reasoningStart = reasoningStart

@@ -9,6 +9,7 @@ public enum GSM8KError: PipelineError {
     /// A `--data` path that names no records file; `splits` are the record files of a folder given instead.
     case noRecords(path: String, splits: [String])
 
+    /// The one-line message `main` prints after `error:`.
     public var message: String {
         switch self {
         case let .emptyInput(path): return "\(path): no GSM8K rows (the input is empty)"
@@ -22,6 +23,7 @@ public enum GSM8KError: PipelineError {
         }
     }
 
+    /// Usage errors exit with 2, the others with 1.
     public var exitStatus: ExitStatus {
         if case .usage = self { return .usage }
         return .failed

@@ -10,6 +10,7 @@ public enum RewardFunction: String, CaseIterable, Sendable, Codable {
     case checkAnswer = "check_answer"
     case checkNumbers = "check_numbers"
 
+    /// The notebook's name of the function.
     public var name: String { rawValue }
     /// The metric name of its mean, as TRL logs it.
     public var logKey: String { "rewards/\(rawValue)/mean" }
@@ -22,9 +23,11 @@ public enum RewardFunction: String, CaseIterable, Sendable, Codable {
 /// Python's `re` and `float()` behaviour (see docs/gsm8k.md). The markers are matched literally: for markers
 /// without regular-expression metacharacters (the standard ones) this is what the notebook's regexes do.
 public struct Rewards: Sendable {
+    /// The markers the completions are scored with.
     public let markers: ReasoningMarkers
     private let a: [UInt32], b: [UInt32], c: [UInt32], d: [UInt32]
 
+    /// The four functions with `markers` (the notebook's by default).
     public init(markers: ReasoningMarkers = .standard) {
         self.markers = markers
         a = PythonText.codePoints(markers.reasoningStart)
@@ -251,14 +254,19 @@ public struct Rewards: Sendable {
 
 /// Per-function means and the mean total over a set of completions, as TRL logs them for a step.
 public struct RewardSummary: Equatable, Sendable {
+    /// Completions added.
     public private(set) var count = 0
+    /// Each function's sum of scores, in `RewardFunction.allCases` order.
     public private(set) var sums: [Double] = Array(repeating: 0, count: RewardFunction.allCases.count)
+    /// The sum of the completions' total scores.
     public private(set) var totalSum = 0.0
     /// Completions whose `check_answer` score is 3.0 (answer in the full format, exactly equal).
     public private(set) var exactAnswers = 0
 
+    /// An empty summary.
     public init() {}
 
+    /// Adds one completion's four scores (in `RewardFunction.allCases` order).
     public mutating func add(_ scores: [Double]) {
         precondition(scores.count == sums.count)
         count += 1
@@ -285,6 +293,7 @@ public enum RewardError: PipelineError {
     case unknownID(path: String, line: Int, id: String, data: String)
     case noCompletions(path: String)
 
+    /// The one-line message `main` prints after `error:`.
     public var message: String {
         switch self {
         case let .unknownID(path, line, id, data): return "\(path):\(line): id '\(id)' is not in \(data)"

@@ -196,6 +196,7 @@ public enum GSM8KData {
     /// `target_text` and `answer` (default empty) are used when present.
     public typealias Item = GSM8KRecord
 
+    /// The records of a `gsm8k` records file (the first `limit`, when given), in file order.
     public static func read(path: String, limit: Int? = nil) throws -> [Item] {
         var out: [Item] = []
         try ByteReader(path: path).forEachLine(keepNewline: false) { line, n in
@@ -203,7 +204,8 @@ public enum GSM8KData {
             if line.isEmpty { return }
             let decoder = GSM8KRecord.decoder(requiring: [.promptText], missingID: "\(n)")
             do { out.append(try decoder.decode(GSM8KRecord.self, from: Data(line))) } catch {
-                throw TrainError.badTokens(path: path, reason: "line \(n): not a gsm8k stage record with prompt_text (\(error))")
+                throw TrainError.badTokens(path: path,
+                                           reason: "line \(n): not a gsm8k stage record with prompt_text (\(error))")
             }
         }
         return out

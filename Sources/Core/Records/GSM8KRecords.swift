@@ -6,6 +6,7 @@ import Foundation
 
 /// One row of a GSM8K file (`{"question": …, "answer": …}`, the answer ending in `#### N`).
 public struct GSM8KRow: Codable, Equatable, Sendable {
+    /// The word problem.
     public var question: String
     /// The worked solution with its calculator annotations, then `#### ` and the final answer.
     public var answer: String
@@ -48,7 +49,9 @@ public enum AnswerValue: Codable, Equatable, Sendable {
 
 /// One chat message, as in the `prompt` field of GSM8K records (`{"role": …, "content": …}`).
 public struct ChatMessage: Codable, Equatable, Sendable {
+    /// `system`, `user` or `assistant`.
     public var role: String
+    /// The message's text.
     public var content: String
 
     /// A message of `role` (`system`, `user`, `assistant`) with `content`.
@@ -62,6 +65,7 @@ public struct ChatMessage: Codable, Equatable, Sendable {
 public struct GSM8KRecord: Codable, Equatable, Sendable {
     /// `<split>-<row>`, the row being the 0-based position of the row in its input file.
     public var id: String
+    /// The row's question unchanged.
     public var question: String
     /// What the reference `extract_hash_answer` returns: the text after the first `####`, stripped.
     public var answer: String
@@ -197,11 +201,13 @@ extension GSM8KRecord {
 public struct GSM8KReject: Codable, Equatable, Sendable {
     /// The input file as given.
     public var file: String
+    /// The split the file was read for.
     public var split: String
     /// 1-based line of the row in the file (its first line, in a JSON array file).
     public var line: Int
     /// 0-based row position (the number its id would have had).
     public var row: Int
+    /// Why the row was skipped (`no '####' in the answer`, `invalid JSON`, `missing field 'answer'`, …).
     public var reason: String
 
     /// The reject of row `row` (at `line`) of `file`, read for `split`, with the reason it was skipped.
