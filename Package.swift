@@ -29,35 +29,43 @@ let package = Package(
                        providers: [.apt(["libssl-dev"]), .brew(["openssl"])]),
 
         .target(name: "CShims"),
+        // The bottom layer: artifacts, records, the stage contract; knows no stage.
         .target(name: "Core", dependencies: [
             "CZstd", "CShims", "CCrypto",
             .product(name: "Logging", package: "swift-log"),
             argumentParser,
         ], swiftSettings: optimizedInDebug),
-        // Orchestration: pipeline.toml, the runner and the report; only the CLI uses it (TOMLKit lives here).
+        // Orchestration: pipeline.toml, the stage registry, the runner and the report; only the CLI uses it
+        // (TOMLKit lives here).
         .target(name: "Orchestration", dependencies: [
-            "Core", "Ingest", "Tokenize", "Index", "Train",
+            "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train",
             .product(name: "TOMLKit", package: "TOMLKit"),
             argumentParser,
         ]),
         .target(name: "Ingest", dependencies: ["Core", "CPoppler", argumentParser]),
+        // GSM8K's domain: rows → records, the prompt format, answer extraction, the four rewards, synth-gsm8k.
+        .target(name: "GSM8K", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
         .target(name: "Tokenize", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
-        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS", argumentParser], swiftSettings: optimizedInDebug),
-        .target(name: "Train", dependencies: ["Core", "Tokenize", "COpenBLAS", argumentParser], swiftSettings: optimizedInDebug),
+        .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS", argumentParser],
+                swiftSettings: optimizedInDebug),
+        .target(name: "Train", dependencies: ["Core", "GSM8K", "Tokenize", "COpenBLAS", argumentParser],
+                swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
-            "Core", "Orchestration", "Ingest", "Tokenize", "Index", "Train", "Metrics",
+            "Core", "Orchestration", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics",
             argumentParser,
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "Fuzz", dependencies: ["Core", "Ingest", "Tokenize", "Index", "Train"]),
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
-        .testTarget(name: "OrchestrationTests", dependencies: ["Orchestration", "Core", "Ingest", "Tokenize", "Index", "Train"]),
+        .testTarget(name: "OrchestrationTests",
+                    dependencies: ["Orchestration", "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "GSM8KTests", dependencies: ["GSM8K", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "GSM8K", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Core"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

@@ -21,7 +21,7 @@ THREADS = 2
 
 def rewards_module():
     import importlib.util
-    path = os.path.join(ROOT, "Tests/TrainTests/Fixtures/make_reward_fixtures.py")
+    path = os.path.join(ROOT, "Tests/GSM8KTests/Fixtures/make_reward_fixtures.py")
     spec = importlib.util.spec_from_file_location("rewards", path)
     m = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(m)

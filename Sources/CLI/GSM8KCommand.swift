@@ -1,7 +1,8 @@
 import ArgumentParser
 import Core
 import Foundation
-import Ingest
+import GSM8K
+import GSM8K
 
 extension MarkerOptions {
     /// Warns when a marker holds regular-expression metacharacters: the notebook pastes the markers into its

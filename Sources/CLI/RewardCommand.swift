@@ -1,7 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
-import Ingest
+import GSM8K
 import Train
 
 struct RewardCommand: ParsableCommand {
@@ -33,7 +33,7 @@ struct RewardCommand: ParsableCommand {
     @OptionGroup var markerOptions: MarkerOptions
 
     func run() throws {
-        let dataPath = try RewardScoring.resolveData(data)
+        let dataPath = try GSM8KStage.recordsFile(data)
         let base = RewardScoring.markers(forData: dataPath) ?? .standard
         let markers = try markerOptions.markers(over: base)
         markerOptions.warnAboutMetacharacters(markers)

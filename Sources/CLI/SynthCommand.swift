@@ -1,7 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
-import Ingest
+import GSM8K
 
 /// `pipeline synth-gsm8k`: a GSM8K-format task a small CPU model can learn.
 struct SynthGSM8KCommand: ParsableCommand {

@@ -45,10 +45,12 @@ public final class JSONLWriter<Record: Encodable> {
 
 /// Reads JSON Lines (plain or zstd), decoding each non-empty line; a bad line is an error naming file and line.
 public enum JSONLReader {
+    /// Calls `body(record, line)` for every non-blank line, decoded with `decoder` (a reader of some fields of a
+    /// record type passes that type's partial decoder, e.g. `GSM8KRecord.decoder(requiring:)`).
     public static func forEach<Record: Decodable>(_ type: Record.Type, path: String,
+                                                   decoder: JSONDecoder = JSONDecoder(),
                                                    _ body: (Record, Int) throws -> Void) throws {
         let reader = try ByteReader(path: path)
-        let decoder = JSONDecoder()
         try reader.forEachLine { line, number in
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return }
             let record: Record

@@ -258,7 +258,7 @@ public enum RunReport {
         case "grpo":
             h += grpoSamples(dir)
         case "gsm8k":
-            let lengths = fieldLengths(m, dir: dir, field: "answer", skip: "rejects.jsonl.zst")
+            let lengths = fieldLengths(m, dir: dir, record: GSM8KRecord.self, skip: "rejects.jsonl.zst") { $0.answer }
             if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
         case "chunk":
             let lengths = fieldLengths(m, dir: dir, record: Lenient<ChunkRecord>.self) { $0.record.text }
@@ -331,17 +331,6 @@ public enum RunReport {
         for f in m.outputs where f.path.hasSuffix(".jsonl.zst") && f.path != skip {
             try? JSONLReader.forEachReadable(R.self, path: dir + "/" + f.path) {
                 lengths.append(Double(field($0).unicodeScalars.count))
-            }
-        }
-        return lengths
-    }
-
-    /// `fieldLengths` of the gsm8k records' `answer`, read as dictionaries until `GSM8KRecord` is a Core record.
-    static func fieldLengths(_ m: Manifest, dir: String, field: String, skip: String? = nil) -> [Double] {
-        var lengths: [Double] = []
-        for f in m.outputs where f.path.hasSuffix(".jsonl.zst") && f.path != skip {
-            try? JSONLReader.forEachLine(path: dir + "/" + f.path) { obj in
-                if let t = obj[field] as? String { lengths.append(Double(t.unicodeScalars.count)) }
             }
         }
         return lengths

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Index
+import GSM8K
 import Ingest
 import Tokenize
 import Train

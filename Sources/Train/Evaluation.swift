@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import GSM8K
 import Tokenize
 
 /// The `eval` stage: greedy completions of held-out GSM8K questions, scored with the four reward functions.
@@ -25,13 +26,6 @@ public enum EvalStage {
     /// What the eval stage measured (also `summary.json`).
     public typealias Summary = EvalSummary
 
-    struct Question: Decodable {
-        let id: String
-        let answer: String
-        let promptText: String
-        enum CodingKeys: String, CodingKey { case id, answer, promptText = "prompt_text" }
-    }
-
     /// Runs the stage; nil when up to date. `modelInputs` are the files that define the model (and adapter), so
     /// a new checkpoint re-runs the evaluation. `prepare` turns the loaded base model into the one to evaluate
     /// (it applies an adapter, when there is one).
@@ -53,8 +47,9 @@ public enum EvalStage {
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [data] + modelInputs + tokenizerInputs,
                                            parameters: parameters, force: force) else { return nil }
         let model = try loadModel()
-        var questions: [Question] = []
-        try JSONLReader.forEach(Question.self, path: data) { q, _ in
+        var questions: [GSM8KRecord] = []
+        let decoder = GSM8KRecord.decoder(requiring: [.id, .answer, .promptText])
+        try JSONLReader.forEach(GSM8KRecord.self, path: data, decoder: decoder) { q, _ in
             if o.limit == 0 || questions.count < o.limit { questions.append(q) }
         }
         guard !questions.isEmpty else { throw CoreError.corrupt(path: data, reason: "no GSM8K records to evaluate") }

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import GSM8K
 import Tokenize
 
 /// Options of `pipeline grpo` (all recorded in the manifest; resume requires the same ones but `maxSteps`).

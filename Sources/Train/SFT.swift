@@ -180,39 +180,21 @@ public final class SFTTrainer {
 
 /// Reading `gsm8k` stage records and tokenising them for SFT / GRPO.
 public enum GSM8KData {
-    struct Row: Decodable {
-        let id: String?
-        let prompt_text: String
-        let target_text: String?
-        let answer: String?
-    }
+    /// A record as the trainers read it: `prompt_text` is required; `id` (default: the line number),
+    /// `target_text` and `answer` (default empty) are used when present.
+    public typealias Item = GSM8KRecord
 
-    public struct Item: Sendable {
-        public var id: String
-        public var promptText: String
-        public var targetText: String
-        public var answer: String
-    }
-
-    /// `path` may be a file or a split name without extension (`artifacts/gsm8k/train` → `train.jsonl.zst`).
-    public static func resolve(_ path: String) throws -> String {
-        for cand in [path, path + ".jsonl.zst", path + ".jsonl"] where FileSystem.exists(cand) && !FileSystem.isDirectory(cand) {
-            return cand
-        }
-        if FileSystem.isDirectory(path), FileSystem.exists(path + "/train.jsonl.zst") { return path + "/train.jsonl.zst" }
-        throw CoreError.notFound(path: path)
-    }
-
+    /// The records of a `gsm8k` records file (the first `limit`, when given), in file order.
     public static func read(path: String, limit: Int? = nil) throws -> [Item] {
         var out: [Item] = []
         try ByteReader(path: path).forEachLine(keepNewline: false) { line, n in
             if let limit, out.count >= limit { return }
             if line.isEmpty { return }
-            let row: Row
-            do { row = try JSONDecoder().decode(Row.self, from: Data(line)) } catch {
-                throw TrainError.badTokens(path: path, reason: "line \(n): not a gsm8k stage record with prompt_text (\(error))")
+            let decoder = GSM8KRecord.decoder(requiring: [.promptText], missingID: "\(n)")
+            do { out.append(try decoder.decode(GSM8KRecord.self, from: Data(line))) } catch {
+                throw TrainError.badTokens(path: path,
+                                           reason: "line \(n): not a gsm8k stage record with prompt_text (\(error))")
             }
-            out.append(Item(id: row.id ?? "\(n)", promptText: row.prompt_text, targetText: row.target_text ?? "", answer: row.answer ?? ""))
         }
         return out
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Core
 import Foundation
+import GSM8K
 import Tokenize
 
 extension GRPOLossType: ExpressibleByArgument {}
@@ -254,7 +255,7 @@ extension SFTStage: Stage {
         let work = context.workdir
         let modelDir = a.model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
-        let dataPath = try GSM8KData.resolve(a.data ?? work.stageDir("gsm8k") + "/train")
+        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.stageDir("gsm8k") + "/train")
         var o = SFTOptions()
         o.lora = try a.lora.options()
         o.epochs = a.epochs; o.maxSteps = a.maxSteps; o.batch = a.batch; o.gradAccum = a.gradAccum; o.lr = a.lr
@@ -410,7 +411,7 @@ extension GRPOStage: Stage {
         let modelDir = a.model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
         if let adapter = a.adapter, !FileSystem.isDirectory(adapter) { throw CoreError.notFound(path: adapter) }
-        let dataPath = try GSM8KData.resolve(a.data ?? work.stageDir("gsm8k") + "/train")
+        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.stageDir("gsm8k") + "/train")
         let o = try a.options()
         let tok = ModelSupport.tokenizerPath(explicit: a.tokenizer, modelDir: modelDir, work: work)
         let t = try run(workdir: work, modelDir: modelDir, dataPath: dataPath, tokenizerPath: tok, options: o,
@@ -501,7 +502,7 @@ extension EvalStage: Stage {
             if let adapter = a.adapter { try LoRA.load(directory: adapter, into: net) }
             return net
         }
-        let dataPath = try RewardScoring.resolveData(a.data ?? work.stageDir("gsm8k") + "/test")
+        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.stageDir("gsm8k") + "/test")
         let tokPath = ModelSupport.tokenizerPath(explicit: a.tokenizer, modelDir: modelDir, work: work)
         let tok = try BPETokenizer(path: tokPath)
         var o = Options()

@@ -2,6 +2,7 @@ import ArgumentParser
 import XCTest
 @testable import Core
 import Index
+import GSM8K
 import Ingest
 import Train
 @testable import Orchestration

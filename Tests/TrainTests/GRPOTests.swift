@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import GSM8K
 import Tokenize
 import XCTest
 @testable import Train

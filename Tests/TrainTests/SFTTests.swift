@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import GSM8K
 import XCTest
 @testable import Train
 
@@ -98,7 +99,7 @@ final class SFTTests: XCTestCase {
         let work = Workdir(explicit: tmp + "/work")
         var o = SFTOptions()
         o.maxSteps = 3; o.batch = 2; o.maxLength = 48
-        let data = try GSM8KData.resolve(tmp + "/gsm8k/train")
+        let data = try GSM8KStage.recordsFile(tmp + "/gsm8k/train")
         let t = try XCTUnwrap(SFTStage.run(workdir: work, modelDir: modelDir, dataPath: data, tokenizerPath: shared + "/gpt2-tokenizer",
                                            options: o, force: false))
         XCTAssertEqual(t.step, 3)

@@ -41,7 +41,8 @@ OUT = os.path.join(HERE, "grpo_tiny")
 torch.set_num_threads(1)
 EOS_SCALE, MARKER_SCALE = float(os.environ.get("EOS_SCALE", 16)), float(os.environ.get("MARKER_SCALE", 1))
 
-spec = importlib.util.spec_from_file_location("rewards", os.path.join(HERE, "make_reward_fixtures.py"))
+spec = importlib.util.spec_from_file_location(
+    "rewards", os.path.join(HERE, "..", "..", "GSM8KTests", "Fixtures", "make_reward_fixtures.py"))
 R = importlib.util.module_from_spec(spec); spec.loader.exec_module(R)
 MARKERS = [R.reasoning_start, R.reasoning_end, R.solution_start, R.solution_end]
 

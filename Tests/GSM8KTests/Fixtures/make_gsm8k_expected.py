@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Expected `gsm8k` stage records for Tests/IngestTests/GSM8KTests.swift, computed the reference way.
+"""Expected `gsm8k` stage records for Tests/GSM8KTests/GSM8KTests.swift, computed the reference way.
 
 answer  = extract_hash_answer(raw) of the Unsloth GRPO notebooks: raw.split("####")[1].strip()
 reasoning = re.sub(r"<<.*?>>", "", raw.split("####")[0]).strip()
 answer_value, prompt, prompt_text and target_text follow docs/gsm8k.md (the rendering is re-implemented here
 independently of the Swift code).
 
-Run: /work/main/.venv-bench/bin/python Tests/IngestTests/Fixtures/make_gsm8k_expected.py [shared-data-dir]
+Run: /work/main/.venv-bench/bin/python Tests/GSM8KTests/Fixtures/make_gsm8k_expected.py [shared-data-dir]
 (default ../shared/data beside the checkout). Writes gsm8k_expected.json beside itself.
 """
 import json

@@ -9,11 +9,6 @@ public enum GSM8KReader {
         case bad(reason: String)
     }
 
-    struct Fields: Decodable {
-        let question: String
-        let answer: String
-    }
-
     /// Calls `body(row, line, rowIndex)` for every row: every non-blank line of a JSON Lines file, every element
     /// of a JSON array file. Returns the number of rows. A JSON array that is not closed is an error.
     @discardableResult
@@ -43,7 +38,7 @@ public enum GSM8KReader {
         for b in bytes where !isJSONSpace(b) { first = b; break }
         let data = Data(buffer: bytes)
         do {
-            let f = try JSONDecoder().decode(Fields.self, from: data)
+            let f = try JSONDecoder().decode(GSM8KRow.self, from: data)
             return .ok(question: f.question, answer: f.answer)
         } catch DecodingError.dataCorrupted {
             return .bad(reason: "invalid JSON")
@@ -75,7 +70,8 @@ public enum GSM8KReader {
     /// Streams the elements of a top-level JSON array: each element's bytes, its first line, its index. Elements
     /// are delimited by the top-level commas (outside strings and nested brackets); each is decoded on its own, so
     /// one bad element is one bad row. An array that never closes, or text after it, is an error.
-    static func forEachArrayElement(path: String, _ body: (UnsafeBufferPointer<UInt8>, Int, Int) throws -> Void) throws -> Int {
+    static func forEachArrayElement(path: String,
+                                    _ body: (UnsafeBufferPointer<UInt8>, Int, Int) throws -> Void) throws -> Int {
         let reader = try ByteReader(path: path)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var line = 1
@@ -113,12 +109,20 @@ public enum GSM8KReader {
                 case 0:
                     if offset + k < 3 && (b == 0xEF || b == 0xBB || b == 0xBF) { continue }
                     if isJSONSpace(b) { continue }
-                    guard b == 0x5B else { throw GSM8KError.malformed(path: path, line: line, reason: "expected a JSON array") }
+                    guard b == 0x5B else {
+                        throw GSM8KError.malformed(path: path, line: line, reason: "expected a JSON array")
+                    }
                     state = 1
                 case 1:
                     if inString {
                         element.append(b)
-                        if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                        if escaped {
+                            escaped = false
+                        } else if b == 0x5C {
+                            escaped = true
+                        } else if b == 0x22 {
+                            inString = false
+                        }
                         continue
                     }
                     if depth == 0 && (b == 0x2C || b == 0x5D) {
@@ -140,14 +144,16 @@ public enum GSM8KReader {
                     }
                 default:
                     if !isJSONSpace(b) {
-                        throw GSM8KError.malformed(path: path, line: line, reason: "text after the end of the JSON array")
+                        throw GSM8KError.malformed(path: path, line: line,
+                                                   reason: "text after the end of the JSON array")
                     }
                 }
             }
             offset += n
         }
         if state == 1 {
-            throw GSM8KError.malformed(path: path, line: line, reason: "the JSON array is not closed (file ends inside it)")
+            throw GSM8KError.malformed(path: path, line: line,
+                                       reason: "the JSON array is not closed (file ends inside it)")
         }
         return index
     }
@@ -155,24 +161,34 @@ public enum GSM8KReader {
 
 /// The `gsm8k` stage: GSM8K files → `gsm8k/<split>.jsonl.zst` (one per input file) and `gsm8k/rejects.jsonl.zst`.
 public enum GSM8KStage {
+    /// The stage's name and folder.
     public static let name = "gsm8k"
     /// Bumped when the record format changes (makes earlier outputs stale).
     public static let formatVersion = "1"
 
+    /// What one input file gave.
     public struct Split: Equatable, Sendable {
+        /// The split's name (its records are `<name>.jsonl.zst`).
         public var name: String
+        /// The input file as given.
         public var input: String
+        /// Records written.
         public var records: Int
+        /// Rows skipped (in `rejects.jsonl.zst`).
         public var skipped: Int
         /// The first few skipped lines, for the summary.
         public var skippedLines: [Int]
     }
 
+    /// What a run of the stage did.
     public struct Outcome: Sendable {
         /// False when the stage was up to date and nothing ran.
         public var ran: Bool
+        /// The splits written, in input order (none when up to date).
         public var splits: [Split]
+        /// The stage's folder.
         public var outputDir: String
+        /// Rows skipped over all splits.
         public var skipped: Int { splits.reduce(0) { $0 + $1.skipped } }
     }
 
@@ -185,6 +201,25 @@ public enum GSM8KStage {
             break
         }
         return name
+    }
+
+    /// The records file a `--data` argument names (`sft`, `grpo`, `eval`, `reward`): the path itself when it is a
+    /// file, else the split it names, with `.jsonl.zst` or `.jsonl` appended (`artifacts/gsm8k/test` →
+    /// `artifacts/gsm8k/test.jsonl.zst`). A folder is not a records file: the error lists its splits.
+    public static func recordsFile(_ path: String) throws -> String {
+        for candidate in [path, path + ".jsonl.zst", path + ".jsonl"]
+        where FileSystem.exists(candidate) && !FileSystem.isDirectory(candidate) {
+            return candidate
+        }
+        let splits = FileSystem.isDirectory(path) ? FileSystem.listFiles(path).compactMap(split(ofRecordsFile:)) : []
+        throw GSM8KError.noRecords(path: path, splits: splits)
+    }
+
+    /// The split a file of a stage folder holds (`train.jsonl.zst` → `train`), or nil (rejects, other files).
+    static func split(ofRecordsFile name: String) -> String? {
+        guard !name.contains("/"), name.hasSuffix(".jsonl.zst") || name.hasSuffix(".jsonl") else { return nil }
+        let split = splitName(for: name)
+        return split.isEmpty || split == "rejects" ? nil : split
     }
 
     /// Checks the split names: `--split` only with one file, no two files with one name, names usable as file
@@ -229,7 +264,8 @@ public enum GSM8KStage {
             .filter { !$0.isEmpty && !names.contains($0) }
         if !dropped.isEmpty {
             let list = dropped.joined(separator: ", "), s = dropped.count == 1 ? "" : "s"
-            log.warning("gsm8k: replacing the previous output: split\(s) \(list) will be gone (give every file in one call to keep them)")
+            let keep = "give every file in one call to keep them"
+            log.warning("gsm8k: replacing the previous output: split\(s) \(list) will be gone (\(keep))")
         }
         let rejects = try JSONLWriter<GSM8KReject>(path: run.output("rejects.jsonl.zst"))
         var splits: [Split] = []

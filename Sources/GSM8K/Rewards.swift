@@ -10,6 +10,7 @@ public enum RewardFunction: String, CaseIterable, Sendable, Codable {
     case checkAnswer = "check_answer"
     case checkNumbers = "check_numbers"
 
+    /// The notebook's name of the function.
     public var name: String { rawValue }
     /// The metric name of its mean, as TRL logs it.
     public var logKey: String { "rewards/\(rawValue)/mean" }
@@ -22,9 +23,11 @@ public enum RewardFunction: String, CaseIterable, Sendable, Codable {
 /// Python's `re` and `float()` behaviour (see docs/gsm8k.md). The markers are matched literally: for markers
 /// without regular-expression metacharacters (the standard ones) this is what the notebook's regexes do.
 public struct Rewards: Sendable {
+    /// The markers the completions are scored with.
     public let markers: ReasoningMarkers
     private let a: [UInt32], b: [UInt32], c: [UInt32], d: [UInt32]
 
+    /// The four functions with `markers` (the notebook's by default).
     public init(markers: ReasoningMarkers = .standard) {
         self.markers = markers
         a = PythonText.codePoints(markers.reasoningStart)
@@ -251,14 +254,19 @@ public struct Rewards: Sendable {
 
 /// Per-function means and the mean total over a set of completions, as TRL logs them for a step.
 public struct RewardSummary: Equatable, Sendable {
+    /// Completions added.
     public private(set) var count = 0
+    /// Each function's sum of scores, in `RewardFunction.allCases` order.
     public private(set) var sums: [Double] = Array(repeating: 0, count: RewardFunction.allCases.count)
+    /// The sum of the completions' total scores.
     public private(set) var totalSum = 0.0
     /// Completions whose `check_answer` score is 3.0 (answer in the full format, exactly equal).
     public private(set) var exactAnswers = 0
 
+    /// An empty summary.
     public init() {}
 
+    /// Adds one completion's four scores (in `RewardFunction.allCases` order).
     public mutating func add(_ scores: [Double]) {
         precondition(scores.count == sums.count)
         count += 1
@@ -284,31 +292,19 @@ public struct RewardSummary: Equatable, Sendable {
 public enum RewardError: PipelineError {
     case unknownID(path: String, line: Int, id: String, data: String)
     case noCompletions(path: String)
-    case noData(String)
 
+    /// The one-line message `main` prints after `error:`.
     public var message: String {
         switch self {
         case let .unknownID(path, line, id, data): return "\(path):\(line): id '\(id)' is not in \(data)"
         case let .noCompletions(path): return "\(path): no completions to score"
-        case let .noData(path): return "\(path): no GSM8K records file here (give a file, or a split such as artifacts/gsm8k/test)"
         }
     }
 }
 
 /// Scores files of completions (`{"id": …, "completion": …}` per line) against GSM8K records.
 public enum RewardScoring {
-    struct AnswerRecord: Decodable { let id: String; let answer: String }
     struct CompletionRecord: Decodable { let id: String; let completion: String }
-
-    /// The records file a `--data` argument names: the path itself when it is a file, else the path with
-    /// `.jsonl.zst` or `.jsonl` appended (so `artifacts/gsm8k/test` names `artifacts/gsm8k/test.jsonl.zst`).
-    public static func resolveData(_ path: String) throws -> String {
-        for candidate in [path, path + ".jsonl.zst", path + ".jsonl"]
-        where FileSystem.exists(candidate) && !FileSystem.isDirectory(candidate) {
-            return candidate
-        }
-        throw RewardError.noData(path)
-    }
 
     /// The markers the records were made with: the `gsm8k` manifest beside the records file, if any.
     public static func markers(forData path: String) -> ReasoningMarkers? {
@@ -322,7 +318,8 @@ public enum RewardScoring {
     /// id → answer of a GSM8K records file.
     public static func answers(data path: String) throws -> [String: String] {
         var out: [String: String] = [:]
-        try JSONLReader.forEach(AnswerRecord.self, path: path) { r, _ in
+        let decoder = GSM8KRecord.decoder(requiring: [.id, .answer])
+        try JSONLReader.forEach(GSM8KRecord.self, path: path, decoder: decoder) { r, _ in
             if out[r.id] == nil { out[r.id] = r.answer }
         }
         return out

@@ -1,6 +1,6 @@
 import Core
 import Foundation
-@testable import Ingest
+@testable import GSM8K
 import XCTest
 
 /// The synthetic GSM8K-format task (learning issue, item 1).

@@ -7,8 +7,8 @@ import Foundation
 ///
 /// One-step problems: a sum, a difference, a product by a small number, "half as many", a total over two days.
 /// Two-step problems chain two of these on the same quantity. Numbers stated are drawn from `1...maxNumber`
-/// (factors from `2...maxFactor`); intermediate values and answers are positive integers. The same seed gives the same rows; questions
-/// are unique across the train and test splits (no question is in both).
+/// (factors from `2...maxFactor`); intermediate values and answers are positive integers. The same seed gives the
+/// same rows; questions are unique across the train and test splits (no question is in both).
 public struct SyntheticGSM8K: Sendable {
     /// Steps per problem: 1 or 2.
     public var steps: Int
@@ -16,8 +16,10 @@ public struct SyntheticGSM8K: Sendable {
     public var maxNumber: Int
     /// Largest factor of a product step.
     public var maxFactor: Int
+    /// The generator's seed: the same seed gives the same rows.
     public var seed: UInt64
 
+    /// A generator of `steps`-step problems with numbers up to `maxNumber` and factors up to `maxFactor`.
     public init(steps: Int = 1, maxNumber: Int = 20, maxFactor: Int = 5, seed: UInt64 = 0) {
         self.steps = steps; self.maxNumber = maxNumber; self.maxFactor = maxFactor; self.seed = seed
     }
@@ -31,10 +33,7 @@ public struct SyntheticGSM8K: Sendable {
     }
 
     /// One GSM8K row.
-    public struct Row: Codable, Equatable, Sendable {
-        public var question: String
-        public var answer: String
-    }
+    public typealias Row = GSM8KRow
 
     /// `train` then `test` rows: `train + test` distinct questions, in generation order. Throws when the number
     /// range cannot give that many distinct questions.
@@ -62,8 +61,9 @@ public struct SyntheticGSM8K: Sendable {
     static let names = ["Ava", "Ben", "Chloe", "Dev", "Emma", "Finn", "Grace", "Hugo", "Isla", "Jack", "Kira", "Leo",
                         "Maya", "Noah", "Olga", "Priya", "Quinn", "Ravi", "Sara", "Tom"]
     /// (plural noun, verb for getting more, verb for giving away)
-    static let things = [("apples", "picks", "eats"), ("marbles", "wins", "loses"), ("stickers", "buys", "gives away"),
-                         ("pencils", "buys", "lends out"), ("cookies", "bakes", "eats"), ("stamps", "gets", "trades away"),
+    static let things = [("apples", "picks", "eats"), ("marbles", "wins", "loses"),
+                         ("stickers", "buys", "gives away"), ("pencils", "buys", "lends out"),
+                         ("cookies", "bakes", "eats"), ("stamps", "gets", "trades away"),
                          ("books", "buys", "donates"), ("shells", "finds", "gives away")]
     static let days = [("Monday", "Tuesday"), ("Saturday", "Sunday"), ("Wednesday", "Thursday")]
 
@@ -88,7 +88,8 @@ public struct SyntheticGSM8K: Sendable {
             let c = a + b
             return Row(question: "On \(d1), \(name) \(gain) \(a) \(noun). On \(d2), \(name) \(gain) \(b) \(noun). "
                        + "How many \(noun) does \(name) get over the two days?",
-                       answer: "Over the two days \(name) gets \(a) + \(b) = <<\(a)+\(b)=\(c)>>\(c) \(noun).\n#### \(c)")
+                       answer: "Over the two days \(name) gets \(a) + \(b) = <<\(a)+\(b)=\(c)>>\(c) \(noun)."
+                           + "\n#### \(c)")
         }
         let start = number(&rng, 1...maxNumber)
         var value = start

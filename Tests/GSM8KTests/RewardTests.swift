@@ -1,7 +1,7 @@
 import Core
 import Foundation
 import XCTest
-@testable import Train
+@testable import GSM8K
 
 /// The reward functions against scores computed by the notebook's own functions under CPython
 /// (Fixtures/make_reward_fixtures.py writes Fixtures/reward_fixtures.json).
@@ -23,7 +23,7 @@ final class RewardTests: XCTestCase {
     }
 
     static let fixture: Fixture = {
-        let path = SharedData.packageRoot(filePath: #filePath) + "/Tests/TrainTests/Fixtures/reward_fixtures.json"
+        let path = SharedData.packageRoot(filePath: #filePath) + "/Tests/GSM8KTests/Fixtures/reward_fixtures.json"
         let data = FileManager.default.contents(atPath: path)!
         return try! JSONDecoder().decode(Fixture.self, from: data)
     }()

@@ -1,6 +1,6 @@
 import Core
 import Foundation
-@testable import Ingest
+@testable import GSM8K
 import XCTest
 
 final class GSM8KTests: XCTestCase {
@@ -17,7 +17,7 @@ final class GSM8KTests: XCTestCase {
     }
 
     static let expected: Expected = {
-        let path = SharedData.packageRoot(filePath: #filePath) + "/Tests/IngestTests/Fixtures/gsm8k_expected.json"
+        let path = SharedData.packageRoot(filePath: #filePath) + "/Tests/GSM8KTests/Fixtures/gsm8k_expected.json"
         return try! JSONDecoder().decode(Expected.self, from: FileManager.default.contents(atPath: path)!)
     }()
 

@@ -1,11 +1,18 @@
+import Core
+
 /// The reasoning/solution markers of the reference GRPO notebooks, shared by the `gsm8k` stage (prompts and
 /// targets) and the reward functions.
 public struct ReasoningMarkers: Codable, Equatable, Sendable {
+    /// Opens the worked solution.
     public var reasoningStart: String
+    /// Closes the worked solution.
     public var reasoningEnd: String
+    /// Opens the final answer.
     public var solutionStart: String
+    /// Closes the final answer.
     public var solutionEnd: String
 
+    /// Markers, the notebooks' ones by default.
     public init(reasoningStart: String = "<start_working_out>", reasoningEnd: String = "<end_working_out>",
                 solutionStart: String = "<SOLUTION>", solutionEnd: String = "</SOLUTION>") {
         self.reasoningStart = reasoningStart
@@ -42,17 +49,6 @@ public struct ReasoningMarkers: Codable, Equatable, Sendable {
             return "marker \(name) must not be empty"
         }
         return nil
-    }
-}
-
-/// One chat message, as in the `prompt` field of GSM8K records (`{"role": …, "content": …}`).
-public struct ChatMessage: Codable, Equatable, Sendable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
     }
 }
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Reference scores for the GSM8K reward functions (Tests/TrainTests/RewardConformanceTests.swift).
+"""Reference scores for the GSM8K reward functions (Tests/GSM8KTests/RewardTests.swift).
 
 The four functions below are the Unsloth "Advanced Llama 3.1 (3B) GRPO LoRA" notebook's reward functions,
 rewritten here with the same regular expressions, the same arithmetic and the same exception handling; only the
 batch plumbing differs (the notebook reads completion[0]["content"] from batches, here a completion is a string).
 
 Run with the project's reference interpreter (CPython 3.11, Unicode 14.0):
-    /work/main/.venv-bench/bin/python Tests/TrainTests/Fixtures/make_reward_fixtures.py
+    /work/main/.venv-bench/bin/python Tests/GSM8KTests/Fixtures/make_reward_fixtures.py
 It writes reward_fixtures.json beside itself: the scored completions, Python float() results for a set of
 strings, the first logged GRPO step, and Python's Unicode whitespace and decimal-digit tables.
 """
