@@ -21,7 +21,7 @@ struct Pipeline: ParsableCommand {
         """,
         version: Pipeline.versions,
         subcommands: Pipeline.stageCommands
-            + [RunCommand.self, ConfigCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
+            + [MergeCommand.self, RunCommand.self, ConfigCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
             + Pipeline.internalCommands
     )
 }
@@ -65,6 +65,7 @@ struct Status: ParsableCommand {
                 line += "  (finished \(m.finished), \(Progress.duration(m.seconds)))"
             }
             print(line)
+            for shard in work.shardStates(stage, verify: verify) { print("  shard \(shard.name): \(shard.state)") }
         }
     }
 }

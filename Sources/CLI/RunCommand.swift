@@ -40,6 +40,20 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .long, help: "Do not write report.html.")
     var noReport = false
 
+    @Option(name: .long, help: ArgumentHelp(
+        "Run each sharded stage (\(RunStages.all.filter(\.sharded).map(\.name).joined(separator: ", "))) as N shards "
+            + "and a merge; the artifacts are the same bytes for every N (default 1: one process per stage).",
+        valueName: "N"))
+    var shards = 1
+
+    @Option(name: .long, help: ArgumentHelp("Shard processes at once (default: the number of cores).", valueName: "n"))
+    var jobs: Int?
+
+    func validate() throws {
+        guard shards >= 1 else { throw ValidationError("--shards must be at least 1") }
+        if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+    }
+
     func run() throws {
         if verify { setenv("PIPELINE_VERIFY", "1", 1) }  // the stages this run starts inherit it
         var cfg = try RunConfig.load(path: config)
@@ -73,6 +87,8 @@ struct RunCommand: ParsableCommand {
         fflush(stdout)
         var runner = Runner(config: cfg, executable: SelfProcess.executable(), available: available)
         runner.force = force.contains("all") ? Set(RunStages.names) : Set(force)
+        runner.shards = shards
+        if let jobs { runner.jobs = jobs }
         runner.say = { print($0); fflush(stdout) }
         let summary = try runner.run(stages: stages, runDir: runDir)
         do {

@@ -117,9 +117,14 @@ public enum StageDriver {
     /// names a file, the result is written there as JSON (atomically) for the runner. Returns the exit status.
     public static func run<S: Stage>(_ stage: S.Type, _ arguments: S.Arguments, in context: StageContext) throws
         -> ExitStatus {
-        let result = try S.run(arguments, in: context)
+        try report(try S.run(arguments, in: context))
+    }
+
+    /// Prints `result` (`<stage>: up to date` when nothing was done), records it in the outcome file, and returns
+    /// the exit status: what `run` does after the stage's work, also for a shard or a merge.
+    public static func report(_ result: StageResult) throws -> ExitStatus {
         if result.status == .upToDate && result.lines.isEmpty {
-            print("\(S.name): up to date")
+            print("\(result.stage): up to date")
         }
         for line in result.lines { print(line) }
         fflush(stdout)

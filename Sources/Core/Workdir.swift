@@ -99,7 +99,9 @@ public final class StageRun {
     public static func begin(workdir: Workdir, stage: String, inputs: [String], parameters: [String: String],
                              force: Bool) throws -> StageRun? {
         try FileSystem.makeDirectory(workdir.path)
-        let key = try StageLock.acquire(workdir.path)
+        // A shard (`<folder>/shards/I-of-N`) locks only itself: the shards of a stage run at the same time.
+        let key = try StageLock.acquire(stage.contains("/shards/")
+                                        ? workdir.path + "/.shard-locks/" + StageRun.flatName(stage) : workdir.path)
         var keep = false
         defer { if !keep, let key { StageLock.release(key) } }
         workdir.cleanStale()
@@ -124,7 +126,7 @@ public final class StageRun {
         previousDir = previous == nil ? nil : workdir.stageDir(stage)
         inputRecords = try inputs.map { try FileRecord.of(path: $0) }
         StageRun.counter += 1
-        tempDir = workdir.path + "/.tmp-\(stage)-\(getpid())-\(StageRun.counter)"
+        tempDir = workdir.path + "/.tmp-\(StageRun.flatName(stage))-\(getpid())-\(StageRun.counter)"
         FileSystem.remove(tempDir)
         try FileSystem.makeDirectory(tempDir)
     }
@@ -132,6 +134,13 @@ public final class StageRun {
     deinit {
         if !finished { FileSystem.remove(tempDir) }
         if let lockKey { StageLock.release(lockKey) }
+    }
+
+    /// `stage` as one path component without `-` between digits, for temporary names (`chunk/shards/0-of-4` →
+    /// `chunk.shard.0of4`), so `cleanStale` still finds the pid as the first all-digit component.
+    static func flatName(_ stage: String) -> String {
+        stage.replacingOccurrences(of: "/shards/", with: ".shard.").replacingOccurrences(of: "-of-", with: "of")
+            .replacingOccurrences(of: "/", with: ".")
     }
 
     /// The path of an output file inside the temporary folder.
@@ -151,10 +160,17 @@ public final class StageRun {
         try FileSystem.atomicWrite(try JSON.encode(manifest, pretty: true) + [0x0A], to: tempDir + "/manifest.json")
         FileSystem.syncDirectory(tempDir)
         let target = workdir.stageDir(stage)
+        try FileSystem.makeDirectory((target as NSString).deletingLastPathComponent)
+        // A stage folder keeps its shards (not outputs of the stage: not in the manifest) across the swap.
+        if !stage.contains("/"), FileSystem.isDirectory(target + "/shards") {
+            guard rename(target + "/shards", tempDir + "/shards") == 0 else {
+                throw CoreError.io(path: target + "/shards", operation: "rename", errno: errno)
+            }
+        }
         if FileSystem.exists(target) {
             if pipeline_rename_exchange(tempDir, target) != 0 {
                 // No atomic exchange on this system: move the old folder aside first.
-                let aside = workdir.path + "/.old-\(stage)-\(getpid())-\(StageRun.counter)"
+                let aside = workdir.path + "/.old-\(StageRun.flatName(stage))-\(getpid())-\(StageRun.counter)"
                 guard rename(target, aside) == 0 else { throw CoreError.io(path: target, operation: "rename", errno: errno) }
                 guard rename(tempDir, target) == 0 else { throw CoreError.io(path: target, operation: "rename", errno: errno) }
                 FileSystem.remove(aside)

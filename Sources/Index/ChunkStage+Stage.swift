@@ -5,7 +5,7 @@ import Foundation
 extension ChunkStage.Unit: ExpressibleByArgument {}
 
 /// `pipeline chunk`: pages → overlapping chunks, as LangChain's RecursiveCharacterTextSplitter.
-extension ChunkStage: Stage {
+extension ChunkStage: ShardedStage {
     /// The options of `pipeline chunk` and the keys of `[chunk]`.
     public struct Arguments: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp("Maximum chunk length in code points.", valueName: "n"))
@@ -49,11 +49,25 @@ extension ChunkStage: Stage {
         """
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
-        let outcome = try run(workdir: context.workdir, size: a.size, overlap: a.overlap, unit: a.unit,
-                              force: context.force)
-        guard outcome.ran else { return upToDate }
-        return StageResult(stage: name, status: .ran, lines: [
-            "chunk: \(outcome.pages) pages of \(outcome.documents) documents → \(outcome.chunks) chunks → \(outcome.outputPath)",
+        result(try run(workdir: context.workdir, size: a.size, overlap: a.overlap, unit: a.unit,
+                       force: context.force))
+    }
+
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        result(try runShard(workdir: context.workdir, size: a.size, overlap: a.overlap, unit: a.unit, shard: shard,
+                            force: context.force), shard: shard)
+    }
+
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        result(try merge(workdir: context.workdir, size: a.size, overlap: a.overlap, unit: a.unit, shards: shards,
+                         force: context.force))
+    }
+
+    static func result(_ o: Outcome, shard: Shard? = nil) -> StageResult {
+        let what = shard.map { "chunk shard \($0)" } ?? "chunk"
+        guard o.ran else { return StageResult(stage: what, status: .upToDate) }
+        return StageResult(stage: what, status: .ran, lines: [
+            "\(what): \(o.pages) pages of \(o.documents) documents → \(o.chunks) chunks → \(o.outputPath)",
         ])
     }
 }

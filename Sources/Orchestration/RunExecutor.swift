@@ -15,10 +15,14 @@ public struct StageOutcome: Codable, Equatable, Sendable {
     public var records: [String: Int]
     public var log: String?
     public var command: [String]?
+    /// For a stage run as shards: their number, and the slowest one's seconds (the merge is the rest).
+    public var shards: Int?
+    public var slowestShardSeconds: Double?
 
     enum CodingKeys: String, CodingKey {
-        case stage, folder, status, seconds, records, log, command
+        case stage, folder, status, seconds, records, log, command, shards
         case exitCode = "exit"
+        case slowestShardSeconds = "slowest_shard_seconds"
     }
 }
 
@@ -57,6 +61,10 @@ public struct Runner {
     /// Stage commands present in this build.
     public var available: Set<String>
     public var force: Set<String> = []
+    /// Sharded stages run as this many shards (local executor) and a merge; 1: each stage as one process.
+    public var shards = 1
+    /// Shard processes running at once.
+    public var jobs = max(1, Machine.cores)
     /// Called with one line per stage event (for the terminal).
     public var say: (String) -> Void = { print($0) }
 
@@ -113,7 +121,31 @@ public struct Runner {
             let outcomePath = runDir + "/outcomes/" + spec.name + ".json"
             try FileSystem.makeDirectory(runDir + "/outcomes")
             let t0 = Date()
-            let code = try spawn(args: args, logPath: logPath, outcomePath: outcomePath)
+            var code: Int32
+            var failedLog = logPath
+            if shards > 1 && spec.sharded {
+                // The local executor: the shards as parallel processes (at most `jobs`), then the merge.
+                let n = shards
+                let stageArgs = Array(args.prefix { $0 != "--workdir" })
+                let tail = Array(args.drop { $0 != "--workdir" })
+                let tasks = try (0..<n).map { i -> (args: [String], log: String, outcome: String) in
+                    (stageArgs + ["--shard", try Shard(index: i, count: n).description] + tail,
+                     runDir + "/\(spec.name).shard-\(i).log", runDir + "/outcomes/\(spec.name).shard-\(i).json")
+                }
+                let results = try spawnAll(tasks, jobs: jobs)
+                o.shards = n
+                o.slowestShardSeconds = ((results.map(\.seconds).max() ?? 0) * 1000).rounded() / 1000
+                if let bad = results.indices.first(where: { results[$0].code != 0 }) {
+                    code = results[bad].code
+                    failedLog = tasks[bad].log
+                } else {
+                    let merge = ["merge"] + stageArgs + ["--shards", String(n)] + tail
+                    o.command = merge
+                    code = try spawn(args: merge, logPath: logPath, outcomePath: outcomePath)
+                }
+            } else {
+                code = try spawn(args: args, logPath: logPath, outcomePath: outcomePath)
+            }
             o.seconds = (Date().timeIntervalSince(t0) * 1000).rounded() / 1000
             o.exitCode = code
             let result = StageDriver.readOutcome(path: outcomePath)
@@ -122,7 +154,7 @@ public struct Runner {
                 o.status = result?.status.rawValue ?? (code == 0 ? StageStatus.ran : .ranWithSkips).rawValue
             default:
                 o.status = "failed"
-                failed = (spec.name, code, logPath)
+                failed = (spec.name, code, failedLog)
             }
             if o.status != "failed", let m = workdir.manifest(spec.folder) {
                 o.records = m.records
@@ -132,8 +164,8 @@ public struct Runner {
             }
             var line = "\(spec.name): \(o.status) (\(Progress.duration(o.seconds)))"
             if o.status == "failed" {
-                let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-                line += ", exit \(code); last lines of \(logPath):"
+                let log = (try? String(contentsOfFile: failedLog, encoding: .utf8)) ?? ""
+                line += ", exit \(code); last lines of \(failedLog):"
                 let tail = log.split(separator: "\n").suffix(5).map { "  | " + $0 }.joined(separator: "\n")
                 if !tail.isEmpty { line += "\n" + tail }
             }
@@ -146,6 +178,37 @@ public struct Runner {
                                  config: config.path, workdir: config.workdir, stages: outcomes)
         try FileSystem.atomicWrite(try JSON.encode(summary, pretty: true) + [0x0A], to: runDir + "/summary.json")
         return summary
+    }
+
+    /// Runs `tasks` (arguments, log, outcome file), at most `jobs` at a time; their exit statuses and seconds.
+    private func spawnAll(_ tasks: [(args: [String], log: String, outcome: String)], jobs: Int) throws
+        -> [(code: Int32, seconds: Double)] {
+        let results = Results(count: tasks.count)
+        let slots = DispatchSemaphore(value: max(1, jobs))
+        let group = DispatchGroup()
+        for (i, t) in tasks.enumerated() {
+            slots.wait()
+            group.enter()
+            DispatchQueue.global().async {
+                defer { slots.signal(); group.leave() }
+                let t0 = Date()
+                let r: Result<Int32, Error> = Result { try self.spawn(args: t.args, logPath: t.log, outcomePath: t.outcome) }
+                results.set(i, r, Date().timeIntervalSince(t0))
+            }
+        }
+        group.wait()
+        return try results.values()
+    }
+
+    /// The shards' results, filled from several threads.
+    private final class Results: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [(Result<Int32, Error>, Double)?]
+        init(count: Int) { items = Array(repeating: nil, count: count) }
+        func set(_ i: Int, _ r: Result<Int32, Error>, _ seconds: Double) { lock.lock(); items[i] = (r, seconds); lock.unlock() }
+        func values() throws -> [(code: Int32, seconds: Double)] {
+            try items.map { item in (try item!.0.get(), item!.1) }
+        }
     }
 
     /// Runs one stage command with stdout and stderr into `logPath`; returns its exit status (128+n on signal n).

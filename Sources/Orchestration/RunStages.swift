@@ -65,6 +65,8 @@ public struct StageSpec: Sendable {
     public let inputArguments: @Sendable (RunInputs, Workdir) -> [String]
     /// Non-nil when the inputs make the stage unnecessary (no PDFs for ingest, a base model for pretrain): why.
     public let replacedBy: @Sendable (RunInputs) -> String?
+    /// Whether the stage can run as shards (`--shard I/N`) and a merge.
+    public var sharded = false
 
     public init(name: String, folder: String, summary: String, parameters: [StageParameter] = [],
                 inputArguments: @escaping @Sendable (RunInputs, Workdir) -> [String] = { _, _ in [] },

@@ -15,6 +15,7 @@ extension StageSpec {
                                                     excluding: S.wiredArguments),
                   inputArguments: { S.runArguments(inputs: $0, workdir: $1) },
                   replacedBy: { S.notNeeded(inputs: $0) })
+        sharded = S.self is any ShardedStage.Type
     }
 }
 

@@ -1,0 +1,58 @@
+import XCTest
+@testable import Core
+@testable import Orchestration
+
+/// `pipeline run --shards N` (the local executor): the sharded stages run as N parallel processes and a merge, and
+/// the artifacts are those of a run without shards.
+extension RunProcessTests {
+    func writeShardConfig(_ name: String) throws -> String {
+        let docs = root + "/data/docs"
+        try FileSystem.makeDirectory(docs)
+        for d in 0..<150 {
+            let text = (0..<(20 + d % 37)).map { "Paragraph \($0) of note \(d): the train leaves at noon." }
+                .joined(separator: d % 3 == 0 ? "\n\n" : "\n")
+            try FileSystem.atomicWrite(text, to: docs + String(format: "/note-%03d.txt", d))
+        }
+        let path = root + "/\(name).toml"
+        try FileSystem.atomicWrite("""
+        [run]
+        workdir = "\(root!)/\(name)-work"
+        runs = "\(root!)/\(name)-runs"
+        [inputs]
+        pdfs = ["\(docs)"]
+        [ingest]
+        jobs = 1
+        [chunk]
+        size = 300
+        overlap = 40
+        """, to: path)
+        return path
+    }
+
+    func testShardedRunGivesTheArtifactsOfAPlainRun() throws {
+        let plain = try writeShardConfig("plain")
+        try run(["run", "--config", plain, "--no-report", "--only", "ingest", "chunk"])
+        let sharded = try writeShardConfig("sharded")
+        let (_, out) = try run(["run", "--config", sharded, "--no-report", "--only", "ingest", "chunk",
+                                "--shards", "3", "--jobs", "2"])
+        XCTAssertTrue(out.contains("chunk: ran"), out)
+        func artifacts(_ work: String) throws -> [String: String] {
+            try snapshot(work).filter { !$0.key.contains("/shards/") && $0.key.hasPrefix("chunk/") }
+        }
+        XCTAssertEqual(try artifacts(root + "/sharded-work"), try artifacts(root + "/plain-work"))
+        for i in 0..<3 {
+            XCTAssertTrue(FileSystem.exists(root + "/sharded-work/chunk/shards/\(i)-of-3/manifest.json"))
+        }
+        // Once more: every shard and the merge are up to date.
+        let (_, again) = try run(["run", "--config", sharded, "--no-report", "--only", "ingest", "chunk",
+                                  "--shards", "3"])
+        XCTAssertTrue(again.contains("chunk: up to date"), again)
+        let summary = try RunSummary.load(runDir: try latestRun(root + "/sharded-runs"))
+        let chunk = try XCTUnwrap(summary.stages.first { $0.stage == "chunk" })
+        XCTAssertEqual(chunk.shards, 3)
+    }
+
+    func latestRun(_ runs: String) throws -> String {
+        runs + "/" + (try FileManager.default.contentsOfDirectory(atPath: runs).sorted().last ?? "")
+    }
+}
