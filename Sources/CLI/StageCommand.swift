@@ -1,5 +1,6 @@
 import ArgumentParser
 import Core
+import Foundation
 
 /// The command of a stage: its declared options, the options every stage takes, and the shared driver.
 struct StageCommand<S: Stage>: ParsableCommand {
@@ -41,10 +42,26 @@ struct ShardedStageCommand<S: ShardedStage>: ParsableCommand {
         let status: ExitStatus
         if let shard = try sharding.resolved() {
             status = try StageDriver.report(try S.runShard(arguments, shard: shard, in: context))
+            try mergeIfLast(shard, context)
         } else {
             status = try StageDriver.run(S.self, arguments, in: context)
         }
         if status != .ok { throw StageExit(status: status) }
+    }
+
+    /// The last shard to finish merges (outside `pipeline run`, whose executor merges itself): when every shard of
+    /// N is done, the merge runs here; a merge another shard is running (the work directory's lock) is left to it.
+    func mergeIfLast(_ shard: Shard, _ context: StageContext) throws {
+        guard ProcessInfo.processInfo.environment["PIPELINE_RUN_PARENT"] == nil else { return }
+        let done = context.workdir.shardStates(S.folder).filter { $0.name.hasSuffix("-of-\(shard.count)") }
+        guard done.count == shard.count, done.allSatisfy({ $0.state == "done" }) else { return }
+        do {
+            _ = try StageDriver.report(try S.merge(arguments, shards: shard.count,
+                                                   in: StageContext(workdir: context.workdir, force: false)))
+        } catch let e as RunError {
+            guard case .locked = e else { throw e }
+            print("\(S.name): another process holds the work directory; it merges")
+        }
     }
 }
 
