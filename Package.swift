@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Tokenize", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
         .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS", argumentParser],
                 swiftSettings: optimizedInDebug),
-        .target(name: "Train", dependencies: ["Core", "GSM8K", "Tokenize", "COpenBLAS", argumentParser],
+        .target(name: "Train", dependencies: ["Core", "GSM8K", "Tokenize", "Metrics", "COpenBLAS", argumentParser],
                 swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "GSM8KTests", dependencies: ["GSM8K", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainTests", dependencies: ["Train", "GSM8K", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainTests", dependencies: ["Train", "GSM8K", "Metrics", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "Core"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]

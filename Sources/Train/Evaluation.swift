@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Metrics
 import GSM8K
 import Tokenize
 
@@ -14,12 +15,17 @@ public enum EvalStage {
         /// Prompts decoded together.
         public var batch = 8
         public var markers: ReasoningMarkers = .standard
+        /// Text metrics of the completions against each record's reference reasoning (`metrics.json`); none by
+        /// default.
+        public var metrics: [MetricName] = []
         public init() {}
 
         var parameters: [String: String] {
-            ["limit": String(limit), "max_new_tokens": String(maxNewTokens), "decoding": "greedy",
-             "reasoning_start": markers.reasoningStart, "reasoning_end": markers.reasoningEnd,
-             "solution_start": markers.solutionStart, "solution_end": markers.solutionEnd]
+            var p = ["limit": String(limit), "max_new_tokens": String(maxNewTokens), "decoding": "greedy",
+                     "reasoning_start": markers.reasoningStart, "reasoning_end": markers.reasoningEnd,
+                     "solution_start": markers.solutionStart, "solution_end": markers.solutionEnd]
+            if !metrics.isEmpty { p["metrics"] = metrics.map(\.rawValue).joined(separator: ",") }
+            return p
         }
     }
 
@@ -66,6 +72,7 @@ public enum EvalStage {
         var summary = RewardSummary()
         var totals: [Double] = []
         var formatExact = 0, tokenSum = 0
+        var scored: [ScoreItem] = []
         let progress = Progress("eval", total: questions.count, unit: "questions")
         var start = 0
         while start < questions.count {
@@ -89,6 +96,7 @@ public enum EvalStage {
                 for (f, v) in zip(RewardFunction.allCases, scores) { named[f.name] = v }
                 try writer.write(EvalCompletion(id: q.id, completion: text, tokens: ids.count, rewards: named,
                                                 reward: total))
+                if !o.metrics.isEmpty { scored.append(ScoreItem(id: q.id, prediction: text, references: [q.reasoning])) }
             }
             progress.advance(by: group.count)
             start += group.count
@@ -105,6 +113,10 @@ public enum EvalStage {
                              accuracy: summary.accuracy, means: means, formatExact: Double(formatExact) / n,
                              meanCompletionTokens: Double(tokenSum) / n, model: modelName, adapter: adapterName)
         try FileSystem.atomicWrite(try JSON.encode(result, pretty: true) + [0x0A], to: run.output("summary.json"))
+        if !o.metrics.isEmpty {
+            let report = Scorer.score(scored, options: ScoreOptions(metrics: o.metrics))
+            try FileSystem.atomicWrite(try JSON.encode(report, pretty: true) + [0x0A], to: run.output("metrics.json"))
+        }
         run.records["questions"] = totals.count
         run.records["exact_answers"] = summary.exactAnswers
         run.records["format_exact"] = formatExact

@@ -2,6 +2,7 @@ import ArgumentParser
 import Core
 import Foundation
 import GSM8K
+import Metrics
 import Tokenize
 
 extension GRPOLossType: ExpressibleByArgument {}
@@ -453,11 +454,23 @@ extension EvalStage: Stage {
         @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate per answer at most.")
         public var maxNewTokens = 128
         @Option(help: "Questions decoded together.") public var batch = 8
+        @Option(help: ArgumentHelp("Also score the answers against each record's reference reasoning with these "
+                                   + "text metrics (bleu, chrf, rouge, qa; as `pipeline score`) into metrics.json.",
+                                   valueName: "list"))
+        public var metrics = ""
         @Option(help: "Threads (default: all cores).") public var threads: Int?
 
         public init() {}
 
         public func validate() throws {
+            if !metrics.isEmpty {
+                let names: [MetricName]
+                do { names = try MetricName.parse(metrics) } catch let e as MetricsError { throw ValidationError(e.message) }
+                if names.contains(.semsim) {
+                    throw ValidationError("--metrics: semsim needs the embedder; score eval/completions.jsonl.zst "
+                                          + "with `pipeline score --metrics semsim`")
+                }
+            }
             guard limit >= 0 else { throw ValidationError("--limit must be ≥ 0") }
             guard maxNewTokens >= 1, batch >= 1 else { throw ValidationError("--max-new-tokens and --batch must be ≥ 1") }
         }
@@ -507,6 +520,7 @@ extension EvalStage: Stage {
         let tok = try BPETokenizer(path: tokPath)
         var o = Options()
         o.limit = a.limit; o.maxNewTokens = a.maxNewTokens; o.batch = a.batch
+        o.metrics = a.metrics.isEmpty ? [] : try MetricName.parse(a.metrics)
         o.markers = RewardScoring.markers(forData: dataPath) ?? .standard
         // Named portably: a model inside the work directory is recorded as <workdir>/…, so moving the work
         // directory changes neither the outputs nor the stage's freshness.
@@ -527,6 +541,7 @@ extension EvalStage: Stage {
             "eval: \(s.questions) questions, reward \(fmt("%.3f", s.reward)) ± \(fmt("%.3f", s.rewardStd)), "
                 + "accuracy \(fmt("%.1f", s.accuracy * 100))%, format exact \(fmt("%.1f", s.formatExact * 100))%, "
                 + "\(fmt("%.1f", s.meanCompletionTokens)) tokens per answer -> \(work.stageDir("eval"))",
-        ] + RewardFunction.allCases.map { f in "  \(f.logKey): \(fmt("%.4f", s.means[f.logKey] ?? 0))" })
+        ] + RewardFunction.allCases.map { f in "  \(f.logKey): \(fmt("%.4f", s.means[f.logKey] ?? 0))" }
+          + (o.metrics.isEmpty ? [] : ["  text metrics against the reference reasoning: \(work.stageDir("eval"))/metrics.json"]))
     }
 }

@@ -2,6 +2,7 @@ import Core
 import Foundation
 import GSM8K
 import Tokenize
+import Metrics
 import XCTest
 @testable import Train
 
@@ -66,5 +67,16 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(try Hashing.sha256(path: work.stageDir("eval") + "/completions.jsonl.zst"), first)
         o.limit = 3
         XCTAssertEqual(try run(force: false)?.questions, 3, "another limit re-runs")
+        XCTAssertFalse(FileSystem.exists(work.stageDir("eval") + "/metrics.json"), "no --metrics, no metrics.json")
+
+        // --metrics: the answers scored against each record's reasoning, as `pipeline score` scores them.
+        o.limit = 10
+        o.metrics = [.bleu, .chrf, .rouge, .qa]
+        XCTAssertNotNil(try run(force: false), "another --metrics re-runs")
+        let report = try JSONDecoder().decode(ScoreReport.self, from: Data(try ByteReader(
+            path: work.stageDir("eval") + "/metrics.json").readAll()))
+        let items = rows.map { ScoreItem(id: $0.id, prediction: $0.completion, references: [""]) }
+        XCTAssertEqual(report, Scorer.score(items, options: ScoreOptions(metrics: o.metrics)))
+        XCTAssertEqual(work.manifest("eval")?.parameters["metrics"], "bleu,chrf,rouge,qa")
     }
 }
