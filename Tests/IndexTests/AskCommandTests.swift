@@ -66,6 +66,19 @@ final class AskCommandTests: XCTestCase {
         let plain = try run(["ask", question, "--model", tiny, "-k", "3", "--max-new-tokens", "4"] + w)
         XCTAssertTrue(plain.contains("\nSources:\n[1] "), plain)
 
+        // --template: the user's prompt around the numbered context; --adapter: a PEFT LoRA on the model.
+        let template = root + "/template.txt"
+        try FileSystem.atomicWrite("Use the notes.\n{context}\nQ: {question}\nA:", to: template)
+        let lora = SharedData.packageRoot() + "/Tests/TrainTests/Fixtures/lora_tiny/adapter"
+        let custom = try run(["ask", question, "--model", tiny, "--adapter", lora, "--template", template, "-k", "2",
+                              "--max-new-tokens", "4", "--json"] + w)
+        let c = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(custom.utf8)) as? [String: Any], custom)
+        let customPrompt = try XCTUnwrap(c["prompt"] as? String)
+        XCTAssertTrue(customPrompt.hasPrefix("Use the notes.\n[1] (in/emperor.txt, page 0)\n"), customPrompt)
+        XCTAssertTrue(customPrompt.hasSuffix("\nQ: \(question)\nA:"), customPrompt)
+        XCTAssertNotNil(c["answer"] as? String)
+        try run(["ask", question, "--model", tiny, "--adapter", root + "/no-such-adapter"] + w, expect: 1)
+
         let questions = [("q1", question), ("q2", "What causes the tides?"), ("q3", "What does LoRA train?")]
         let qfile = root + "/questions.jsonl", rfile = root + "/refs.jsonl", out = root + "/answers.jsonl"
         try FileSystem.atomicWrite(questions.map { "{\"id\": \"\($0.0)\", \"question\": \"\($0.1)\"}\n" }.joined(),

@@ -108,4 +108,38 @@ final class PerplexityTests: XCTestCase {
         XCTAssertEqual(alias["loss"] as? Double, same["loss"] as? Double)
         XCTAssertEqual(alias["tokens"] as? Int, 300)
     }
+
+    /// `score perplexity --text FILE --tokenizer T` scores the text encoded as `pipeline encode --file` encodes it.
+    func testTextFileEqualsItsTokenFile() throws {
+        guard let binary = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
+        let root = NSTemporaryDirectory() + "ppl-text-\(UUID().uuidString)"
+        try FileSystem.makeDirectory(root)
+        defer { FileSystem.remove(root) }
+        let text = (0..<80).map { "Line \($0): the penguins walk to the sea and back again, \($0 * 7) metres.\n" }.joined()
+        try FileSystem.atomicWrite(text, to: root + "/text.txt")
+        @discardableResult
+        func run(_ args: [String]) throws -> Data {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args + ["--workdir", root + "/w"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "\(args)")
+            return data
+        }
+        try run(["bpe-train", root + "/text.txt", "--vocab-size", "300", "--min-frequency", "2", "-q"])
+        try run(["encode", "--file", root + "/text.txt", "--output", root + "/text.bin.zst"])
+        let model = ["--model", Self.fixtures + "/gpt2_tiny/model", "--json"]
+        let fromText = try XCTUnwrap(try JSONSerialization.jsonObject(with: try run(
+            ["score", "perplexity", "--text", root + "/text.txt", "--tokenizer", root + "/w/tokenize"] + model))
+            as? [String: Any])
+        let fromTokens = try XCTUnwrap(try JSONSerialization.jsonObject(with: try run(
+            ["score", "perplexity", "--tokens", root + "/text.bin.zst"] + model)) as? [String: Any])
+        XCTAssertEqual(fromText["tokens"] as? Int, fromTokens["tokens"] as? Int)
+        XCTAssertGreaterThan(fromText["tokens"] as? Int ?? 0, 100)
+        XCTAssertEqual(fromText["loss"] as? Double, fromTokens["loss"] as? Double)
+    }
 }
