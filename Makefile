@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages build demo test bench nightly clean venv model check-report fuzz
+.PHONY: setup system-packages build build-debug demo test bench bench-smoke nightly clean venv model check-report fuzz
 
 ## setup: install the system packages (apt-get) and build the release binary
 setup: system-packages build
@@ -60,7 +60,16 @@ COMPARE_BASE ?= 3322456
 test: system-packages model
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
+	bash Benchmarks/smoke.sh
 	SWIFT=$(SWIFT) bash scripts/compare_demo.sh $(COMPARE_BASE)
+
+## bench-smoke: every benchmark's command lines on tiny inputs, the outputs the scripts parse checked (seconds;
+## no reference tools; part of make test)
+bench-smoke: build-debug
+	bash Benchmarks/smoke.sh
+
+build-debug: system-packages
+	$(SWIFT) build --product pipeline
 
 ## venv: the Python reference tools for fixtures and benchmarks
 venv: $(VENV)/.ok

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# make bench-smoke: every command line the benchmarks run on our side, on tiny inputs, with the outputs the
+# benchmark scripts parse checked — seconds, no reference tools. A change that breaks a benchmark (a renamed flag,
+# a progress line or JSON key the scripts read) fails `make test` here instead of on the next `make bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-.build/debug/pipeline}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+ok() { echo "bench-smoke: $*"; }
+fail() { echo "bench-smoke: FAILED: $*" >&2; exit 1; }
+
+# Inputs: a small corpus, the demo's GSM8K splits, 150 text documents.
+python3 - "$T" <<'PY'
+import json, os, random, sys
+t = sys.argv[1]
+rng = random.Random(3)
+words = "the train leaves at noon and arrives later with seven cars of apples sold each morning".split()
+with open(f"{t}/corpus.txt", "w") as f:
+    for _ in range(3000):
+        f.write(" ".join(rng.choice(words) for _ in range(12)) + ".\n")
+os.makedirs(f"{t}/docs")
+for d in range(150):
+    open(f"{t}/docs/d{d:03d}.txt", "w").write("\n\n".join(" ".join(rng.choice(words) for _ in range(60))
+                                                          for _ in range(5)))
+with open(f"{t}/pred.jsonl", "w") as p, open(f"{t}/ref.jsonl", "w") as r:
+    for i in range(50):
+        p.write(json.dumps({"id": str(i), "prediction": " ".join(rng.choice(words) for _ in range(9))}) + "\n")
+        r.write(json.dumps({"id": str(i), "reference": " ".join(rng.choice(words) for _ in range(9))}) + "\n")
+PY
+W="--workdir $T/w"
+
+# bench_tokenize: bpe-train, export tokenizer, encode --file --output.
+"$BIN" bpe-train $W --force --quiet --threads 2 --vocab-size 400 --min-frequency 2 "$T/corpus.txt" > /dev/null
+"$BIN" export tokenizer "$T/export" $W > /dev/null
+"$BIN" encode --tokenizer "$T/export" --file "$T/corpus.txt" --output "$T/enc.bin.zst"
+[ -s "$T/export/tokenizer.json" ] && [ -s "$T/enc.bin.zst" ] || fail "tokenizer export / encode"
+ok "bpe-train, export tokenizer, encode"
+
+# bench_train: pretrain's progress lines carry tok/s; generate --timing prints its generate: line.
+"$BIN" tokenize $W --corpus "$T/corpus.txt" -q > /dev/null
+out=$("$BIN" pretrain $W -q --force --config tiny --steps 3 --batch 2 --seq 32 --log-every 1 --threads 2)
+echo "$out" | grep -Eq '^step [0-9]+/[0-9]+ .* [0-9]+ tok/s' || fail "pretrain progress lines: $out"
+err=$("$BIN" generate -q --model "$T/w/pretrain" --greedy --max-new-tokens 4 --timing --threads 2 \
+      --tokenizer /nonexistent --prompt-ids 5,6,7,8 --prompt-ids 9,10,11,12 2>&1 >/dev/null)
+echo "$err" | grep -q '^generate:' || fail "generate --timing: $err"
+ok "pretrain progress (tok/s), generate --timing"
+
+# bench_grpo: grpo with the benchmark's options; metrics carry step_time, generation_time, mean length.
+"$BIN" gsm8k -q $W data/gsm8k/train.jsonl data/gsm8k/test.jsonl > /dev/null
+"$BIN" grpo -q $W --model "$T/w/pretrain" --tokenizer "$T/w/tokenize" --data "$T/w/gsm8k/train" --max-steps 1 \
+    --num-generations 2 --batch 2 --grad-accum 2 --max-completion-length 4 --max-prompt-length 32 --beta 0.04 \
+    --threads 2 --save-every 1000 --sample-every 0 > /dev/null
+zstd -dcq "$T/w/grpo/metrics.jsonl.zst" | python3 -c "
+import json, sys
+r = json.loads(sys.stdin.readline())
+for k in ('step_time', 'generation_time', 'completions/mean_length'): assert k in r, k" || fail "grpo metrics keys"
+ok "grpo metrics (step_time, generation_time, completions/mean_length)"
+
+# bench_gsm8k: gsm8k and reward.
+"$BIN" reward --data "$T/w/gsm8k/test" --completions <(zstd -dcq "$T/w/gsm8k/test.jsonl.zst" | python3 -c "
+import json, sys
+for l in sys.stdin: print(json.dumps({'id': json.loads(l)['id'], 'completion': 'x'}))") > /dev/null
+ok "gsm8k, reward"
+
+# bench_chunk, bench_shards: ingest, chunk, run --shards.
+"$BIN" ingest -q $W "$T/docs" > /dev/null
+"$BIN" chunk -q --force --size 300 --overlap 30 $W > /dev/null
+cat > "$T/shards.toml" <<TOML
+[run]
+workdir = "$T/w"
+runs = "$T/runs"
+[inputs]
+pdfs = ["$T/docs"]
+[chunk]
+size = 300
+overlap = 30
+TOML
+cp "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst"
+"$BIN" run --config "$T/shards.toml" --only chunk --no-report --shards 2 --force chunk > /dev/null
+cmp -s "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst" || fail "chunk as 2 shards differs from one run"
+ok "ingest, chunk, run --shards 2 (identical chunks)"
+
+# bench_embed: bench embed (JSON with seconds, vectors written), bench dense, and bench sha256.
+if [ -d models/all-MiniLM-L6-v2 ]; then
+    json=$("$BIN" bench embed --model models/all-MiniLM-L6-v2 "$T/w/chunk/chunks.jsonl.zst" --vectors-out "$T/v.f32")
+    echo "$json" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['texts'] > 0 and 'embed_seconds' in d" \
+        || fail "bench embed: $json"
+    [ -s "$T/v.f32" ] || fail "bench embed --vectors-out"
+    ok "bench embed"
+else
+    ok "bench embed skipped (no models/all-MiniLM-L6-v2: make model)"
+fi
+"$BIN" bench dense 2000 -k 4 | python3 -c "import json,sys; d=json.load(sys.stdin); assert 'fraction_of_memcpy' in d" \
+    || fail "bench dense"
+"$BIN" bench sha256 "$T/corpus.txt" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['MBps'] > 0" \
+    || fail "bench sha256"
+ok "bench dense, bench sha256"
+
+# bench_score: score --json for BLEU+chrF and ROUGE.
+for m in "bleu,chrf" "rouge --stem"; do
+    "$BIN" score --predictions "$T/pred.jsonl" --references "$T/ref.jsonl" --metrics $m --json | python3 -c "
+import json, sys; d = json.load(sys.stdin); assert d['items'] == 50" || fail "score $m"
+done
+ok "score (bleu,chrf; rouge --stem)"
+
+# bench_zstd: pack and cat round trip.
+"$BIN" pack "$T/corpus.txt" "$T/c.zst" > /dev/null
+"$BIN" cat "$T/c.zst" | cmp -s - "$T/corpus.txt" || fail "pack/cat round trip"
+ok "pack, cat"
+echo "bench-smoke: all benchmark command lines work"
