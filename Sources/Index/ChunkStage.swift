@@ -40,48 +40,38 @@ public enum ChunkStage {
     }
 
     public static func run(workdir: Workdir, size: Int, overlap: Int, unit: Unit, force: Bool = false) throws -> Outcome {
-        let chunker = try RecursiveChunker(size: size, overlap: overlap)
-        let input = inputPath(workdir)
-        guard FileSystem.exists(input) else { throw ChunkError.missingInput(path: input) }
-        let outPath = workdir.stageDir(name) + "/chunks.jsonl.zst"
-        guard let run = try StageRun.begin(workdir: workdir, stage: name, inputs: [input],
-                                           parameters: parameters(size: size, overlap: overlap, unit: unit),
-                                           force: force) else {
-            return Outcome(ran: false, outputPath: outPath)
-        }
-        var outcome = Outcome(ran: true, outputPath: outPath)
-        let writer = try ZstdWriter(path: run.output("chunks.jsonl.zst"))
-        let counts = try chunk(input: input, chunker: chunker, unit: unit, writer: writer, shard: nil) { _, _ in }
-        try writer.close()
-        outcome.pages = counts.pages; outcome.documents = counts.documents; outcome.chunks = counts.chunks
-        run.records = ["pages": outcome.pages, "documents": outcome.documents, "chunks": outcome.chunks]
-        try run.commit()
-        return outcome
+        try execute(workdir: workdir, size: size, overlap: overlap, unit: unit, shard: nil, force: force)
     }
 
     /// Shard `shard` of the stage: the chunks of the documents of its blocks (`Shard.blockSize` documents, in input
-    /// order), in `chunk/shards/I-of-N/` with `blocks.json`. Nil when that shard is up to date.
+    /// order), in `chunk/shards/I-of-N/` with `blocks.json`. Not run when that shard is up to date.
     public static func runShard(workdir: Workdir, size: Int, overlap: Int, unit: Unit, shard: Shard,
                                 force: Bool = false) throws -> Outcome {
+        try execute(workdir: workdir, size: size, overlap: overlap, unit: unit, shard: shard, force: force)
+    }
+
+    /// The whole stage (`shard` nil) or one shard of it.
+    static func execute(workdir: Workdir, size: Int, overlap: Int, unit: Unit, shard: Shard?,
+                        force: Bool) throws -> Outcome {
         let chunker = try RecursiveChunker(size: size, overlap: overlap)
         let input = inputPath(workdir)
         guard FileSystem.exists(input) else { throw ChunkError.missingInput(path: input) }
-        let stage = Workdir.shardStage(name, shard)
+        let stage = shard.map { Workdir.shardStage(name, $0) } ?? name
         let outPath = workdir.stageDir(stage) + "/chunks.jsonl.zst"
         var parameters = parameters(size: size, overlap: overlap, unit: unit)
-        parameters["shard"] = shard.description
+        if let shard { parameters["shard"] = shard.description }
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [input], parameters: parameters,
                                            force: force) else {
             return Outcome(ran: false, outputPath: outPath)
         }
         var outcome = Outcome(ran: true, outputPath: outPath)
         let writer = try ZstdWriter(path: run.output("chunks.jsonl.zst"))
-        var blocks = ShardBlocks(shard: shard)
+        var blocks = shard.map { ShardBlocks(shard: $0) }
         let counts = try chunk(input: input, chunker: chunker, unit: unit, writer: writer, shard: shard) { b, n in
-            blocks.add(block: b, lines: n)
+            blocks?.add(block: b, lines: n)
         }
         try writer.close()
-        try FileSystem.atomicWrite(try JSON.encode(blocks), to: run.output("blocks.json"))
+        if let blocks { try FileSystem.atomicWrite(try JSON.encode(blocks), to: run.output("blocks.json")) }
         outcome.pages = counts.pages; outcome.documents = counts.documents; outcome.chunks = counts.chunks
         run.records = ["pages": outcome.pages, "documents": outcome.documents, "chunks": outcome.chunks]
         try run.commit()
