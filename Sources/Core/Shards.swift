@@ -187,30 +187,35 @@ public enum ShardMerge {
     /// Interleaves `file` of every shard folder in `dirs` by their `blocks.json` into `writer`; returns the lines.
     @discardableResult
     public static func interleave(_ file: String, shardDirs dirs: [String], into writer: ZstdWriter) throws -> Int {
+        let readers = try dirs.map { try LineReader(path: $0 + "/" + file) }
+        var total = 0
+        try forEachBlock(shardDirs: dirs) { i, n in
+            for _ in 0..<n {
+                guard let line = try readers[i].next() else { throw CoreError.truncated(path: readers[i].path) }
+                try writer.write(line)
+                total += 1
+            }
+        }
+        return total
+    }
+
+    /// The blocks of all shards in `dirs` (their `blocks.json`) in block order: `body(shard, units)` for each.
+    public static func forEachBlock(shardDirs dirs: [String], _ body: (Int, Int) throws -> Void) throws {
         let blocks = try dirs.map { dir -> ShardBlocks in
             let p = dir + "/blocks.json"
             do { return try JSONDecoder().decode(ShardBlocks.self, from: Data(try ByteReader(path: p).readAll())) } catch {
                 throw CoreError.badRecord(path: p, line: 1, reason: "unreadable shard blocks: \(error)")
             }
         }
-        let readers = try dirs.map { try LineReader(path: $0 + "/" + file) }
         var next = [Int](repeating: 0, count: dirs.count)   // each shard's next block (an index into its blocks)
         let last = blocks.compactMap { $0.blocks.last }.max() ?? -1
-        var total = 0
-        if last >= 0 {
-            for b in 0...last {
-                let i = b % dirs.count
-                guard next[i] < blocks[i].blocks.count, blocks[i].blocks[next[i]] == b else { continue }
-                let n = blocks[i].lines[next[i]]
-                next[i] += 1
-                for _ in 0..<n {
-                    guard let line = try readers[i].next() else { throw CoreError.truncated(path: readers[i].path) }
-                    try writer.write(line)
-                    total += 1
-                }
-            }
+        guard last >= 0 else { return }
+        for b in 0...last {
+            let i = b % dirs.count
+            guard next[i] < blocks[i].blocks.count, blocks[i].blocks[next[i]] == b else { continue }
+            try body(i, blocks[i].lines[next[i]])
+            next[i] += 1
         }
-        return total
     }
 }
 

@@ -18,10 +18,25 @@ public final class ParallelEncoder {
 
     /// Encodes each line of a file separately (split after `\n`, the `\n` kept: the segmentation of training),
     /// calling `sink` with the ids of consecutive blocks in order.
+    ///
+    /// `owns` (a shard's test of a block number; nil: every block) skips the blocks it refuses: they are read but
+    /// not encoded or counted. `block(b, ids)` is told the number of ids of each encoded block. Blocks are cut
+    /// from the data alone (`blockSize` bytes, back to the last `\n`), so a block's number does not depend on
+    /// the machine.
     public func encodeLines(file path: String, progress: Core.Progress? = nil, blockSize: Int = 4 << 20,
+                            owns: ((Int) -> Bool)? = nil, block: (Int, Int) -> Void = { _, _ in },
                             _ sink: ([UInt32]) throws -> Void) throws {
+        var number = 0
         try blocks(file: path, blockSize: blockSize, progress: progress) { buffer, count in
-            try encodeBlock(buffer, count, perLine: true, sink)
+            defer { number += 1 }
+            guard owns?(number) ?? true else { return }
+            bytes += Int64(count)
+            var ids = 0
+            try encodeBlock(buffer, count, perLine: true) { out in
+                ids += out.count
+                try sink(out)
+            }
+            block(number, ids)
         }
     }
 
@@ -30,6 +45,7 @@ public final class ParallelEncoder {
     public func encodeText(file path: String, blockSize: Int = 4 << 20, _ sink: ([UInt32]) throws -> Void) throws {
         var first = true
         try blocks(file: path, blockSize: blockSize, progress: nil, safeCut: true) { buffer, count in
+            bytes += Int64(count)
             try encodeBlock(buffer, count, perLine: false, first: first, sink)
             first = false
         }
@@ -47,7 +63,7 @@ public final class ParallelEncoder {
             let n = try buffer.withUnsafeMutableBytes { b in
                 try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: b[filled...]))
             }
-            if n == 0 { eof = true } else { filled += n; bytes += Int64(n); progress?.advance(by: n) }
+            if n == 0 { eof = true } else { filled += n; progress?.advance(by: n) }
             if !eof && filled < buffer.count { continue }
             var end = filled
             if !eof {

@@ -75,33 +75,82 @@ public enum TokenizeStages {
     /// Returns (tokens written, lines whose invalid UTF-8 was replaced, text bytes read), or nil when up to date.
     @discardableResult
     public static func tokenize(workdir: Workdir, corpus: String?, tokenizer: String?, force: Bool,
-                                threads: Int = max(1, Machine.cores)) throws
-        -> (tokens: Int64, replaced: Int, bytes: Int64)? {
+                                threads: Int = max(1, Machine.cores), shard: Shard? = nil,
+                                blockSize: Int = 4 << 20) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
         let tokenizerFiles = BPETokenizer.files(path: tokPath)
         let tok = try BPETokenizer(path: tokPath)
-        guard let run = try StageRun.begin(workdir: workdir, stage: "tokens", inputs: [input] + tokenizerFiles,
-                                           parameters: ["segmentation": "lines", "format": "PTOK1"], force: force) else {
+        var parameters = tokensParameters
+        if let shard { parameters["shard"] = shard.description }
+        let stage = shard.map { Workdir.shardStage("tokens", $0) } ?? "tokens"
+        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [input] + tokenizerFiles,
+                                           parameters: parameters, force: force) else {
             return nil
         }
         let writer = try BackgroundTokenWriter(path: run.output("tokens.bin.zst"), vocabSize: tok.vocabSize)
         let enc = ParallelEncoder(tokenizer: tok, threads: threads)
         let progress = Core.Progress("tokenize", unit: "bytes")
-        try enc.encodeLines(file: input, progress: progress) { try writer.append($0) }
+        var blocks = shard.map { ShardBlocks(shard: $0) }
+        try enc.encodeLines(file: input, progress: progress, blockSize: blockSize,
+                            owns: shard.map { s in { s.owns(block: $0) } },
+                            block: { blocks?.add(block: $0, lines: $1) }) { try writer.append($0) }
         progress.finish()
         try writer.close()
-        run.records["tokens"] = Int(writer.count)
-        run.records["lines"] = enc.lines
-        run.records["vocab_size"] = tok.vocabSize
-        run.records["bytes_per_token"] = writer.bytesPerToken
-        run.records["text_bytes"] = Int(enc.bytes)
-        run.records["lines_with_invalid_utf8"] = enc.replacedLines
+        if let blocks { try FileSystem.atomicWrite(try JSON.encode(blocks), to: run.output("blocks.json")) }
+        run.records = tokensRecords(tokens: Int(writer.count), lines: enc.lines, vocabSize: tok.vocabSize,
+                                    bytesPerToken: writer.bytesPerToken, textBytes: Int(enc.bytes),
+                                    invalid: enc.replacedLines)
         try run.commit()
         if enc.replacedLines > 0 {
             Core.log.warning("\(input): \(enc.replacedLines) lines held invalid UTF-8 (replaced by U+FFFD before encoding)")
         }
         return (writer.count, enc.replacedLines, enc.bytes)
+    }
+
+    static let tokensParameters = ["segmentation": "lines", "format": "PTOK1"]
+
+    static func tokensRecords(tokens: Int, lines: Int, vocabSize: Int, bytesPerToken: Int, textBytes: Int,
+                              invalid: Int) -> [String: Int] {
+        ["tokens": tokens, "lines": lines, "vocab_size": vocabSize, "bytes_per_token": bytesPerToken,
+         "text_bytes": textBytes, "lines_with_invalid_utf8": invalid]
+    }
+
+    /// `tokens/tokens.bin.zst` from the `shards` shards of `tokenize`, byte-identical to `tokenize`'s; nil when up
+    /// to date. The shards' token files are read back block by block in order into one writer.
+    @discardableResult
+    public static func mergeTokens(workdir: Workdir, corpus: String?, tokenizer: String?, shards: Int,
+                                   force: Bool) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
+        let input = corpus ?? defaultCorpus(workdir)
+        let tokPath = tokenizer ?? workdir.stageDir("tokenize")
+        guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
+        let inputs = [input] + BPETokenizer.files(path: tokPath)
+        let dirs = try ShardMerge.checkShards(workdir: workdir, folder: "tokens", shards: shards, inputs: inputs,
+                                              parameters: tokensParameters)
+        guard let run = try StageRun.begin(workdir: workdir, stage: "tokens", inputs: inputs,
+                                           parameters: tokensParameters, force: force) else {
+            return nil
+        }
+        let manifests = dirs.map { try? Manifest.load(path: $0 + "/manifest.json") }
+        func sum(_ key: String) -> Int { manifests.reduce(0) { $0 + ($1?.records[key] ?? 0) } }
+        let vocabSize = manifests.first??.records["vocab_size"] ?? 0
+        let writer = try BackgroundTokenWriter(path: run.output("tokens.bin.zst"), vocabSize: vocabSize)
+        let readers = try dirs.map { try TokenFileReader(path: $0 + "/tokens.bin.zst") }
+        try ShardMerge.forEachBlock(shardDirs: dirs) { shard, count in
+            var left = count
+            while left > 0 {
+                let ids = try readers[shard].read(max: min(left, 1 << 20))
+                guard !ids.isEmpty else { throw CoreError.truncated(path: dirs[shard] + "/tokens.bin.zst") }
+                try writer.append(ids)
+                left -= ids.count
+            }
+        }
+        try writer.close()
+        run.records = tokensRecords(tokens: Int(writer.count), lines: sum("lines"), vocabSize: vocabSize,
+                                    bytesPerToken: writer.bytesPerToken, textBytes: sum("text_bytes"),
+                                    invalid: sum("lines_with_invalid_utf8"))
+        try run.commit()
+        return (writer.count, sum("lines_with_invalid_utf8"), Int64(sum("text_bytes")))
     }
 }

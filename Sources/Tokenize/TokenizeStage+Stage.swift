@@ -84,7 +84,7 @@ public enum BPETrainStage: Stage {
 }
 
 /// `pipeline tokenize`: the corpus as token ids, written to the `tokens` folder.
-public enum TokenizeStage: Stage {
+public enum TokenizeStage: ShardedStage {
     /// The options of `pipeline tokenize` and the keys of `[tokenize]`.
     public struct Arguments: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp("Corpus file (plain or zstd).", valueName: "file"))
@@ -114,15 +114,37 @@ public enum TokenizeStage: Stage {
         """
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
+        try execute(a, shard: nil, in: context)
+    }
+
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        try execute(a, shard: shard, in: context)
+    }
+
+    static func execute(_ a: Arguments, shard: Shard?, in context: StageContext) throws -> StageResult {
         let work = context.workdir
         let corpus = try a.corpus.map { try Spool.readable($0, in: work.path) }
+        let what = shard.map { "tokenize shard \($0)" } ?? name
         guard let r = try TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: a.tokenizer,
-                                                  force: context.force,
-                                                  threads: max(1, a.threads ?? Machine.cores)) else {
+                                                  force: context.force, threads: max(1, a.threads ?? Machine.cores),
+                                                  shard: shard) else {
+            return StageResult(stage: what, status: .upToDate)
+        }
+        let dir = work.stageDir(shard.map { Workdir.shardStage(folder, $0) } ?? folder)
+        return StageResult(stage: what, status: .ran, lines: [
+            (shard == nil ? "tokens" : what) + ": \(r.tokens) tokens from \(r.bytes) bytes -> \(dir)/tokens.bin.zst",
+        ])
+    }
+
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        let work = context.workdir
+        let corpus = try a.corpus.map { try Spool.readable($0, in: work.path) }
+        guard let r = try TokenizeStages.mergeTokens(workdir: work, corpus: corpus, tokenizer: a.tokenizer,
+                                                     shards: shards, force: context.force) else {
             return upToDate
         }
         return StageResult(stage: name, status: .ran, lines: [
-            "tokens: \(r.tokens) tokens from \(r.bytes) bytes -> \(work.stageDir("tokens"))/tokens.bin.zst",
+            "tokens: \(r.tokens) tokens from \(r.bytes) bytes -> \(work.stageDir(folder))/tokens.bin.zst",
         ])
     }
 }

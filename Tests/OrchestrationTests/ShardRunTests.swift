@@ -25,28 +25,33 @@ extension RunProcessTests {
         [chunk]
         size = 300
         overlap = 40
+        [bpe-train]
+        vocab_size = 300
+        min_frequency = 2
         """, to: path)
         return path
     }
 
     func testShardedRunGivesTheArtifactsOfAPlainRun() throws {
         let plain = try writeShardConfig("plain")
-        try run(["run", "--config", plain, "--no-report", "--only", "ingest", "chunk"])
+        let stages = ["ingest", "bpe-train", "tokenize", "chunk"]
+        try run(["run", "--config", plain, "--no-report", "--only"] + stages)
         let sharded = try writeShardConfig("sharded")
-        let (_, out) = try run(["run", "--config", sharded, "--no-report", "--only", "ingest", "chunk",
-                                "--shards", "3", "--jobs", "2"])
-        XCTAssertTrue(out.contains("chunk: ran"), out)
+        let (_, out) = try run(["run", "--config", sharded, "--no-report", "--only"] + stages
+                                + ["--shards", "3", "--jobs", "2"])
+        XCTAssertTrue(out.contains("chunk: ran") && out.contains("tokenize: ran"), out)
         func artifacts(_ work: String) throws -> [String: String] {
-            try snapshot(work).filter { !$0.key.contains("/shards/") && $0.key.hasPrefix("chunk/") }
+            try snapshot(work).filter {
+                !$0.key.contains("/shards/") && ($0.key.hasPrefix("chunk/") || $0.key.hasPrefix("tokens/"))
+            }
         }
         XCTAssertEqual(try artifacts(root + "/sharded-work"), try artifacts(root + "/plain-work"))
         for i in 0..<3 {
             XCTAssertTrue(FileSystem.exists(root + "/sharded-work/chunk/shards/\(i)-of-3/manifest.json"))
         }
         // Once more: every shard and the merge are up to date.
-        let (_, again) = try run(["run", "--config", sharded, "--no-report", "--only", "ingest", "chunk",
-                                  "--shards", "3"])
-        XCTAssertTrue(again.contains("chunk: up to date"), again)
+        let (_, again) = try run(["run", "--config", sharded, "--no-report", "--only"] + stages + ["--shards", "3"])
+        XCTAssertTrue(again.contains("chunk: up to date") && again.contains("tokenize: up to date"), again)
         let summary = try RunSummary.load(runDir: try latestRun(root + "/sharded-runs"))
         let chunk = try XCTUnwrap(summary.stages.first { $0.stage == "chunk" })
         XCTAssertEqual(chunk.shards, 3)
