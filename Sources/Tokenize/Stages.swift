@@ -13,19 +13,75 @@ public enum TokenizeStages {
     @discardableResult
     public static func bpeTrain(workdir: Workdir, files: [String], options: TrainerOptions, force: Bool,
                                 threads: Int = max(1, Machine.cores)) throws -> TrainSummary? {
-        for f in files where !FileSystem.exists(f) { throw CoreError.notFound(path: f) }
-        guard options.vocabSize > 0 else { throw TokenizeError.invalidOption("--vocab-size must be positive") }
-        guard options.minFrequency >= 0 else { throw TokenizeError.invalidOption("--min-frequency must be >= 0") }
-        guard !options.specialTokens.contains("") else { throw TokenizeError.invalidOption("special tokens must not be empty") }
+        try checkTraining(files: files, options: options)
         guard let run = try StageRun.begin(workdir: workdir, stage: "tokenize", inputs: files,
                                            parameters: options.parameters, force: force) else {
             return nil
         }
+        let counter = try BPETrainer.count(files: files, options: options, threads: threads)
+        return try train(run, counter: counter, options: options)
+    }
+
+    /// The map of a sharded `bpe-train`: shard `shard` counts the words of its blocks (1 MB of whole lines, numbered
+    /// across the files) into `tokenize/shards/I-of-N/counts.bin.zst`. Returns the distinct words, nil when up to
+    /// date.
+    @discardableResult
+    public static func countShard(workdir: Workdir, files: [String], options: TrainerOptions, shard: Shard,
+                                  force: Bool, threads: Int = max(1, Machine.cores),
+                                  blockSize: Int = 1 << 20) throws -> Int? {
+        try checkTraining(files: files, options: options)
+        var parameters = options.parameters
+        parameters["shard"] = shard.description
+        guard let run = try StageRun.begin(workdir: workdir, stage: Workdir.shardStage("tokenize", shard),
+                                           inputs: files, parameters: parameters, force: force) else {
+            return nil
+        }
+        let counter = try BPETrainer.count(files: files, options: options, threads: threads, blockSize: blockSize) {
+            shard.owns(block: $0)
+        }
+        let counts = counter.serializedCounts()
+        try write(counts, to: run.output("counts.bin.zst"))
+        run.records["lines"] = counter.lines
+        try run.commit()
+        return counts.count
+    }
+
+    /// The reduce of a sharded `bpe-train`: the shards' counts summed, then the merges — the same tokenizer files,
+    /// byte for byte, as `bpeTrain` on the same files. Nil when up to date.
+    @discardableResult
+    public static func mergeBPE(workdir: Workdir, files: [String], options: TrainerOptions, shards: Int,
+                                force: Bool) throws -> TrainSummary? {
+        try checkTraining(files: files, options: options)
+        let dirs = try ShardMerge.checkShards(workdir: workdir, folder: "tokenize", shards: shards, inputs: files,
+                                              parameters: options.parameters)
+        guard let run = try StageRun.begin(workdir: workdir, stage: "tokenize", inputs: files,
+                                           parameters: options.parameters, force: force) else {
+            return nil
+        }
+        let counter = WordCounter(addPrefixSpace: options.addPrefixSpace, threads: 1)
+        for dir in dirs {
+            let path = dir + "/counts.bin.zst"
+            try counter.addCounts(try ByteReader(path: path).readAll(), path: path)
+        }
+        return try train(run, counter: counter, options: options)
+    }
+
+    static func checkTraining(files: [String], options: TrainerOptions) throws {
+        for f in files where !FileSystem.exists(f) { throw CoreError.notFound(path: f) }
+        guard options.vocabSize > 0 else { throw TokenizeError.invalidOption("--vocab-size must be positive") }
+        guard options.minFrequency >= 0 else { throw TokenizeError.invalidOption("--min-frequency must be >= 0") }
+        guard !options.specialTokens.contains("") else {
+            throw TokenizeError.invalidOption("special tokens must not be empty")
+        }
+    }
+
+    /// Trains on `counter`'s counts and commits the tokenizer files of `run`.
+    static func train(_ run: StageRun, counter: WordCounter, options: TrainerOptions) throws -> TrainSummary {
         keepHeapTrimmed()
         Core.log.debug("stage begun: rss \(residentMB()) MB")
         // The model lives only in this scope: its memory is returned before the commit.
         let summary: TrainSummary = try {
-            let model = try BPETrainer.train(files: files, options: options, threads: threads) { Core.log.info("\($0)") }
+            let model = try BPETrainer.train(counter: counter, options: options) { Core.log.info("\($0)") }
             releaseFreeMemory()
             Core.log.debug("trained: rss \(residentMB()) MB")
             try write(model.tokenizerJSON(), to: run.output("tokenizer.json.zst"))

@@ -3,7 +3,7 @@ import Core
 import Foundation
 
 /// `pipeline bpe-train`: the tokenizer, written to the `tokenize` folder.
-public enum BPETrainStage: Stage {
+public enum BPETrainStage: ShardedStage {
     /// The options of `pipeline bpe-train` and the keys of `[bpe-train]`.
     public struct Arguments: ParsableArguments {
         @Argument(help: ArgumentHelp("Text files (plain or zstd).", valueName: "file"))
@@ -61,6 +61,41 @@ public enum BPETrainStage: Stage {
         """
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
+        let (inputs, o) = try prepare(a, context)
+        guard let s = try TokenizeStages.bpeTrain(workdir: context.workdir, files: inputs, options: o,
+                                                  force: context.force, threads: max(1, a.threads ?? Machine.cores))
+        else { return upToDate }
+        return trained(s, context)
+    }
+
+    /// Shard I/N counts the words of its blocks (the map); `merge` sums the counts and trains (the reduce).
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        let (inputs, o) = try prepare(a, context)
+        let what = "bpe-train shard \(shard)"
+        guard let bytes = try TokenizeStages.countShard(workdir: context.workdir, files: inputs, options: o,
+                                                        shard: shard, force: context.force,
+                                                        threads: max(1, a.threads ?? Machine.cores)) else {
+            return StageResult(stage: what, status: .upToDate)
+        }
+        let dir = context.workdir.stageDir(Workdir.shardStage(folder, shard))
+        return StageResult(stage: what, status: .ran, lines: ["\(what): word counts (\(bytes) bytes) -> \(dir)"])
+    }
+
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        let (inputs, o) = try prepare(a, context)
+        guard let s = try TokenizeStages.mergeBPE(workdir: context.workdir, files: inputs, options: o, shards: shards,
+                                                  force: context.force) else { return upToDate }
+        return trained(s, context)
+    }
+
+    static func trained(_ s: TokenizeStages.TrainSummary, _ context: StageContext) -> StageResult {
+        StageResult(stage: name, status: .ran, lines: [
+            "tokenize: \(s.tokens) tokens, \(s.merges) merges -> \(context.workdir.stageDir("tokenize"))",
+        ])
+    }
+
+    /// The input files (pipes copied once) and the trainer's options.
+    static func prepare(_ a: Arguments, _ context: StageContext) throws -> ([String], TrainerOptions) {
         let work = context.workdir
         var o = TrainerOptions()
         o.vocabSize = a.vocabSize
@@ -73,13 +108,7 @@ public enum BPETrainStage: Stage {
         let inputs = try (a.files.isEmpty ? [TokenizeStages.defaultCorpus(work)] : a.files).map {
             try Spool.readable($0, in: work.path)
         }
-        guard let s = try TokenizeStages.bpeTrain(workdir: work, files: inputs, options: o, force: context.force,
-                                                  threads: max(1, a.threads ?? Machine.cores)) else {
-            return upToDate
-        }
-        return StageResult(stage: name, status: .ran, lines: [
-            "tokenize: \(s.tokens) tokens, \(s.merges) merges -> \(work.stageDir("tokenize"))",
-        ])
+        return (inputs, o)
     }
 }
 

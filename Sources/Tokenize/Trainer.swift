@@ -271,20 +271,30 @@ public enum BPETrainer {
                           addPrefixSpace: options.addPrefixSpace)
     }
 
+    /// Counts the words of `files` (only the blocks `owns` accepts: a shard's) into a counter.
+    public static func count(files: [String], options: TrainerOptions, threads: Int = max(1, Machine.cores),
+                             blockSize: Int = 1 << 20, owns: ((Int) -> Bool)? = nil) throws -> WordCounter {
+        _ = UnicodeClasses.tables
+        let counter = WordCounter(addPrefixSpace: options.addPrefixSpace, threads: threads, blockSize: blockSize)
+        for f in files {
+            let progress = Core.Progress("count words: \((f as NSString).lastPathComponent)", unit: "bytes")
+            try counter.add(file: f, progress: progress, owns: owns)
+            progress.finish()
+        }
+        return counter
+    }
+
     /// Counts the words of `files` and trains.
     public static func train(files: [String], options: TrainerOptions, threads: Int = max(1, Machine.cores),
                              log: ((String) -> Void)? = nil) throws -> TrainedBPE {
         let t0 = Date()
-        _ = UnicodeClasses.tables
-        Core.log.debug("unicode tables: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB")
-        let counter = WordCounter(addPrefixSpace: options.addPrefixSpace, threads: threads)
-        var total: Int64 = 0
-        for f in files { total += (try? FileSystem.fileSize(f)) ?? 0 }
-        for f in files {
-            let progress = Core.Progress("count words: \((f as NSString).lastPathComponent)", unit: "bytes")
-            try counter.add(file: f, progress: progress)
-            progress.finish()
-        }
+        let counter = try count(files: files, options: options, threads: threads)
+        return try train(counter: counter, options: options, log: log, since: t0)
+    }
+
+    /// Trains on the counts of `counter` (counted here, or merged from shards).
+    public static func train(counter: WordCounter, options: TrainerOptions, log: ((String) -> Void)? = nil,
+                             since t0: Date = Date()) throws -> TrainedBPE {
         Core.log.debug("counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB; parallel sections \(Double(counter.parallelNanos) / 1e9) s, worker time \(Double(counter.workerNanos) / 1e9) s")
         let words = counter.result()
         releaseFreeMemory()

@@ -23,8 +23,13 @@ public final class WordCounter {
         tables = (0..<max(1, threads)).map { _ in ByteTable(capacity: 1 << 14) }
     }
 
-    /// Counts the words of one file (plain or zstd).
-    public func add(file path: String, progress: Core.Progress? = nil) throws {
+    /// The number of the next block read (across files): a shard counts only the blocks it `owns`.
+    private var nextBlock = 0
+
+    /// Counts the words of one file (plain or zstd). `owns` (a shard's test of a block number; nil: all) skips the
+    /// blocks of other shards; blocks are `blockSize` bytes cut back to a line end, numbered across files, so a
+    /// block's number depends on the bytes alone.
+    public func add(file path: String, progress: Core.Progress? = nil, owns: ((Int) -> Bool)? = nil) throws {
         let reader = try ByteReader(path: path)
         var buffer = [UInt8](repeating: 0, count: blockSize)
         var filled = 0
@@ -46,13 +51,49 @@ public final class WordCounter {
                 }) else { continue } // a line longer than the buffer: grow and read on
                 end = nl + 1
             }
-            try process(buffer: buffer, count: end, path: path)
+            if owns?(nextBlock) ?? true { try process(buffer: buffer, count: end, path: path) }
+            nextBlock += 1
             if end < filled {
                 buffer.withUnsafeMutableBufferPointer { b in
                     _ = memmove(b.baseAddress!, b.baseAddress! + end, filled - end)
                 }
             }
             filled -= end
+        }
+    }
+
+    /// The counts as bytes: per word a UInt32 LE length, its bytes, an Int64 LE count (a shard's `counts.bin.zst`).
+    public func serializedCounts() -> [UInt8] {
+        let table = result()
+        var out: [UInt8] = []
+        out.reserveCapacity(table.keyBytesTotal + table.count * 12)
+        for e in 0..<table.count {
+            table.key(e) { p, n in
+                withUnsafeBytes(of: UInt32(n).littleEndian) { out.append(contentsOf: $0) }
+                out.append(contentsOf: UnsafeBufferPointer(start: p, count: n))
+            }
+            withUnsafeBytes(of: table.value(e).littleEndian) { out.append(contentsOf: $0) }
+        }
+        return out
+    }
+
+    /// Adds counts written by `serializedCounts` (a shard's) to this counter's; `path` names them in errors.
+    public func addCounts(_ bytes: [UInt8], path: String) throws {
+        let table = tables[0]
+        var i = 0
+        try bytes.withUnsafeBufferPointer { b in
+            let base = b.baseAddress!
+            while i < b.count {
+                guard i + 4 <= b.count else { throw CoreError.truncated(path: path) }
+                var n32: UInt32 = 0
+                memcpy(&n32, base + i, 4)
+                let n = Int(UInt32(littleEndian: n32))
+                guard i + 4 + n + 8 <= b.count else { throw CoreError.truncated(path: path) }
+                var v: Int64 = 0
+                memcpy(&v, base + i + 4 + n, 8)
+                _ = table.add(base + i + 4, n, Int64(littleEndian: v))
+                i += 4 + n + 8
+            }
         }
     }
 
