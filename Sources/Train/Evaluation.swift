@@ -44,21 +44,92 @@ public enum EvalStage {
     }
 
     /// As above, with the model loaded by `loadModel` only when the stage is not up to date.
-    public static func run(workdir: Workdir, loadModel: () throws -> GPT2, modelName: String, adapterName: String?,
+    public static func run(workdir: Workdir, loadModel: @escaping () throws -> GPT2, modelName: String, adapterName: String?,
                            modelInputs: [String], tokenizer: BPETokenizer, tokenizerInputs: [String], data: String,
                            options o: Options, force: Bool) throws -> Summary? {
-        var parameters = o.parameters
-        parameters["model"] = modelName
-        if let adapterName { parameters["adapter"] = adapterName }
-        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [data] + modelInputs + tokenizerInputs,
+        let source = Source(workdir: workdir, loadModel: loadModel, modelName: modelName, adapterName: adapterName,
+                            modelInputs: modelInputs, tokenizer: tokenizer, tokenizerInputs: tokenizerInputs,
+                            data: data)
+        return try execute(source, options: o, shard: nil, force: force)
+    }
+
+    /// What the stage evaluates: the model (loaded only when needed), the tokenizer, the questions.
+    public struct Source {
+        public var workdir: Workdir
+        public var loadModel: () throws -> GPT2
+        public var modelName: String
+        public var adapterName: String?
+        public var modelInputs: [String]
+        public var tokenizer: BPETokenizer
+        public var tokenizerInputs: [String]
+        public var data: String
+
+        public init(workdir: Workdir, loadModel: @escaping () throws -> GPT2, modelName: String, adapterName: String?,
+                    modelInputs: [String], tokenizer: BPETokenizer, tokenizerInputs: [String], data: String) {
+            self.workdir = workdir; self.loadModel = loadModel; self.modelName = modelName
+            self.adapterName = adapterName; self.modelInputs = modelInputs; self.tokenizer = tokenizer
+            self.tokenizerInputs = tokenizerInputs; self.data = data
+        }
+
+        var inputs: [String] { [data] + modelInputs + tokenizerInputs }
+
+        func parameters(_ o: Options) -> [String: String] {
+            var p = o.parameters
+            p["model"] = modelName
+            if let adapterName { p["adapter"] = adapterName }
+            return p
+        }
+    }
+
+    /// Questions per shard block: whole decoding batches, so a shard decodes exactly the batches one run decodes
+    /// (the same bits: a batch's numbers depend on which prompts share it).
+    static func blockQuestions(_ o: Options) -> Int { o.batch * Shard.blockSize / 8 }
+
+    /// Shard `shard` of the stage: the completions of the questions of its blocks, in `eval/shards/I-of-N/`.
+    /// False when that shard is up to date.
+    public static func runShard(_ source: Source, options o: Options, shard: Shard, force: Bool) throws -> Bool {
+        try execute(source, options: o, shard: shard, force: force) != nil
+    }
+
+    /// The stage's outputs from its `shards` shards: the completions in question order and the summary (and
+    /// metrics) computed from them, byte-identical to `run`'s. Nil when up to date.
+    public static func merge(_ source: Source, options o: Options, shards: Int, force: Bool) throws -> Summary? {
+        let parameters = source.parameters(o)
+        let dirs = try ShardMerge.checkShards(workdir: source.workdir, folder: stage, shards: shards,
+                                              inputs: source.inputs, parameters: parameters)
+        guard let run = try StageRun.begin(workdir: source.workdir, stage: stage, inputs: source.inputs,
                                            parameters: parameters, force: force) else { return nil }
-        let model = try loadModel()
+        let writer = try ZstdWriter(path: run.output("completions.jsonl.zst"))
+        try ShardMerge.interleave("completions.jsonl.zst", shardDirs: dirs, into: writer)
+        try writer.close()
+        let completions = try JSONLReader.readAll(EvalCompletion.self, path: run.output("completions.jsonl.zst"))
+        let result = try summarize(run, completions, questions: try questions(source.data, o), source, o)
+        try run.commit()
+        return result
+    }
+
+    static func questions(_ data: String, _ o: Options) throws -> [GSM8KRecord] {
         var questions: [GSM8KRecord] = []
         let decoder = GSM8KRecord.decoder(requiring: [.id, .answer, .promptText])
         try JSONLReader.forEach(GSM8KRecord.self, path: data, decoder: decoder) { q, _ in
             if o.limit == 0 || questions.count < o.limit { questions.append(q) }
         }
         guard !questions.isEmpty else { throw CoreError.corrupt(path: data, reason: "no GSM8K records to evaluate") }
+        return questions
+    }
+
+    /// The whole stage (`shard` nil: completions, summary, metrics) or one shard's completions.
+    static func execute(_ source: Source, options o: Options, shard: Shard?, force: Bool) throws -> Summary? {
+        var parameters = source.parameters(o)
+        if let shard { parameters["shard"] = shard.description }
+        let stageName = shard.map { Workdir.shardStage(stage, $0) } ?? stage
+        guard let run = try StageRun.begin(workdir: source.workdir, stage: stageName, inputs: source.inputs,
+                                           parameters: parameters, force: force) else { return nil }
+        let model = try source.loadModel()
+        let all = try questions(source.data, o)
+        let block = blockQuestions(o)
+        let questions = shard.map { s in all.indices.filter { s.owns(block: $0 / block) }.map { all[$0] } } ?? all
+        let tokenizer = source.tokenizer
 
         let rewards = Rewards(markers: o.markers)
         let context = model.config.nPositions
@@ -69,12 +140,12 @@ public enum EvalStage {
         sampling.eosTokenId = model.config.eosTokenId
 
         let writer = try JSONLWriter<EvalCompletion>(path: run.output("completions.jsonl.zst"))
-        var summary = RewardSummary()
-        var totals: [Double] = []
-        var formatExact = 0, tokenSum = 0
-        var scored: [ScoreItem] = []
+        var completions: [EvalCompletion] = []
+        var blocks = shard.map { ShardBlocks(shard: $0) }
         let progress = Progress("eval", total: questions.count, unit: "questions")
         var start = 0
+        var index = 0   // the position in `questions`
+        let owned = shard.map { s in all.indices.filter { s.owns(block: $0 / block) } } ?? Array(all.indices)
         while start < questions.count {
             let group = Array(questions[start..<min(start + o.batch, questions.count)])
             // Prompts longer than the context keep their end (left truncation), as the trainers do.
@@ -87,23 +158,46 @@ public enum EvalStage {
                 let body = ids.last == sampling.eosTokenId ? Array(ids.dropLast()) : ids
                 let text = tokenizer.decode(body)
                 let scores = rewards.scores(completion: text, answer: q.answer)
-                summary.add(scores)
-                let total = scores.reduce(0, +)
-                totals.append(total)
-                if scores[RewardFunction.allCases.firstIndex(of: .matchFormatExactly)!] > 0 { formatExact += 1 }
-                tokenSum += ids.count
                 var named: [String: Double] = [:]
                 for (f, v) in zip(RewardFunction.allCases, scores) { named[f.name] = v }
-                try writer.write(EvalCompletion(id: q.id, completion: text, tokens: ids.count, rewards: named,
-                                                reward: total))
-                if !o.metrics.isEmpty { scored.append(ScoreItem(id: q.id, prediction: text, references: [q.reasoning])) }
+                let c = EvalCompletion(id: q.id, completion: text, tokens: ids.count, rewards: named,
+                                       reward: scores.reduce(0, +))
+                try writer.write(c)
+                completions.append(c)
+                blocks?.add(block: owned[index] / block, lines: 1)
+                index += 1
             }
             progress.advance(by: group.count)
             start += group.count
         }
         progress.finish()
         try writer.close()
+        if let blocks {
+            try FileSystem.atomicWrite(try JSON.encode(blocks), to: run.output("blocks.json"))
+            run.records["questions"] = completions.count
+            try run.commit()
+            return Summary(questions: completions.count, reward: 0, rewardStd: 0, accuracy: 0, means: [:],
+                           formatExact: 0, meanCompletionTokens: 0, model: source.modelName,
+                           adapter: source.adapterName)
+        }
+        let result = try summarize(run, completions, questions: all, source, o)
+        try run.commit()
+        return result
+    }
 
+    /// `summary.json` (and `metrics.json` with `--metrics`) and the records, from the completions in order.
+    static func summarize(_ run: StageRun, _ completions: [EvalCompletion], questions: [GSM8KRecord],
+                          _ source: Source, _ o: Options) throws -> Summary {
+        var summary = RewardSummary()
+        var totals: [Double] = []
+        var formatExact = 0, tokenSum = 0
+        for c in completions {
+            let scores = RewardFunction.allCases.map { c.rewards[$0.name] ?? 0 }
+            summary.add(scores)
+            totals.append(c.reward)
+            if scores[RewardFunction.allCases.firstIndex(of: .matchFormatExactly)!] > 0 { formatExact += 1 }
+            tokenSum += c.tokens
+        }
         let n = Double(totals.count)
         let mean = totals.reduce(0, +) / n
         let variance = totals.count > 1 ? totals.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1) : 0
@@ -111,10 +205,14 @@ public enum EvalStage {
         for f in RewardFunction.allCases { means[f.logKey] = summary.mean(f) }
         let result = Summary(questions: totals.count, reward: summary.reward, rewardStd: variance.squareRoot(),
                              accuracy: summary.accuracy, means: means, formatExact: Double(formatExact) / n,
-                             meanCompletionTokens: Double(tokenSum) / n, model: modelName, adapter: adapterName)
+                             meanCompletionTokens: Double(tokenSum) / n, model: source.modelName,
+                             adapter: source.adapterName)
         try FileSystem.atomicWrite(try JSON.encode(result, pretty: true) + [0x0A], to: run.output("summary.json"))
         if !o.metrics.isEmpty {
-            let report = Scorer.score(scored, options: ScoreOptions(metrics: o.metrics))
+            let reasoning = Dictionary(questions.map { ($0.id, $0.reasoning) }, uniquingKeysWith: { a, _ in a })
+            let items = completions.map { ScoreItem(id: $0.id, prediction: $0.completion,
+                                                    references: [reasoning[$0.id] ?? ""]) }
+            let report = Scorer.score(items, options: ScoreOptions(metrics: o.metrics))
             try FileSystem.atomicWrite(try JSON.encode(report, pretty: true) + [0x0A], to: run.output("metrics.json"))
         }
         run.records["questions"] = totals.count
@@ -122,7 +220,6 @@ public enum EvalStage {
         run.records["format_exact"] = formatExact
         // Records are integers: the mean total reward in thousandths, for the run comparison.
         run.records["reward_milli"] = Int((summary.reward * 1000).rounded())
-        try run.commit()
         return result
     }
 }

@@ -436,7 +436,7 @@ extension GRPOStage: Stage {
 }
 
 /// `pipeline eval`.
-extension EvalStage: Stage {
+extension EvalStage: ShardedStage {
     /// The options of `pipeline eval` and the keys of `[eval]`.
     public struct Arguments: ParsableArguments {
         @Option(help: ArgumentHelp("Model folder (default <workdir>/pretrain).", valueName: "dir"))
@@ -504,12 +504,45 @@ extension EvalStage: Stage {
     }
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
+        let (source, o) = try prepare(a, context)
+        guard let s = try execute(source, options: o, shard: nil, force: context.force) else { return upToDate }
+        return summaryResult(s, o, context)
+    }
+
+    /// Shard I/N answers the questions of its blocks (whole decoding batches); `merge` scores them all.
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        let (source, o) = try prepare(a, context)
+        let what = "eval shard \(shard)"
+        guard let s = try execute(source, options: o, shard: shard, force: context.force) else {
+            return StageResult(stage: what, status: .upToDate)
+        }
+        let dir = context.workdir.stageDir(Workdir.shardStage(folder, shard))
+        return StageResult(stage: what, status: .ran, lines: ["\(what): \(s.questions) answers -> \(dir)"])
+    }
+
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        let (source, o) = try prepare(a, context)
+        guard let s = try merge(source, options: o, shards: shards, force: context.force) else { return upToDate }
+        return summaryResult(s, o, context)
+    }
+
+    static func summaryResult(_ s: Summary, _ o: Options, _ context: StageContext) -> StageResult {
+        let dir = context.workdir.stageDir("eval")
+        return StageResult(stage: name, status: .ran, lines: [
+            "eval: \(s.questions) questions, reward \(fmt("%.3f", s.reward)) ± \(fmt("%.3f", s.rewardStd)), "
+                + "accuracy \(fmt("%.1f", s.accuracy * 100))%, format exact \(fmt("%.1f", s.formatExact * 100))%, "
+                + "\(fmt("%.1f", s.meanCompletionTokens)) tokens per answer -> \(dir)",
+        ] + RewardFunction.allCases.map { f in "  \(f.logKey): \(fmt("%.4f", s.means[f.logKey] ?? 0))" }
+          + (o.metrics.isEmpty ? [] : ["  text metrics against the reference reasoning: \(dir)/metrics.json"]))
+    }
+
+    /// The model (loaded only when the stage is not up to date), tokenizer, questions and options of a run.
+    static func prepare(_ a: Arguments, _ context: StageContext) throws -> (Source, Options) {
         Compute.configure(threads: a.threads ?? Machine.cores)
         let work = context.workdir
         let modelDir = a.model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
         if let adapter = a.adapter, !FileSystem.isDirectory(adapter) { throw CoreError.notFound(path: adapter) }
-        // The model is loaded only when the stage is not up to date.
         let load = { () throws -> GPT2 in
             let net = try ModelSupport.loadModel(modelDir)
             if let adapter = a.adapter { try LoRA.load(directory: adapter, into: net) }
@@ -530,18 +563,10 @@ extension EvalStage: Stage {
         let adapterFiles = a.adapter.map { d in
             ["adapter_config.json", "adapter_model.safetensors"].map { d + "/" + $0 }
         } ?? []
-        guard let s = try run(workdir: work, loadModel: load, modelName: portable(modelDir),
-                              adapterName: a.adapter.map(portable),
-                              modelInputs: Checkpoint.modelFiles(modelDir) + adapterFiles, tokenizer: tok,
-                              tokenizerInputs: BPETokenizer.files(path: tokPath), data: dataPath,
-                              options: o, force: context.force) else {
-            return upToDate
-        }
-        return StageResult(stage: name, status: .ran, lines: [
-            "eval: \(s.questions) questions, reward \(fmt("%.3f", s.reward)) ± \(fmt("%.3f", s.rewardStd)), "
-                + "accuracy \(fmt("%.1f", s.accuracy * 100))%, format exact \(fmt("%.1f", s.formatExact * 100))%, "
-                + "\(fmt("%.1f", s.meanCompletionTokens)) tokens per answer -> \(work.stageDir("eval"))",
-        ] + RewardFunction.allCases.map { f in "  \(f.logKey): \(fmt("%.4f", s.means[f.logKey] ?? 0))" }
-          + (o.metrics.isEmpty ? [] : ["  text metrics against the reference reasoning: \(work.stageDir("eval"))/metrics.json"]))
+        let source = Source(workdir: work, loadModel: load, modelName: portable(modelDir),
+                            adapterName: a.adapter.map(portable),
+                            modelInputs: Checkpoint.modelFiles(modelDir) + adapterFiles, tokenizer: tok,
+                            tokenizerInputs: BPETokenizer.files(path: tokPath), data: dataPath)
+        return (source, o)
     }
 }

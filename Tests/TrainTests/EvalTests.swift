@@ -79,4 +79,51 @@ final class EvalTests: XCTestCase {
         XCTAssertEqual(report, Scorer.score(items, options: ScoreOptions(metrics: o.metrics)))
         XCTAssertEqual(work.manifest("eval")?.parameters["metrics"], "bleu,chrf,rouge,qa")
     }
+
+    /// eval as N shards and a merge: completions, summary, metrics and records equal one run's, byte for byte.
+    func testShardsAndMergeEqualOneRun() throws {
+        var data = ""
+        var text = ""
+        for i in 0..<100 {
+            let q = "Mia has \(i) pens and gets \(i % 7) more. How many pens?"
+            text += q + "\n<start_working_out>\(i) + \(i % 7)<end_working_out><SOLUTION>\(i + i % 7)</SOLUTION>\n"
+            let prompt = String(decoding: try JSON.encode("User: \(q)\nAssistant:"), as: UTF8.self)
+            data += "{\"id\":\"t-\(i)\",\"answer\":\"\(i + i % 7)\",\"reasoning\":\"\(i) + \(i % 7)\",\"prompt_text\":\(prompt)}\n"
+        }
+        try FileSystem.atomicWrite(text, to: temp + "/corpus.txt")
+        try FileSystem.atomicWrite(data, to: temp + "/test.jsonl")
+        var topt = TrainerOptions()
+        topt.vocabSize = 300; topt.minFrequency = 2
+        func work(_ name: String) throws -> Workdir {
+            let w = Workdir(path: temp + "/" + name)
+            _ = try TokenizeStages.bpeTrain(workdir: w, files: [temp + "/corpus.txt"], options: topt, force: false,
+                                            threads: 1)
+            return w
+        }
+        let one = try work("one")
+        let tok = try BPETokenizer(path: one.stageDir("tokenize"))
+        let model = GPT2(config: GPT2Config(vocabSize: tok.vocabSize, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 4))
+        model.initialize(seed: 11)
+        var o = EvalStage.Options()
+        o.limit = 0; o.maxNewTokens = 6; o.batch = 4; o.metrics = [.bleu, .qa]
+        func source(_ w: Workdir) -> EvalStage.Source {
+            EvalStage.Source(workdir: w, loadModel: { model }, modelName: "random", adapterName: nil, modelInputs: [],
+                             tokenizer: tok, tokenizerInputs: [], data: temp + "/test.jsonl")
+        }
+        _ = try XCTUnwrap(try EvalStage.execute(source(one), options: o, shard: nil, force: false))
+        let files = ["completions.jsonl.zst", "summary.json", "metrics.json"]
+        let expected = try files.map { try ByteReader(path: one.stageDir("eval") + "/" + $0).readAll() }
+        for n in [2, 3] {
+            let w = try work("n\(n)")
+            for i in 0..<n {
+                XCTAssertTrue(try EvalStage.runShard(source(w), options: o, shard: try Shard(index: i, count: n),
+                                                     force: false))
+            }
+            XCTAssertNotNil(try EvalStage.merge(source(w), options: o, shards: n, force: false))
+            for (f, bytes) in zip(files, expected) {
+                XCTAssertEqual(try ByteReader(path: w.stageDir("eval") + "/" + f).readAll(), bytes, "N = \(n): \(f)")
+            }
+            XCTAssertEqual(w.manifest("eval")?.records, one.manifest("eval")?.records)
+        }
+    }
 }
