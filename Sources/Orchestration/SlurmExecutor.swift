@@ -185,7 +185,8 @@ public struct SlurmExecutor {
         }
         try chain.saveJobs()
         let ids = chain.units.map { $0.tasks.first?.job.map { SlurmChain.jobOf($0) } ?? "?" }
-        say("slurm: submitted \(chain.units.count) jobs (\(ids.joined(separator: " → "))); scripts and logs in "
+        let n = chain.units.count
+        say("slurm: submitted \(n) job\(n == 1 ? "" : "s") (\(ids.joined(separator: " → "))); scripts and logs in "
             + chain.slurmDir)
         if options.detach { return chain.results(status: { _ in "submitted" }) }
         return try wait(&chain, options: options, say: say)

@@ -108,6 +108,7 @@ final class SlurmExecutorTests: XCTestCase {
     func tempDir() throws -> String {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("slurm-test-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        addTeardownBlock { FileSystem.remove(d) }
         return d
     }
 
@@ -151,6 +152,43 @@ final class SlurmExecutorTests: XCTestCase {
         }
         let logs = try FileManager.default.contentsOfDirectory(atPath: d + "/run/slurm/logs")
         XCTAssertEqual(logs.count, 8, "\(logs)")   // 3 + 1 + 3 + 1
+    }
+
+    /// A real stage command (`pipeline gsm8k` on the repository's data/gsm8k) as a Slurm job writes the same
+    /// bytes as when run here, and records its outcome where the run reads it.
+    func testRealStageUnderSlurmWritesWhatALocalRunWrites() throws {
+        try requireSlurm()
+        guard let binary = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
+        let d = try tempDir()
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+        var inputs = RunInputs()
+        inputs.gsm8k = [repo + "/data/gsm8k/train.jsonl", repo + "/data/gsm8k/test.jsonl"]
+        let spec = try XCTUnwrap(RunStages.spec("gsm8k"))
+        let args = { (w: String) in spec.arguments(values: [:], inputs: inputs, workdir: w, force: false) }
+        let local = Process()
+        local.executableURL = URL(fileURLWithPath: binary)
+        local.arguments = args(d + "/local")
+        local.standardOutput = FileHandle.nullDevice
+        local.standardError = FileHandle.nullDevice
+        try local.run()
+        local.waitUntilExit()
+        XCTAssertEqual(local.terminationStatus, 0)
+        var options = SlurmOptions()
+        options.pollSeconds = 1
+        let slurmArgs = args(d + "/slurm")
+        let stage = PlannedStage(name: "gsm8k", shards: 1, taskArguments: { _ in slurmArgs })
+        let results = try SlurmExecutor().run(stages: [stage], executable: binary, runDir: d + "/run", options: options,
+                                              say: { print($0) })
+        XCTAssertEqual(results.map(\.status), ["ran"], "\(results)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: d + "/local/gsm8k")
+            .filter { $0.hasSuffix(".zst") }
+        XCTAssertFalse(files.isEmpty)
+        for f in files {
+            XCTAssertEqual(FileManager.default.contents(atPath: d + "/slurm/gsm8k/" + f),
+                           FileManager.default.contents(atPath: d + "/local/gsm8k/" + f), f)
+        }
+        XCTAssertTrue(FileSystem.exists(d + "/run/slurm/outcomes/gsm8k_0.json"))
     }
 
     func testCancelledTaskIsRetried() throws {
