@@ -348,6 +348,58 @@ public struct SlurmExecutor {
     }
 }
 
+/// One entry of `runs/<ts>/slurm/jobs.json`.
+struct SlurmJobsEntry: Codable {
+    var stage: String
+    var merge: Bool
+    var array: Bool
+    var tasks: [String]
+    var retried: [String]
+}
+
+/// The state of one task of a submitted chain (`SlurmExecutor.snapshot`).
+public struct SlurmTaskState: Equatable, Sendable {
+    public var stage: String
+    /// The stage's merge job (task 0).
+    public var merge: Bool
+    public var task: Int
+    /// Its current Slurm id (`<job>_<i>` for an array task).
+    public var job: String
+    /// pending, running, done, failed
+    public var state: String
+    /// Its exit status when it ended (from its status file), Slurm's state when Slurm ended it.
+    public var exit: Int32?
+    public var slurmState: String?
+}
+
+extension SlurmExecutor {
+    /// The state of every task of the chain submitted into `runDir` (as `jobs.json` names them), from their status
+    /// files and one `squeue`: what `pipeline status` shows of a detached run. Tasks Slurm has forgotten without
+    /// a status file show as failed. Nil when `runDir` has no Slurm chain.
+    public func snapshot(runDir: String) throws -> [SlurmTaskState]? {
+        let slurmDir = SlurmChain.absolute(runDir) + "/slurm"
+        guard FileSystem.exists(slurmDir + "/jobs.json") else { return nil }
+        let bytes = try ByteReader(path: slurmDir + "/jobs.json").readAll()
+        let entries: [SlurmJobsEntry]
+        do { entries = try JSONDecoder().decode([SlurmJobsEntry].self, from: Data(bytes)) } catch {
+            throw CoreError.badRecord(path: slurmDir + "/jobs.json", line: 1, reason: JSONLReader.describe(error))
+        }
+        var chain = SlurmChain(slurmDir: slurmDir, units: entries.map {
+            SlurmUnit(stage: 0, name: $0.stage, isMerge: $0.merge, isArray: $0.array, arguments: [],
+                      tasks: $0.tasks.map { SlurmTask(job: $0.isEmpty ? nil : $0, attempts: 1) }, retried: $0.retried)
+        })
+        let queue = try queue(chain.units.flatMap { $0.tasks.compactMap(\.job) })
+        // squeue forgets finished jobs after MinJobAge: a task neither there nor with a status file is failed.
+        for _ in 0..<3 { chain.update(queue: queue) }
+        return chain.units.flatMap { u in
+            u.tasks.enumerated().map { i, t in
+                SlurmTaskState(stage: u.name, merge: u.isMerge, task: i, job: t.job ?? "", state: t.state.rawValue,
+                               exit: t.exit, slurmState: t.slurmState)
+            }
+        }
+    }
+}
+
 /// One task of a job: its current Slurm id (`<job>_<i>` for an array task) and what is known of it.
 struct SlurmTask: Equatable {
     enum State: String { case pending, running, done, failed }
@@ -408,6 +460,12 @@ struct SlurmChain {
     var executable: String
     var slurmDir: String
     var options: SlurmOptions
+
+    /// The chain of `jobs.json`, for reading its state.
+    init(slurmDir: String, units: [SlurmUnit]) {
+        self.stages = []; self.units = units; self.executable = ""; self.slurmDir = slurmDir
+        self.options = SlurmOptions()
+    }
 
     init(stages: [PlannedStage], executable: String, runDir: String, options: SlurmOptions) throws {
         self.stages = stages
@@ -480,6 +538,8 @@ struct SlurmChain {
         for (k, v) in options.environment.sorted(by: { $0.key < $1.key }) {
             lines.append("export \(k)=\(SlurmChain.quote(v))")
         }
+        lines.append("# A process id of the submitting host means nothing here (sbatch exports its environment).")
+        lines.append("unset PIPELINE_RUN_PARENT")
         lines.append("task=${SLURM_ARRAY_TASK_ID:-0}")
         lines.append("case $task in")
         for (i, args) in unit.arguments.enumerated() {
@@ -533,9 +593,8 @@ struct SlurmChain {
 
     /// `jobs.json`: per job of the chain, its stage, whether it is the merge, and its tasks' current job ids.
     func saveJobs() throws {
-        struct Entry: Codable { var stage: String; var merge: Bool; var tasks: [String]; var retried: [String] }
-        let entries = units.map { Entry(stage: $0.name, merge: $0.isMerge, tasks: $0.tasks.map { $0.job ?? "" },
-                                        retried: $0.retried) }
+        let entries = units.map { SlurmJobsEntry(stage: $0.name, merge: $0.isMerge, array: $0.isArray,
+                                                 tasks: $0.tasks.map { $0.job ?? "" }, retried: $0.retried) }
         try FileSystem.atomicWrite(try JSON.encode(entries, pretty: true) + [0x0A], to: slurmDir + "/jobs.json")
     }
 

@@ -225,6 +225,27 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertEqual(results[0].jobs.count, 4, "\(results[0].jobs)")
     }
 
+    func testDetachedChainIsFollowedBySnapshots() throws {
+        try requireSlurm()
+        let d = try tempDir()
+        var options = SlurmOptions()
+        options.detach = true
+        let results = try SlurmExecutor().run(stages: fakeStages(d), executable: "/bin/bash", runDir: d + "/run",
+                                              options: options, say: { print($0) })
+        XCTAssertEqual(results.map(\.status), ["submitted", "submitted"])
+        XCTAssertNil(try SlurmExecutor().snapshot(runDir: d))
+        var states: [SlurmTaskState] = []
+        for _ in 0..<120 {
+            states = try XCTUnwrap(SlurmExecutor().snapshot(runDir: d + "/run"))
+            if states.allSatisfy({ $0.state == "done" }) || states.contains(where: { $0.state == "failed" }) { break }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        XCTAssertEqual(states.count, 8)
+        XCTAssertEqual(states.map(\.state), Array(repeating: "done", count: 8), "\(states)")
+        XCTAssertEqual(states.filter(\.merge).map(\.stage), ["alpha", "beta"])
+        XCTAssertEqual(try String(contentsOfFile: d + "/beta.txt", encoding: .utf8), expectedBeta())
+    }
+
     func testExhaustedRetriesReportTheShardAndItsLog() throws {
         try requireSlurm()
         let d = try tempDir()
