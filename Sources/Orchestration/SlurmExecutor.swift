@@ -240,8 +240,20 @@ public struct SlurmExecutor {
         var lastProgress = ""
         var reported = Set<Int>()
         var failedStage: Int? = nil
+        var queueErrors = 0
         while true {
-            let states = try queue(chain.units.flatMap { $0.tasks.compactMap(\.job) })
+            let states: [String: (state: String, reason: String)]
+            do {
+                states = try queue(chain.units.flatMap { $0.tasks.compactMap(\.job) })
+                queueErrors = 0
+            } catch let e as SlurmError {
+                // A busy controller times out now and then; give up after a minute or five polls, whichever is longer.
+                queueErrors += 1
+                guard Double(queueErrors) * options.pollSeconds < 60 || queueErrors < 5 else { throw e }
+                say("slurm: \(e.message) (retrying)")
+                Thread.sleep(forTimeInterval: options.pollSeconds)
+                continue
+            }
             chain.update(queue: states)
             // Stages that finished since the last poll.
             for s in chain.stageIndices where !reported.contains(s) && chain.stageDone(s) {
