@@ -81,7 +81,8 @@ final class SlurmExecutorTests: XCTestCase {
 
     /// A 2-stage chain of fake sharded stages (bash): each alpha shard writes a file, alpha's merge concatenates
     /// them, each beta shard needs that merge's output, beta's merge concatenates again. `cancelShard`: the first
-    /// attempt of alpha's shard 1 records its job and sleeps (the test cancels it); `failShard`: beta's shard fails.
+    /// attempt of alpha's shard 1 records its job and sleeps (the test cancels it), and alpha's merge fails once;
+    /// `failShard`: beta's shard fails.
     func fakeStages(_ w: String, cancelShard: Bool = false, failShard: Int? = nil) -> [PlannedStage] {
         let alpha = """
         set -e; w=$1; i=$2
@@ -94,14 +95,18 @@ final class SlurmExecutorTests: XCTestCase {
         if [ "$i" = "$3" ]; then echo "beta shard $i fails on purpose" >&2; exit 3; fi
         test -s "$w/alpha.txt"; sleep 1; mkdir -p "$w/beta"; { cat "$w/alpha.txt"; echo "beta $i"; } > "$w/beta/$i"
         """
-        let merge = "set -e; cat \"$1/$2/0\" \"$1/$2/1\" \"$1/$2/2\" > \"$1/$2.txt\""
+        // With "fail-once", the first attempt fails (after leaving a mark).
+        let merge = """
+        set -e; if [ "$3" = fail-once ] && [ ! -e "$1/$2.failed" ]; then touch "$1/$2.failed"; exit 4; fi
+        cat "$1/$2/0" "$1/$2/1" "$1/$2/2" > "$1/$2.txt"
+        """
         return [
             PlannedStage(name: "alpha", shards: 3,
                          taskArguments: { ["-c", alpha, "alpha", w, "\($0)", cancelShard ? "cancel" : "-"] },
-                         mergeArguments: ["-c", merge, "merge", w, "alpha"]),
+                         mergeArguments: ["-c", merge, "merge", w, "alpha", cancelShard ? "fail-once" : "-"]),
             PlannedStage(name: "beta", shards: 3,
                          taskArguments: { ["-c", beta, "beta", w, "\($0)", failShard.map(String.init) ?? "-"] },
-                         mergeArguments: ["-c", merge, "merge", w, "beta"]),
+                         mergeArguments: ["-c", merge, "merge", w, "beta", "-"]),
         ]
     }
 
@@ -191,6 +196,7 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(d + "/run/slurm/outcomes/gsm8k_0.json"))
     }
 
+    /// Also a merge (a single job) failing once.
     func testCancelledTaskIsRetried() throws {
         try requireSlurm()
         let d = try tempDir()
@@ -203,7 +209,7 @@ final class SlurmExecutorTests: XCTestCase {
                 if let job = try? String(contentsOfFile: d + "/started-1", encoding: .utf8) {
                     let id = job.trimmingCharacters(in: .whitespacesAndNewlines) + "_1"
                     _ = try? SlurmExecutor().command("scancel", [id])
-                    try? FileManager.default.createFile(atPath: d + "/cancelled", contents: Data(id.utf8))
+                    FileManager.default.createFile(atPath: d + "/cancelled", contents: Data(id.utf8))
                     return
                 }
                 Thread.sleep(forTimeInterval: 0.1)
@@ -218,11 +224,14 @@ final class SlurmExecutorTests: XCTestCase {
         print("chain with one cancelled task retried: \(Progress.duration(Date().timeIntervalSince(t0)))")
         XCTAssertTrue(FileSystem.exists(d + "/cancelled"), "the task was never cancelled")
         XCTAssertEqual(results.map(\.status), ["ran", "ran"], "\(results)\n\(lines)")
-        XCTAssertEqual(results.map(\.retries), [1, 0])
+        XCTAssertEqual(results.map(\.retries), [2, 0])
         XCTAssertTrue(lines.contains { $0.contains("alpha shard 1: ended by Slurm (CANCELLED)") }, "\(lines)")
+        XCTAssertTrue(lines.contains { $0.contains("alpha merge: failed (exit 4)") }, "\(lines)")
         XCTAssertEqual(try String(contentsOfFile: d + "/beta.txt", encoding: .utf8), expectedBeta())
-        // The array, the retry, the merge submitted first (cancelled) and again.
-        XCTAssertEqual(results[0].jobs.count, 4, "\(results[0].jobs)")
+        // The array, the shard's retry, the merge submitted first (cancelled: it waited for the shard), again
+        // (failed) and a third time.
+        XCTAssertEqual(results[0].jobs.count, 5, "\(results[0].jobs)")
+        XCTAssertEqual(results[1].jobs.count, 2 * 3, "\(results[1].jobs)")   // beta resubmitted after each retry
     }
 
     func testDetachedChainIsFollowedBySnapshots() throws {
