@@ -196,6 +196,54 @@ final class SlurmExecutorTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(d + "/run/slurm/outcomes/gsm8k_0.json"))
     }
 
+    /// A sharded stage for real: `pipeline chunk --shard i/3` as an array job and `pipeline merge chunk --shards 3`
+    /// after it give the files of a plain `pipeline chunk` (the arguments built as `pipeline run` builds them).
+    func testShardedChunkUnderSlurmEqualsAPlainRun() throws {
+        try requireSlurm()
+        guard let binary = SharedData.pipelineBinary() else { throw XCTSkip(SharedData.binaryAbsentMessage) }
+        let d = try tempDir()
+        try FileSystem.makeDirectory(d + "/docs")
+        for n in 0..<60 {
+            let text = (0..<(20 + n % 37)).map { "Paragraph \($0) of note \(n): the train leaves at noon." }
+                .joined(separator: n % 3 == 0 ? "\n\n" : "\n")
+            try FileSystem.atomicWrite(text, to: d + String(format: "/docs/note-%03d.txt", n))
+        }
+        func local(_ args: [String]) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, 0, "pipeline \(args.joined(separator: " "))")
+        }
+        let spec = try XCTUnwrap(RunStages.spec("chunk"))
+        XCTAssertTrue(spec.sharded)
+        let values: [String: ConfigValue] = ["size": .int(300), "overlap": .int(40)]
+        for w in ["plain", "slurm"] { try local(["ingest", d + "/docs", "--jobs", "1", "--workdir", d + "/" + w]) }
+        try local(spec.arguments(values: values, inputs: RunInputs(), workdir: d + "/plain", force: false))
+        let args = spec.arguments(values: values, inputs: RunInputs(), workdir: d + "/slurm", force: false)
+        let head = Array(args.prefix { $0 != "--workdir" }), tail = Array(args.drop { $0 != "--workdir" })
+        let stage = PlannedStage(name: "chunk", shards: 3, taskArguments: { head + ["--shard", "\($0)/3"] + tail },
+                                 mergeArguments: ["merge"] + head + ["--shards", "3"] + tail)
+        var options = SlurmOptions()
+        options.pollSeconds = 1
+        let t0 = Date()
+        let results = try SlurmExecutor().run(stages: [stage], executable: binary, runDir: d + "/run",
+                                              options: options, say: { print($0) })
+        print("chunk as 3 shards and a merge on Slurm: \(Progress.duration(Date().timeIntervalSince(t0)))")
+        XCTAssertEqual(results.map(\.status), ["ran"], "\(results)")
+        let files = FileSystem.listFiles(d + "/plain/chunk")
+            .filter { $0 != "manifest.json" && !$0.hasPrefix("shards/") }
+        XCTAssertFalse(files.isEmpty)
+        for f in files {
+            XCTAssertEqual(FileManager.default.contents(atPath: d + "/slurm/chunk/" + f),
+                           FileManager.default.contents(atPath: d + "/plain/chunk/" + f), f)
+        }
+        for i in 0..<3 { XCTAssertTrue(FileSystem.exists(d + "/slurm/chunk/shards/\(i)-of-3/manifest.json")) }
+    }
+
     /// Also a merge (a single job) failing once.
     func testCancelledTaskIsRetried() throws {
         try requireSlurm()
