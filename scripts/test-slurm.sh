@@ -4,7 +4,8 @@
 # Starts Slurm (scripts/slurm-single-node.sh: installs slurm-wlm and munge when missing), builds the tests, and runs
 # SlurmExecutorTests with PIPELINE_SLURM=1: a 2-stage chain of sharded fake stages (3 shards each, merges between),
 # the chain's order, a task cancelled mid-run (scancel <job>_1) and its retry, exhausted retries reported with the
-# shard's log, and `pipeline gsm8k` as a Slurm job writing the same bytes as a local run.
+# shard's log, a detached chain followed by snapshots, `pipeline gsm8k` as a Slurm job writing the same bytes as a
+# local run, and `pipeline chunk` as 3 Slurm shards and a merge giving the files of a plain chunk.
 # Slurm is stopped again at the end when this script started it (KEEP_SLURM=1 leaves it running).
 set -euo pipefail
 cd "$(dirname "$0")/.."
