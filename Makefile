@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv-bench
 PY := $(VENV)/bin/python
 
-.PHONY: setup system-packages build build-debug demo test bench bench-smoke nightly clean venv model check-report fuzz
+.PHONY: setup system-packages build build-debug demo test test-slurm bench bench-smoke nightly clean venv model check-report fuzz
 
 ## setup: install the system packages (apt-get) and build the release binary
 setup: system-packages build
@@ -70,6 +70,11 @@ bench-smoke: build-debug
 
 build-debug: system-packages
 	$(SWIFT) build --product pipeline
+
+## test-slurm: the Slurm executor on a real single-node Slurm (scripts/slurm-single-node.sh installs and starts it,
+## and stops it again afterwards unless KEEP_SLURM=1): SlurmExecutorTests with PIPELINE_SLURM=1
+test-slurm: system-packages
+	SWIFT=$(SWIFT) bash scripts/test-slurm.sh
 
 ## venv: the Python reference tools for fixtures and benchmarks
 venv: $(VENV)/.ok

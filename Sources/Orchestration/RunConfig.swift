@@ -10,6 +10,8 @@ public struct RunConfig: Sendable {
     public var inputs = RunInputs()
     /// Per stage name, the values set in its section (defaults are in the stage table).
     public var values: [String: [String: ConfigValue]] = [:]
+    /// The `[executor]` section (local or Slurm, shards, the Slurm jobs' settings).
+    public var executor = ExecutorConfig()
 
     public init(path: String) { self.path = path }
 
@@ -69,9 +71,11 @@ public struct RunConfig: Sendable {
                     default: throw fail(section, key, "unknown key inputs.\(key) (known: pdfs, gsm8k, base_model)")
                     }
                 }
+            case "executor":
+                config.executor = try ExecutorConfig.parse(table, fail: fail)
             default:
                 guard let spec = RunStages.spec(section) else {
-                    throw fail(nil, section, "unknown section [\(section)] (known: run, inputs, \(RunStages.names.joined(separator: ", ")))")
+                    throw fail(nil, section, "unknown section [\(section)] (known: run, inputs, executor, \(RunStages.names.joined(separator: ", ")))")
                 }
                 var values: [String: ConfigValue] = [:]
                 for key in table.keys {
