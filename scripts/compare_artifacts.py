@@ -23,8 +23,8 @@ def files(root):
     out = []
     for d, _, names in os.walk(root):
         for n in names:
-            if n == ".lock":
-                continue
+            if n == ".lock" or "/shards/" in os.path.join(d, n):
+                continue  # shards are not outputs: their merge is
             out.append(os.path.relpath(os.path.join(d, n), root))
     return sorted(out)
 

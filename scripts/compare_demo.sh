@@ -3,6 +3,7 @@
 # config (pipeline.toml) with its binary and with ours, and compares every artifact (scripts/compare_artifacts.py):
 # a change that is meant to restructure code, not behaviour, must leave them identical.
 # Usage: scripts/compare_demo.sh [BASE] [OURS]   (OURS: our pipeline binary, default .build/debug/pipeline)
+# EXTRA_RUNS="--shards 3;--executor slurm --shards 4" adds runs of ours with those options, each compared too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:-${COMPARE_BASE:-3322456}}
@@ -28,11 +29,23 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The demo config with the run logs kept in the temporary folder.
 sed 's|^runs = .*|runs = "'"$work"'/runs"|' pipeline.toml > "$work/pipeline.toml"
-# Both sides run in the same folder (paths appear in some artifacts), one after the other.
-for side in base ours; do
-    exe=$bin; [ $side = ours ] && exe=$root/$ours
-    "$exe" run --config "$work/pipeline.toml" --workdir "$work/w" --no-report > "$work/$side.log" 2>&1 || {
-        echo "compare_demo: the $side run failed:"; tail -5 "$work/$side.log"; exit 1; }
+# Every side runs in the same folder (paths appear in some artifacts), one after the other: the base binary, ours,
+# and ours with each of EXTRA_RUNS (';'-separated option lists; default: the local executor with 3 shards).
+IFS=';' read -r -a extra <<< "${EXTRA_RUNS---shards 3}"
+sides=(base ours)
+for i in "${!extra[@]}"; do sides+=("extra$i"); done
+for side in "${sides[@]}"; do
+    exe=$root/$ours; opts=()
+    [ "$side" = base ] && exe=$bin
+    case $side in extra*) read -r -a opts <<< "${extra[${side#extra}]}" ;; esac
+    "$exe" run --config "$work/pipeline.toml" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
+        echo "compare_demo: the $side run (${opts[*]}) failed:"; tail -5 "$work/$side.log"; exit 1; }
     mv "$work/w" "$work/$side"
 done
-python3 scripts/compare_artifacts.py "$work/base" "$work/ours"
+status=0
+for side in "${sides[@]:1}"; do
+    label=ours; case $side in extra*) label="ours ${extra[${side#extra}]}" ;; esac
+    echo "compare_demo: $rev vs $label"
+    python3 scripts/compare_artifacts.py "$work/base" "$work/$side" || status=1
+done
+exit $status

@@ -4,6 +4,8 @@ import Orchestration
 import Foundation
 
 /// `pipeline run`: every stage in order, from a config file, with per-stage logs, a summary and a report.
+extension ExecutorConfig.Kind: ExpressibleByArgument {}
+
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -41,17 +43,33 @@ struct RunCommand: ParsableCommand {
     var noReport = false
 
     @Option(name: .long, help: ArgumentHelp(
-        "Run each sharded stage (\(RunStages.all.filter(\.sharded).map(\.name).joined(separator: ", "))) as N shards "
-            + "and a merge; the artifacts are the same bytes for every N (default 1: one process per stage).",
-        valueName: "N"))
-    var shards = 1
+        "Where the stages run: local (processes here) or slurm (one chain of Slurm jobs, submitted at once; "
+            + "[executor.slurm] sets partition, time, mem, …). Default: [executor] kind, else local.",
+        valueName: "local|slurm"))
+    var executor: ExecutorConfig.Kind?
 
-    @Option(name: .long, help: ArgumentHelp("Shard processes at once (default: the number of cores).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Run each sharded stage (\(RunStages.all.filter(\.sharded).map(\.name).joined(separator: ", "))) as N shards "
+            + "and a merge; the artifacts are the same bytes for every N (default: [executor] shards, else 1). "
+            + "pretrain, sft and grpo always run as one task.",
+        valueName: "N"))
+    var shards: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Local executor: shard processes at once (default: the number of cores).",
+                                             valueName: "n"))
     var jobs: Int?
 
+    @Flag(name: .long, help: "Slurm: submit the chain and return at once (pipeline status follows it).")
+    var detach = false
+
+    @Option(name: .long, help: ArgumentHelp("Slurm: resubmit a failed task up to N times (default 2).",
+                                             valueName: "N"))
+    var retries: Int?
+
     func validate() throws {
-        guard shards >= 1 else { throw ValidationError("--shards must be at least 1") }
+        if let s = shards, s < 1 { throw ValidationError("--shards must be at least 1") }
         if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let r = retries, r < 0 { throw ValidationError("--retries must be at least 0") }
     }
 
     func run() throws {
@@ -87,8 +105,12 @@ struct RunCommand: ParsableCommand {
         fflush(stdout)
         var runner = Runner(config: cfg, executable: SelfProcess.executable(), available: available)
         runner.force = force.contains("all") ? Set(RunStages.names) : Set(force)
-        runner.shards = shards
-        if let jobs { runner.jobs = jobs }
+        runner.executor = executor ?? cfg.executor.kind
+        runner.shards = shards ?? cfg.executor.shards ?? 1
+        if let j = jobs ?? cfg.executor.jobs { runner.jobs = j }
+        runner.slurm = cfg.executor.slurm
+        if detach { runner.slurm.detach = true }
+        if let retries { runner.slurm.retries = retries }
         runner.say = { print($0); fflush(stdout) }
         let summary = try runner.run(stages: stages, runDir: runDir)
         do {
@@ -107,6 +129,10 @@ struct RunCommand: ParsableCommand {
         withExtendedLifetime(lock) {}
         if let failed = summary.failedStage, let o = summary.stages.first(where: { $0.stage == failed }) {
             throw RunError.stageFailed(stage: failed, status: o.exitCode ?? 1, log: runDir + "/" + (o.log ?? ""))
+        }
+        if summary.status == "submitted" {
+            print("run: submitted to Slurm (\(runDir)/slurm/); `pipeline status` follows the work directory")
+            return
         }
         print("run: ok in \(Progress.duration(summary.seconds))")
     }

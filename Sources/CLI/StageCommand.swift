@@ -52,7 +52,8 @@ struct ShardedStageCommand<S: ShardedStage>: ParsableCommand {
     /// The last shard to finish merges (outside `pipeline run`, whose executor merges itself): when every shard of
     /// N is done, the merge runs here; a merge another shard is running (the work directory's lock) is left to it.
     func mergeIfLast(_ shard: Shard, _ context: StageContext) throws {
-        guard ProcessInfo.processInfo.environment["PIPELINE_RUN_PARENT"] == nil else { return }
+        let env = ProcessInfo.processInfo.environment
+        guard env["PIPELINE_RUN_PARENT"] == nil, env["PIPELINE_NO_AUTO_MERGE"] != "1" else { return }
         let done = context.workdir.shardStates(S.folder).filter { $0.name.hasSuffix("-of-\(shard.count)") }
         guard done.count == shard.count, done.allSatisfy({ $0.state == "done" }) else { return }
         do {

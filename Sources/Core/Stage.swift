@@ -9,7 +9,15 @@ public struct RunInputs: Equatable, Sendable {
     public var gsm8k: [String] = []
     /// A GPT-2 folder to start from instead of pretraining ("" = pretrain).
     public var baseModel: String = ""
+    /// The stages of this run that come before, when the run is submitted as one chain (Slurm): their outputs do
+    /// not exist yet when the arguments are made, but will when the stage runs.
+    public var planned: Set<String> = []
     public init() {}
+
+    /// Whether stage `name`'s file `file` exists, or will once the stages planned before have run.
+    public func willExist(_ name: String, _ file: String, in workdir: Workdir) -> Bool {
+        planned.contains(name) || FileSystem.exists(workdir.stageDir(name) + "/" + file)
+    }
 }
 
 /// How a stage run ended. `pipeline run` reads it from the stage's outcome file, never from its log.

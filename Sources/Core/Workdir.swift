@@ -201,7 +201,9 @@ enum StageLock {
     nonisolated(unsafe) private static var held: [String: (lock: WorkdirLock, count: Int)] = [:]
 
     static func acquire(_ workdir: String) throws -> String? {
-        guard ProcessInfo.processInfo.environment["PIPELINE_RUN_PARENT"] == nil else { return nil }
+        let env = ProcessInfo.processInfo.environment
+        // A stage of `pipeline run` (a child, or a Slurm job of a run that waits for it): the run holds the lock.
+        guard env["PIPELINE_RUN_PARENT"] == nil, env["PIPELINE_LOCK_HELD"] != "1" else { return nil }
         let key = URL(fileURLWithPath: workdir).standardizedFileURL.path
         mutex.lock(); defer { mutex.unlock() }
         if let h = held[key] { held[key] = (h.lock, h.count + 1); return key }

@@ -65,6 +65,10 @@ public struct Runner {
     public var shards = 1
     /// Shard processes running at once.
     public var jobs = max(1, Machine.cores)
+    /// Where the stages run: here (`local`) or as Slurm jobs, the whole chain submitted at once (`slurm`).
+    public var executor = ExecutorConfig.Kind.local
+    /// The Slurm jobs' settings (`[executor.slurm]`).
+    public var slurm = SlurmOptions()
     /// Called with one line per stage event (for the terminal).
     public var say: (String) -> Void = { print($0) }
 
@@ -93,6 +97,7 @@ public struct Runner {
     /// Runs `stages` (the others in the table are recorded as not selected). Writes `summary.json` in `runDir`
     /// whatever happens, and throws `RunError.stageFailed` naming the first stage that failed.
     public func run(stages selected: [StageSpec], runDir: String) throws -> RunSummary {
+        if executor == .slurm { return try runSlurm(stages: selected, runDir: runDir) }
         let start = Date()
         var outcomes: [StageOutcome] = []
         var failed: (String, Int32, String)? = nil
@@ -176,6 +181,81 @@ public struct Runner {
                                  seconds: (end.timeIntervalSince(start) * 1000).rounded() / 1000,
                                  status: failed == nil ? "ok" : "failed", failedStage: failed?.0,
                                  config: config.path, workdir: config.workdir, stages: outcomes)
+        try FileSystem.atomicWrite(try JSON.encode(summary, pretty: true) + [0x0A], to: runDir + "/summary.json")
+        return summary
+    }
+
+    /// The Slurm executor: the selected stages as one dependency chain of jobs (a sharded stage as an array job and
+    /// its merge), submitted at once; waits for it unless `slurm.detach`. Writes `summary.json` like `run`.
+    func runSlurm(stages selected: [StageSpec], runDir: String) throws -> RunSummary {
+        let start = Date()
+        var outcomes: [StageOutcome] = []
+        var plans: [PlannedStage] = []
+        var inputs = config.inputs   // with the stages planned so far: their outputs exist when the next job runs
+        for spec in RunStages.all {
+            var o = StageOutcome(stage: spec.name, folder: spec.folder, status: "not selected", exitCode: nil,
+                                 seconds: 0, records: [:], log: nil, command: nil)
+            if selected.contains(where: { $0.name == spec.name }) {
+                if let other = spec.replacedBy(config.inputs) {
+                    o.status = "not needed"
+                    say("\(spec.name): not needed (\(other))")
+                } else if !available.contains(spec.name) {
+                    o.status = "not built"
+                } else {
+                    let args = spec.arguments(values: config.values[spec.name] ?? [:], inputs: inputs,
+                                              workdir: config.workdir, force: force.contains(spec.name))
+                    inputs.planned.insert(spec.folder)
+                    let n = spec.sharded ? shards : 1
+                    let head = Array(args.prefix { $0 != "--workdir" }), tail = Array(args.drop { $0 != "--workdir" })
+                    o.status = "submitted"
+                    o.command = n > 1 ? ["merge"] + head + ["--shards", String(n)] + tail : args
+                    o.shards = n > 1 ? n : nil
+                    plans.append(PlannedStage(
+                        name: spec.name, shards: n,
+                        taskArguments: { i in n > 1 ? head + ["--shard", "\(i)/\(n)"] + tail : args },
+                        mergeArguments: n > 1 ? ["merge"] + head + ["--shards", String(n)] + tail : nil))
+                }
+            }
+            outcomes.append(o)
+        }
+        var options = slurm
+        // While this run waits it holds the work directory's lock for its jobs; a detached chain's jobs lock for
+        // themselves. The executor merges after the last shard, so the shards need not.
+        if !options.detach { options.environment["PIPELINE_LOCK_HELD"] = "1" }
+        options.environment["PIPELINE_NO_AUTO_MERGE"] = "1"
+        let results = try SlurmExecutor().run(stages: plans, executable: executable, runDir: runDir, options: options,
+                                              say: say)
+        let workdir = Workdir(path: config.workdir)
+        var failed: String? = nil
+        for r in results {
+            guard let i = outcomes.firstIndex(where: { $0.stage == r.stage }) else { continue }
+            var o = outcomes[i]
+            o.seconds = (r.seconds * 1000).rounded() / 1000
+            o.slowestShardSeconds = r.shards > 1 ? r.slowestShardSeconds : nil
+            o.log = r.log.map { ($0 as NSString).lastPathComponent }
+            switch r.status {
+            case "ran":
+                let file = runDir + "/slurm/outcomes/\(r.stage)_\(r.shards > 1 ? "merge" : "0").json"
+                o.status = StageDriver.readOutcome(path: file)?.status.rawValue ?? "ran"
+                o.exitCode = 0
+                o.records = workdir.manifest(o.folder)?.records ?? [:]
+            case "failed":
+                o.status = "failed"
+                o.exitCode = r.exitCode ?? 1
+                if failed == nil { failed = r.stage }
+                let which = r.failedMerge ? "its merge" : r.failedShard.map { "shard \($0)/\(r.shards)" } ?? "its job"
+                say("\(r.stage): failed in \(which) (\(r.failure ?? "exit \(r.exitCode ?? 1)")); last lines of "
+                    + "\(r.log ?? "its log"):\n" + r.logTail.map { "  | " + $0 }.joined(separator: "\n"))
+            default:
+                o.status = r.status
+            }
+            outcomes[i] = o
+        }
+        let end = Date()
+        let summary = RunSummary(started: Timestamp.iso8601(start), finished: Timestamp.iso8601(end),
+                                 seconds: (end.timeIntervalSince(start) * 1000).rounded() / 1000,
+                                 status: failed == nil ? (slurm.detach ? "submitted" : "ok") : "failed",
+                                 failedStage: failed, config: config.path, workdir: config.workdir, stages: outcomes)
         try FileSystem.atomicWrite(try JSON.encode(summary, pretty: true) + [0x0A], to: runDir + "/summary.json")
         return summary
     }

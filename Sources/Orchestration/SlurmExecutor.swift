@@ -259,7 +259,10 @@ public struct SlurmExecutor {
             for s in chain.stageIndices where !reported.contains(s) && chain.stageDone(s) {
                 reported.insert(s)
                 let r = chain.result(stage: s, status: "ran")
-                var line = "\(r.stage): ran (\(Progress.duration(r.seconds))"
+                // How the stage ended, as it recorded it (up to date, ran with skips): its merge's, or its job's.
+                let outcome = chain.slurmDir + "/outcomes/\(r.stage)_\(r.shards > 1 ? "merge" : "0").json"
+                let status = StageDriver.readOutcome(path: outcome)?.status.rawValue ?? "ran"
+                var line = "\(r.stage): \(status) (\(Progress.duration(r.seconds))"
                 if r.shards > 1 { line += ", \(r.shards) shards" }
                 if let slow = r.slowestShard, let t = r.slowestShardSeconds {
                     line += ", slowest shard \(slow): \(Progress.duration(t))"

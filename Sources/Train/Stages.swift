@@ -401,8 +401,7 @@ extension GRPOStage: Stage {
     /// The base model, and the SFT adapter when there is one (GRPO continues it).
     public static func runArguments(inputs: RunInputs, workdir: Workdir) -> [String] {
         ModelSupport.baseModelArguments(inputs)
-            + (FileSystem.exists(workdir.stageDir("sft") + "/adapter_config.json")
-                ? ["--adapter", workdir.stageDir("sft")] : [])
+            + (inputs.willExist("sft", "adapter_config.json", in: workdir) ? ["--adapter", workdir.stageDir("sft")] : [])
     }
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
@@ -499,8 +498,8 @@ extension EvalStage: ShardedStage {
 
     /// The base model, and the newest adapter: GRPO's, else SFT's, else none.
     public static func runArguments(inputs: RunInputs, workdir: Workdir) -> [String] {
-        let adapter = ["grpo", "sft"].map(workdir.stageDir).first { FileSystem.exists($0 + "/adapter_config.json") }
-        return ModelSupport.baseModelArguments(inputs) + (adapter.map { ["--adapter", $0] } ?? [])
+        let adapter = ["grpo", "sft"].first { inputs.willExist($0, "adapter_config.json", in: workdir) }
+        return ModelSupport.baseModelArguments(inputs) + (adapter.map { ["--adapter", workdir.stageDir($0)] } ?? [])
     }
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
