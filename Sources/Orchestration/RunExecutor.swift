@@ -18,9 +18,11 @@ public struct StageOutcome: Codable, Equatable, Sendable {
     /// For a stage run as shards: their number, and the slowest one's seconds (the merge is the rest).
     public var shards: Int?
     public var slowestShardSeconds: Double?
+    /// Slurm: tasks resubmitted after a failure.
+    public var retries: Int?
 
     enum CodingKeys: String, CodingKey {
-        case stage, folder, status, seconds, records, log, command, shards
+        case stage, folder, status, seconds, records, log, command, shards, retries
         case exitCode = "exit"
         case slowestShardSeconds = "slowest_shard_seconds"
     }
@@ -232,6 +234,7 @@ public struct Runner {
             var o = outcomes[i]
             o.seconds = (r.seconds * 1000).rounded() / 1000
             o.slowestShardSeconds = r.shards > 1 ? r.slowestShardSeconds : nil
+            o.retries = r.retries > 0 ? r.retries : nil
             o.log = r.log.map { ($0 as NSString).lastPathComponent }
             switch r.status {
             case "ran":
