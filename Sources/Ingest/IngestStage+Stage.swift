@@ -31,6 +31,7 @@ extension IngestStage: Stage {
                                                  + "it is skipped.", valueName: "seconds"))
         public var docTimeout: Double = 120
 
+        /// The defaults.
         public init() {}
 
         public func validate() throws {
@@ -89,12 +90,15 @@ extension IngestStage: Stage {
         """
     public static let wiredArguments: Set<String> = ["paths"]
 
+    /// The PDFs of `[inputs]`.
     public static func runArguments(inputs: RunInputs, workdir: Workdir) -> [String] { inputs.pdfs }
 
+    /// Not needed when `[inputs]` lists no PDFs.
     public static func notNeeded(inputs: RunInputs) -> String? {
         inputs.pdfs.isEmpty ? "no PDF folders in [inputs] pdfs" : nil
     }
 
+    /// Ingests the files and reports the documents, pages and skips.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let options = Options(
             paths: a.paths,
