@@ -29,8 +29,10 @@ public enum BPETrainStage: Stage {
         @Option(name: .long, help: "Worker threads for counting (default: all cores).")
         public var threads: Int?
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects a non-positive vocabulary size, a negative frequency, an empty special token and no threads.
         public func validate() throws {
             if vocabSize <= 0 { throw ValidationError("--vocab-size must be positive") }
             if minFrequency < 0 { throw ValidationError("--min-frequency must be >= 0") }
@@ -60,6 +62,7 @@ public enum BPETrainStage: Stage {
         vocab.json.zst and merges.txt.zst (as model.save()); `pipeline export tokenizer DIR` writes them plain.
         """
 
+    /// Trains the tokenizer and reports its vocabulary and merges.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let work = context.workdir
         var o = TrainerOptions()
@@ -96,6 +99,7 @@ public enum TokenizeStage: Stage {
         @Option(name: .long, help: "Worker threads (default: all cores).")
         public var threads: Int?
 
+        /// The defaults.
         public init() {}
     }
 
@@ -113,6 +117,7 @@ public enum TokenizeStage: Stage {
         replacement and counted in the manifest (lines_with_invalid_utf8).
         """
 
+    /// Encodes the corpus and reports the tokens written.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let work = context.workdir
         let corpus = try a.corpus.map { try Spool.readable($0, in: work.path) }
