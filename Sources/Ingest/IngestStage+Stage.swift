@@ -34,6 +34,7 @@ extension IngestStage: Stage {
         /// The defaults.
         public init() {}
 
+        /// Rejects fewer than one job and a time-out that is not a positive number.
         public func validate() throws {
             if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
             if !(docTimeout > 0) { throw ValidationError("--doc-timeout must be a positive number of seconds") }
