@@ -6,7 +6,8 @@ import Foundation
 struct Cat: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print files to stdout, decompressing zstd ones (detected by their magic bytes).",
-        discussion: "Example: pipeline cat artifacts/ingest/pages.jsonl.zst | head. A corrupt or truncated stream is an error (exit 1), never silent garbage.")
+        discussion: "Example: pipeline cat artifacts/ingest/pages.jsonl.zst | head. "
+            + "A corrupt or truncated stream is an error (exit 1), never silent garbage.")
 
     @Argument(help: "Files, plain or .zst.") var files: [String]
 
@@ -28,7 +29,8 @@ struct Cat: ParsableCommand {
 struct Pack: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compress a file to .zst as the stages do (level 3, checksum, multi-threaded when large).",
-        discussion: "The output is written to a temporary file, fsync'ed and renamed into place, so an interrupted run never leaves a partial OUTPUT. A compressed INPUT is decompressed first (re-packing).")
+        discussion: "The output is written to a temporary file, fsync'ed and renamed into place, so an interrupted "
+            + "run never leaves a partial OUTPUT. A compressed INPUT is decompressed first (re-packing).")
 
     @Argument(help: "Input file (plain or .zst).") var input: String
     @Argument(help: "Output file (default: INPUT.zst).") var output: String?

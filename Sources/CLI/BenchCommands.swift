@@ -102,7 +102,9 @@ extension BenchDense {
         var searches: [Double] = []
         for q in 0..<31 {
             let query = Array(UnsafeBufferPointer(start: m + (q * 7919 % rows) * dim, count: dim))
-            searches.append(seconds { _ = SearchIndex.denseTopK(matrix: m, rows: rows, dim: dim, query: query, k: k, scratch: scores) })
+            searches.append(seconds {
+                _ = SearchIndex.denseTopK(matrix: m, rows: rows, dim: dim, query: query, k: k, scratch: scores)
+            })
         }
         copies.sort(); searches.sort()
         let bytes = Double(count * 4)

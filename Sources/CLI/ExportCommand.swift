@@ -16,7 +16,8 @@ struct ExportModel: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
-    @Option(help: ArgumentHelp("Tokenizer folder to copy tokenizer.json from.", valueName: "dir")) var tokenizer: String?
+    @Option(help: ArgumentHelp("Tokenizer folder to copy tokenizer.json from.", valueName: "dir"))
+    var tokenizer: String?
     @Argument(help: ArgumentHelp("Destination folder (created).", valueName: "dir")) var dir: String
 
     func run() throws {
@@ -43,7 +44,8 @@ struct ExportMerged: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Base model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
     @Option(help: ArgumentHelp("LoRA adapter folder (default <workdir>/sft).", valueName: "dir")) var adapter: String?
-    @Option(help: ArgumentHelp("Tokenizer folder to copy tokenizer.json from.", valueName: "dir")) var tokenizer: String?
+    @Option(help: ArgumentHelp("Tokenizer folder to copy tokenizer.json from.", valueName: "dir"))
+    var tokenizer: String?
     @Argument(help: ArgumentHelp("Destination folder (created).", valueName: "dir")) var dir: String
 
     func run() throws {
@@ -55,7 +57,8 @@ struct ExportMerged: ParsableCommand {
         let lora = try LoRA.load(directory: adapterDir, into: m)
         LoRA.merge(into: m)
         try ModelSupport.writeFolder(m, to: dir, tokenizer: tokenizer ?? work.stageDir("tokenize"))
-        print("merged \(lora.adapters.count) LoRA adapters (r \(lora.r), scaling \(lora.scaling)); wrote config.json, model.safetensors to \(dir)")
+        print("merged \(lora.adapters.count) LoRA adapters (r \(lora.r), scaling \(lora.scaling)); "
+              + "wrote config.json, model.safetensors to \(dir)")
     }
 }
 

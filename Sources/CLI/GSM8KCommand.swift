@@ -10,7 +10,10 @@ extension MarkerOptions {
     func warnAboutMetacharacters(_ m: ReasoningMarkers) {
         let meta = Set(".^$*+?{}[]\\|()")
         for marker in m.all where marker.contains(where: { meta.contains($0) }) {
-            log.warning("marker \(marker) holds regular-expression metacharacters; the rewards match it literally, where the notebook's regexes would read it as a pattern")
+            log.warning("""
+                marker \(marker) holds regular-expression metacharacters; the rewards match it literally, \
+                where the notebook's regexes would read it as a pattern
+                """)
         }
     }
 }

@@ -26,15 +26,19 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Option(help: ArgumentHelp("Model folder (default <workdir>/pretrain).", valueName: "dir")) var model: String?
-    @Option(help: ArgumentHelp("PEFT LoRA adapter applied to the model (ours or PEFT's).", valueName: "dir")) var adapter: String?
+    @Option(help: ArgumentHelp("PEFT LoRA adapter applied to the model (ours or PEFT's).", valueName: "dir"))
+    var adapter: String?
     @Option(help: ArgumentHelp("Tokenizer (default <workdir>/tokenize).", valueName: "path")) var tokenizer: String?
     @Option(help: "A prompt (repeatable).") var prompt: [String] = []
     @Option(help: ArgumentHelp("A file of prompts, one per line.", valueName: "file")) var file: String?
-    @Option(name: .customLong("prompt-ids"), help: ArgumentHelp("A prompt as comma-separated token ids (repeatable).", valueName: "ids")) var promptIds: [String] = []
+    @Option(name: .customLong("prompt-ids"),
+            help: ArgumentHelp("A prompt as comma-separated token ids (repeatable).", valueName: "ids"))
+    var promptIds: [String] = []
     @Option(name: .customLong("max-new-tokens"), help: "Tokens to generate per prompt at most.") var maxNewTokens = 64
     @Option(help: "Sampling temperature (0: greedy).", transform: Finite.float) var temperature: Float = 1
     @Option(name: .customLong("top-k"), help: "Keep the K most likely tokens (0: all).") var topK = 0
-    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens with this much probability (1: all).", transform: Finite.float) var topP: Float = 1
+    @Option(name: .customLong("top-p"), help: "Keep the smallest set of tokens with this much probability (1: all).",
+            transform: Finite.float) var topP: Float = 1
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Greedy decoding (argmax).") var greedy = false
     @Option(name: .customLong("num-return"), help: "Continuations per prompt.") var numReturn = 1
@@ -43,9 +47,15 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Print generated tokens per second (after loading) on stderr.") var timing = false
 
     func validate() throws {
-        guard maxNewTokens >= 1, numReturn >= 1 else { throw ValidationError("--max-new-tokens and --num-return must be ≥ 1") }
-        guard temperature >= 0, topK >= 0, topP > 0, topP <= 1 else { throw ValidationError("--temperature ≥ 0, --top-k ≥ 0, 0 < --top-p ≤ 1") }
-        guard !prompt.isEmpty || file != nil || !promptIds.isEmpty else { throw ValidationError("give --prompt, --file or --prompt-ids") }
+        guard maxNewTokens >= 1, numReturn >= 1 else {
+            throw ValidationError("--max-new-tokens and --num-return must be ≥ 1")
+        }
+        guard temperature >= 0, topK >= 0, topP > 0, topP <= 1 else {
+            throw ValidationError("--temperature ≥ 0, --top-k ≥ 0, 0 < --top-p ≤ 1")
+        }
+        guard !prompt.isEmpty || file != nil || !promptIds.isEmpty else {
+            throw ValidationError("give --prompt, --file or --prompt-ids")
+        }
     }
 
     func run() throws {
@@ -57,7 +67,8 @@ struct GenerateCommand: ParsableCommand {
         var texts = prompt
         if let file {
             let bytes = try ByteReader(path: file).readAll()
-            texts += String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            texts += String(decoding: bytes, as: UTF8.self)
+                .split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
         }
         var tok: BPETokenizer? = nil
         let tokPath = tokenizer ?? work.stageDir("tokenize")
@@ -70,7 +81,9 @@ struct GenerateCommand: ParsableCommand {
         for t in texts { prompts.append((t, tok!.encode(t))) }
         for s in promptIds {
             let ids = s.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-            guard !ids.isEmpty, ids.allSatisfy({ $0 != nil && $0! >= 0 }) else { throw ValidationError("--prompt-ids \"\(s)\": not a comma-separated list of ids") }
+            guard !ids.isEmpty, ids.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                throw ValidationError("--prompt-ids \"\(s)\": not a comma-separated list of ids")
+            }
             let list = ids.map { $0! }
             prompts.append((tok?.decode(list) ?? s, list))
         }
@@ -83,14 +96,16 @@ struct GenerateCommand: ParsableCommand {
         let out = try Generator.generate(model: m, prompts: batch, options: o)
         if timing {
             let secs = Date().timeIntervalSince(started), n = out.reduce(0) { $0 + $1.count }
-            FileHandle.standardError.write(Data("generate: \(n) tokens in \(String(format: "%.3f", secs)) s, \(String(format: "%.1f", Double(n) / secs)) tokens/s\n".utf8))
+            let time = String(format: "%.3f", secs), rate = String(format: "%.1f", Double(n) / secs)
+            FileHandle.standardError.write(Data("generate: \(n) tokens in \(time) s, \(rate) tokens/s\n".utf8))
         }
         for (k, ids) in out.enumerated() {
             let textIds = ids.last == o.eosTokenId ? Array(ids.dropLast()) : ids
             let text = tok.map { $0.decode(textIds) }
             if json {
                 struct Record: Encodable { let prompt: String; let index: Int; let ids: [Int]; let text: String? }
-                print(String(decoding: try JSON.encode(Record(prompt: prompts[owner[k]].0, index: owner[k], ids: ids, text: text)), as: UTF8.self))
+                let record = Record(prompt: prompts[owner[k]].0, index: owner[k], ids: ids, text: text)
+                print(String(decoding: try JSON.encode(record), as: UTF8.self))
             } else {
                 print(prompts[owner[k]].0 + (text ?? " " + ids.map(String.init).joined(separator: ",")))
             }

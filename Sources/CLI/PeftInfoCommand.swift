@@ -18,16 +18,21 @@ struct PeftInfoCommand: ParsableCommand {
         `trainable params: X || all params: Y || trainable%: Z`.
         """)
 
-    @Option(help: ArgumentHelp("config.json, model folder, or a name (gpt2, gpt2-medium, distilgpt2, course, …).", valueName: "file|name"))
+    @Option(help: ArgumentHelp("config.json, model folder, or a name (gpt2, gpt2-medium, distilgpt2, course, …).",
+                               valueName: "file|name"))
     var config = "gpt2"
     @Option(help: "Vocabulary size (overrides the config's).") var vocab: Int?
     @Option(name: .customLong("lora-r"), help: "LoRA rank.") var loraR = 8
     @Option(help: "LoRA target modules (comma-separated).") var target = "c_attn"
-    @Option(name: .customLong("prefix-tokens"), help: "Prefix tuning with this many virtual tokens.") var prefixTokens: Int?
-    @Option(name: .customLong("prompt-tokens"), help: "Prompt tuning with this many virtual tokens.") var promptTokens: Int?
+    @Option(name: .customLong("prefix-tokens"), help: "Prefix tuning with this many virtual tokens.")
+    var prefixTokens: Int?
+    @Option(name: .customLong("prompt-tokens"), help: "Prompt tuning with this many virtual tokens.")
+    var promptTokens: Int?
 
     func validate() throws {
-        guard prefixTokens == nil || promptTokens == nil else { throw ValidationError("give at most one of --prefix-tokens and --prompt-tokens") }
+        guard prefixTokens == nil || promptTokens == nil else {
+            throw ValidationError("give at most one of --prefix-tokens and --prompt-tokens")
+        }
         guard loraR >= 1, (prefixTokens ?? 1) >= 1, (promptTokens ?? 1) >= 1, (vocab ?? 1) >= 1 else {
             throw ValidationError("--lora-r, --prefix-tokens, --prompt-tokens and --vocab must be ≥ 1")
         }
@@ -42,7 +47,8 @@ struct PeftInfoCommand: ParsableCommand {
         } else if FileSystem.exists(config) {
             c = try Checkpoint.readConfig(path: config)
         } else {
-            throw ValidationError("--config \(config) is neither a config.json nor a known name (gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, course, small)")
+            throw ValidationError("--config \(config) is neither a config.json nor a known name "
+                                  + "(gpt2, gpt2-medium, gpt2-large, gpt2-xl, distilgpt2, course, small)")
         }
         if let vocab { c.vocabSize = vocab }
         let method: PeftInfo.Method

@@ -21,7 +21,8 @@ struct RewardCommand: ParsableCommand {
         folder's manifest.json, unless given here. An id missing from the data is an error.
         """)
 
-    @Option(name: .long, help: ArgumentHelp("GSM8K records: a file, or a stage split such as artifacts/gsm8k/test.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("GSM8K records: a file, or a stage split such as artifacts/gsm8k/test.",
+                                             valueName: "path"))
     var data: String
 
     @Option(name: .long, help: ArgumentHelp("JSON Lines of {id, completion} records.", valueName: "file"))

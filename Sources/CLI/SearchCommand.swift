@@ -15,7 +15,8 @@ struct SearchCommand: ParsableCommand {
         score, chunk_id, doc_id, source, page, start_index, text}]} instead.
 
         Modes: dense — exact cosine top-k over every vector (the query is embedded by the index's own model: the \
-        folder the index stage recorded, or --model; its sha256 must match the index); bm25 — FTS5 bm25() over the chunk text, the \
+        folder the index stage recorded, or --model; its sha256 must match the index); bm25 — FTS5 bm25() over \
+        the chunk text, the \
         query reduced to its words joined by OR, so any text is a valid query (score = −bm25); hybrid (default) \
         — reciprocal rank fusion, score = Σ 1/(60 + rank), of the dense and BM25 top max(k, 20).
         """)
@@ -34,7 +35,9 @@ struct SearchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the results as one JSON object.")
     var json = false
 
-    @Option(name: .long, help: ArgumentHelp("The model folder the index was built with (default: the folder the index stage recorded in its manifest, checked by sha256).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The model folder the index was built with (default: the folder the "
+                                                + "index stage recorded in its manifest, checked by sha256).",
+                                             valueName: "dir"))
     var model: String?
 
     func validate() throws {
@@ -55,7 +58,8 @@ struct SearchCommand: ParsableCommand {
         let embedder = QueryEmbedder(index: index, work: global.work, model: model)
         let hits = try index.search(query, k: k, mode: mode, embed: embedder.embed)
         if json {
-            print(String(decoding: try JSON.encode(Output(query: query, mode: mode.rawValue, k: k, results: hits)), as: UTF8.self))
+            let output = Output(query: query, mode: mode.rawValue, k: k, results: hits)
+            print(String(decoding: try JSON.encode(output), as: UTF8.self))
             return
         }
         if hits.isEmpty { print("no results"); return }

@@ -30,7 +30,9 @@ struct SynthGSM8KCommand: ParsableCommand {
     @Option(name: .customLong("max-factor"), help: "Largest factor of a product step.") var maxFactor = 5
     @Option(help: "Random seed.") var seed: UInt64 = 0
 
-    var generator: SyntheticGSM8K { SyntheticGSM8K(steps: steps, maxNumber: maxNumber, maxFactor: maxFactor, seed: seed) }
+    var generator: SyntheticGSM8K {
+        SyntheticGSM8K(steps: steps, maxNumber: maxNumber, maxFactor: maxFactor, seed: seed)
+    }
 
     func validate() throws {
         guard train >= 1, test >= 0 else { throw ValidationError("--train must be ≥ 1 and --test ≥ 0") }

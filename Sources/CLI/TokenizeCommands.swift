@@ -53,7 +53,8 @@ struct Encode: ParsableCommand {
     @Flag(name: .long, help: "Map added/special tokens in the text to their ids.")
     var special = false
 
-    @Option(name: .long, help: ArgumentHelp("Write the ids to this token file (PTOK format, zstd) instead of printing them.", valueName: "file"))
+    @Option(name: .long, help: ArgumentHelp("Write the ids to this token file (PTOK format, zstd) instead of "
+                                                + "printing them.", valueName: "file"))
     var output: String?
 
     @Argument(help: "Text to encode.")
@@ -70,7 +71,8 @@ struct Encode: ParsableCommand {
         if let t = text {
             ids = tok.encode(t, allowSpecial: special).map { UInt32($0) }
         } else if let f = file, f == "-" || special {
-            let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : try ByteReader(path: f).readAll()
+            let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+                : try ByteReader(path: f).readAll()
             ids = tok.encode(TextInput.decode(data), allowSpecial: special).map { UInt32($0) }
         } else if let f = try file.map({ try Spool.readable($0, in: NSTemporaryDirectory()) }) {
             if let o = output {
@@ -133,12 +135,16 @@ struct Decode: ParsableCommand {
                     numbers.append(contentsOf: chunk.map { Int($0) })
                 }
             } else {
-                let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile()) : try ByteReader(path: f).readAll()
+                let data = f == "-" ? [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+                    : try ByteReader(path: f).readAll()
                 let name = f == "-" ? "<stdin>" : f
-                for (i, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let lines = String(decoding: data, as: UTF8.self)
+                    .split(separator: "\n", omittingEmptySubsequences: false)
+                for (i, line) in lines.enumerated() {
                     for w in line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\t" || $0 == "\r" }) {
                         guard let n = Int(w) else {
-                            throw CoreError.badRecord(path: name, line: i + 1, reason: "not a token id: \(w.prefix(40))")
+                            throw CoreError.badRecord(path: name, line: i + 1,
+                                                      reason: "not a token id: \(w.prefix(40))")
                         }
                         numbers.append(n)
                     }

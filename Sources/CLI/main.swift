@@ -15,7 +15,8 @@ setvbuf(stdout, nil, _IOFBF, 1 << 16)
 // A file named like a cluster of short options (`-dash` = -d -a -s -h) would be parsed as flags, not as a path.
 for arg in CommandLine.arguments.dropFirst().prefix(while: { $0 != "--" })
 where arg.hasPrefix("-") && !arg.hasPrefix("--") && arg.count > 2 && FileSystem.exists(arg) {
-    FileHandle.standardError.write(Data("error: \(arg) is a file but would be read as options; put paths that start with a dash after --, as in `pipeline ingest -- \(arg)`\n".utf8))
+    FileHandle.standardError.write(Data(("error: \(arg) is a file but would be read as options; put paths that "
+                                         + "start with a dash after --, as in `pipeline ingest -- \(arg)`\n").utf8))
     exit(ExitStatus.usage.rawValue)
 }
 

@@ -19,7 +19,9 @@ public protocol PipelineError: Error, CustomStringConvertible {
 }
 
 extension PipelineError {
+    /// Failed, unless the error says otherwise.
     public var exitStatus: ExitStatus { .failed }
+    /// The message.
     public var description: String { message }
 }
 
@@ -37,6 +39,7 @@ public enum CoreError: PipelineError {
     /// More memory (or another resource) than the machine has.
     case resources(String)
 
+    /// The one-line message naming the file or option at fault.
     public var message: String {
         switch self {
         case let .io(path, operation, code):
@@ -62,6 +65,7 @@ public enum CoreError: PipelineError {
         }
     }
 
+    /// The exit status: usage for a usage error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .usage = self { return .usage }
         return .failed
@@ -75,6 +79,7 @@ public enum RunError: PipelineError {
     case stageFailed(stage: String, status: Int32, log: String)
     case noRun(path: String)
 
+    /// The one-line message naming the file, line or stage at fault.
     public var message: String {
         switch self {
         case let .config(path, line, reason):
@@ -87,6 +92,7 @@ public enum RunError: PipelineError {
             return "\(path): no run found (no summary.json)"
         }
     }
+    /// The exit status: usage for a config error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .config = self { return .usage }
         return .failed

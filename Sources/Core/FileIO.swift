@@ -7,12 +7,15 @@ import Darwin
 
 /// A buffered, append-only file written through POSIX calls so that it can be fsync'ed.
 public final class FileOutput {
+    /// The file written.
     public let path: String
     private var fd: Int32
     private var buffer: [UInt8] = []
     private let capacity: Int
+    /// Bytes written so far (buffered ones included).
     public private(set) var bytesWritten: Int64 = 0
 
+    /// Creates (or truncates) the file at `path`, buffering up to `capacity` bytes.
     public init(path: String, capacity: Int = 1 << 20) throws {
         self.path = path
         self.capacity = capacity
@@ -23,6 +26,7 @@ public final class FileOutput {
 
     deinit { if fd >= 0 { _ = Glibc.close(fd) } }
 
+    /// Appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         if bytes.count >= capacity {
             try flush()
@@ -33,15 +37,18 @@ public final class FileOutput {
         buffer.append(contentsOf: bytes.bindMemory(to: UInt8.self))
     }
 
+    /// Appends `bytes`.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
+    /// Appends the UTF-8 bytes of `string`.
     public func write(_ string: String) throws {
         var s = string
         try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
     }
 
+    /// Writes out the buffered bytes.
     public func flush() throws {
         guard !buffer.isEmpty else { return }
         try buffer.withUnsafeBytes { try writeFully($0) }
@@ -72,9 +79,11 @@ public final class FileOutput {
 
 /// A file read sequentially through POSIX calls.
 public final class FileInput {
+    /// The file read.
     public let path: String
     private var fd: Int32
 
+    /// Opens the file at `path` for reading.
     public init(path: String) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
@@ -108,6 +117,7 @@ public final class FileInput {
     }
 }
 
+/// File-system queries and durable writes.
 public enum FileSystem {
     /// fsync a directory so that renames and creations inside it are durable.
     public static func syncDirectory(_ path: String) {
@@ -115,6 +125,7 @@ public enum FileSystem {
         if fd >= 0 { _ = fsync(fd); _ = Glibc.close(fd) }
     }
 
+    /// The size of the file at `path` in bytes; an error when it is missing.
     public static func fileSize(_ path: String) throws -> Int64 {
         var st = stat()
         if stat(path, &st) != 0 {
@@ -124,11 +135,13 @@ public enum FileSystem {
         return Int64(st.st_size)
     }
 
+    /// Whether anything exists at `path`.
     public static func exists(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0
     }
 
+    /// Whether `path` is a folder.
     public static func isDirectory(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
@@ -144,6 +157,7 @@ public enum FileSystem {
         }
     }
 
+    /// Removes `path` and everything under it, if it exists.
     public static func remove(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
     }
@@ -226,6 +240,7 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
+    /// Writes the UTF-8 bytes of `string` to `path` atomically.
     public static func atomicWrite(_ string: String, to path: String) throws {
         try atomicWrite(Array(string.utf8), to: path)
     }

@@ -7,6 +7,7 @@ public enum Hashing {
     public final class SHA256 {
         private let ctx: OpaquePointer
 
+        /// A digest of no bytes yet.
         public init() {
             ctx = EVP_MD_CTX_new()
             precondition(EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex(sha256) failed")

@@ -2,6 +2,7 @@ import Foundation
 
 /// JSON encoding used for every artifact: keys sorted, no escaped slashes, so output bytes are reproducible.
 public enum JSON {
+    /// An encoder with the artifact settings; `pretty` indents.
     public static func encoder(pretty: Bool = false) -> JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = pretty ? [.sortedKeys, .withoutEscapingSlashes, .prettyPrinted]
@@ -9,6 +10,7 @@ public enum JSON {
         return e
     }
 
+    /// `value` as JSON bytes with the artifact settings.
     public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) throws -> [UInt8] {
         Array(try encoder(pretty: pretty).encode(value))
     }
@@ -19,8 +21,10 @@ public final class JSONLWriter<Record: Encodable> {
     private let zstd: ZstdWriter?
     private let plain: FileOutput?
     private let encoder = JSON.encoder()
+    /// Records written so far.
     public private(set) var count = 0
 
+    /// Creates the file at `path` (zstd unless the name does not end in `.zst`).
     public init(path: String) throws {
         if path.hasSuffix(".zst") {
             zstd = try ZstdWriter(path: path); plain = nil
@@ -29,6 +33,7 @@ public final class JSONLWriter<Record: Encodable> {
         }
     }
 
+    /// Appends `record` as one line.
     public func write(_ record: Record) throws {
         var data = try encoder.encode(record)
         data.append(0x0A)
@@ -38,6 +43,7 @@ public final class JSONLWriter<Record: Encodable> {
         count += 1
     }
 
+    /// Finishes the stream and closes the file.
     public func close() throws {
         if let z = zstd { try z.close() } else { try plain!.close() }
     }
@@ -57,12 +63,14 @@ public enum JSONLReader {
             do {
                 record = try decoder.decode(Record.self, from: Data(buffer: line))
             } catch {
-                throw CoreError.badRecord(path: path, line: number, reason: "invalid record: \(JSONLReader.describe(error))")
+                throw CoreError.badRecord(path: path, line: number,
+                                          reason: "invalid record: \(JSONLReader.describe(error))")
             }
             try body(record, number)
         }
     }
 
+    /// Every record of the file at `path`.
     public static func readAll<Record: Decodable>(_ type: Record.Type, path: String) throws -> [Record] {
         var out: [Record] = []
         try forEach(type, path: path) { r, _ in out.append(r) }

@@ -2,16 +2,22 @@ import Foundation
 
 /// The version written into every manifest. A change here makes every stage stale.
 public enum PipelineVersion {
+    /// The current version.
     public static let current = "0.1.0"
 }
 
+/// One file of a manifest: its path, size and sha256.
 public struct FileRecord: Codable, Equatable, Sendable {
+    /// The file's path as recorded (outputs: relative to the stage folder).
     public var path: String
+    /// Size in bytes.
     public var bytes: Int64
+    /// SHA-256 of the contents, lower-case hex.
     public var sha256: String
     /// Outputs only: modification time (nanoseconds since 1970) and inode when written, so that a file changed
     /// in place with its size kept is noticed without hashing it.
     public var mtimeNs: Int64?
+    /// The file's inode when written (outputs only).
     public var inode: UInt64?
 
     enum CodingKeys: String, CodingKey {
@@ -25,6 +31,7 @@ public struct FileRecord: Codable, Equatable, Sendable {
         a.path == b.path && a.bytes == b.bytes && a.sha256 == b.sha256
     }
 
+    /// A record of these values.
     public init(path: String, bytes: Int64, sha256: String, mtimeNs: Int64? = nil, inode: UInt64? = nil) {
         self.path = path; self.bytes = bytes; self.sha256 = sha256; self.mtimeNs = mtimeNs; self.inode = inode
     }
@@ -32,7 +39,8 @@ public struct FileRecord: Codable, Equatable, Sendable {
     /// Size and sha256 of the file at `path` (recorded under `name`, default the path itself); with `identity`,
     /// also its modification time and inode.
     public static func of(path: String, name: String? = nil, identity: Bool = false) throws -> FileRecord {
-        var r = FileRecord(path: name ?? path, bytes: try FileSystem.fileSize(path), sha256: try Hashing.sha256(path: path))
+        var r = FileRecord(path: name ?? path, bytes: try FileSystem.fileSize(path),
+                           sha256: try Hashing.sha256(path: path))
         if identity, let id = FileSystem.identity(path) { r.mtimeNs = id.mtimeNs; r.inode = id.inode }
         return r
     }
@@ -40,15 +48,23 @@ public struct FileRecord: Codable, Equatable, Sendable {
 
 /// `manifest.json` of a stage: what went in, with which parameters, what came out. Written last.
 public struct Manifest: Codable, Equatable, Sendable {
+    /// The stage's name.
     public var stage: String
+    /// The pipeline version that wrote it.
     public var toolVersion: String
+    /// The parameters that change the outputs.
     public var parameters: [String: String]
+    /// The files read.
     public var inputs: [FileRecord]
     /// Paths relative to the stage folder.
     public var outputs: [FileRecord]
+    /// When the run started (ISO 8601 UTC).
     public var started: String
+    /// When the run finished (ISO 8601 UTC).
     public var finished: String
+    /// Duration of the run in seconds.
     public var seconds: Double
+    /// Counts the stage reports (records, pages, steps, …).
     public var records: [String: Int]
 
     enum CodingKeys: String, CodingKey {
@@ -56,16 +72,19 @@ public struct Manifest: Codable, Equatable, Sendable {
         case toolVersion = "tool_version"
     }
 
+    /// The manifest at `path`; an error when it cannot be read or decoded.
     public static func load(path: String) throws -> Manifest {
         let bytes = try ByteReader(path: path).readAll()
         do {
             return try JSONDecoder().decode(Manifest.self, from: Data(bytes))
         } catch {
-            throw CoreError.badRecord(path: path, line: 1, reason: "unreadable manifest: \(JSONLReader.describe(error))")
+            throw CoreError.badRecord(path: path, line: 1,
+                                      reason: "unreadable manifest: \(JSONLReader.describe(error))")
         }
     }
 }
 
+/// Whether a stage's folder matches its would-be inputs and parameters.
 public enum Freshness: Equatable, Sendable {
     case upToDate
     /// A checkpointing stage (pretrain, grpo) that committed step `step` of `total` and was interrupted: its next
@@ -74,6 +93,7 @@ public enum Freshness: Equatable, Sendable {
     case stale(reason: String)
     case missing
 
+    /// A short description for `pipeline status`.
     public var label: String {
         switch self {
         case .upToDate: return "up to date"
@@ -98,7 +118,9 @@ extension Manifest {
         }
         if let paths = inputs, paths != self.inputs.map(\.path) { return .stale(reason: "the set of inputs changed") }
         for input in self.inputs {
-            guard let size = try? FileSystem.fileSize(input.path) else { return .stale(reason: "input \(input.path) is gone") }
+            guard let size = try? FileSystem.fileSize(input.path) else {
+                return .stale(reason: "input \(input.path) is gone")
+            }
             if size != input.bytes { return .stale(reason: "input \(input.path) changed") }
             guard let sha = try? Hashing.sha256(path: input.path), sha == input.sha256 else {
                 return .stale(reason: "input \(input.path) changed")

@@ -10,8 +10,11 @@ public let log = Logger(label: "pipeline")
 /// Progress of a long task on stderr: a live line with count, rate and ETA on a terminal; a plain line every
 /// `logInterval` seconds otherwise (cron, CI). Thread-safe.
 public final class Progress: @unchecked Sendable {
+    /// Whether progress is shown at all.
     public static var enabled = true
+    /// What is being done (the line's prefix).
     public let label: String
+    /// What is counted (items, steps, …).
     public let unit: String
     private let total: Int64?
     private var done: Int64 = 0
@@ -22,6 +25,7 @@ public final class Progress: @unchecked Sendable {
     private let lock = NSLock()
     private var drewLive = false
 
+    /// A progress of `total` (if known) `unit`s, logged every `logInterval` seconds when stderr is not a terminal.
     public init(_ label: String, total: Int? = nil, unit: String = "items", logInterval: TimeInterval = 10) {
         self.label = label
         self.total = total.map(Int64.init)
@@ -29,6 +33,7 @@ public final class Progress: @unchecked Sendable {
         self.logInterval = logInterval
     }
 
+    /// Counts `n` more done and redraws or logs when due.
     public func advance(by n: Int = 1) {
         lock.lock(); defer { lock.unlock() }
         done += Int64(n)
@@ -78,6 +83,7 @@ public final class Progress: @unchecked Sendable {
         return String(n)
     }
 
+    /// `s` seconds as `12.3s`, `m:ss` or `h:mm:ss`.
     public static func duration(_ s: Double) -> String {
         if s < 60 { return String(format: "%.1fs", s) }
         let total = Int(s.rounded())

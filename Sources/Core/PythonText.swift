@@ -38,8 +38,10 @@ public enum PythonText {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The string of code points (invalid ones are dropped).
     public static func string(_ codePoints: [UInt32]) -> String { string(codePoints[...]) }
 
+    /// Appends the UTF-8 encoding of code point `v` (invalid ones are dropped).
     @inline(__always)
     @inlinable
     public static func appendUTF8(_ v: UInt32, to out: inout [UInt8]) {

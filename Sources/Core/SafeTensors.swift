@@ -2,9 +2,13 @@ import Foundation
 
 /// A safetensors file that cannot be used: malformed, truncated, or without the tensor asked for.
 public struct SafeTensorsError: PipelineError {
+    /// The file at fault.
     public let path: String
+    /// What is wrong with it.
     public let reason: String
+    /// An error about `path`.
     public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// The one-line message.
     public var message: String { "\(path): not a usable safetensors file: \(reason)" }
 }
 
@@ -18,21 +22,29 @@ public struct SafeTensorsError: PipelineError {
 public struct SafeTensors {
     /// Where one tensor lies in the data section, and what it holds.
     public struct Entry: Equatable, Sendable {
+        /// The element type (F32, F16, BF16, …).
         public var dtype: String
+        /// The tensor's shape.
         public var shape: [Int]
         /// Byte offsets into the data section (after the header), end exclusive.
         public var begin: Int
+        /// End offset, exclusive.
         public var end: Int
     }
 
     /// A tensor converted to Float (row-major).
     public struct Tensor: Equatable {
+        /// The tensor's shape.
         public var shape: [Int]
+        /// The values, row-major.
         public var values: [Float]
+        /// A tensor of `shape` holding `values`.
         public init(shape: [Int], values: [Float]) { self.shape = shape; self.values = values }
     }
 
+    /// The file read.
     public let path: String
+    /// Every tensor's entry, by name.
     public let entries: [String: Entry]
     private let data: Data
     private let base: Int

@@ -38,7 +38,9 @@ public enum SharedData {
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// The skip message of a test that needs the built executable.
     public static let binaryAbsentMessage = "the pipeline executable is not built (swift build): skipped"
 
+    /// The skip message of a test that needs the shared reference data.
     public static let absentMessage = "reference data ../shared/data is absent (set PIPELINE_SHARED_DATA): skipped"
 }

@@ -8,6 +8,7 @@ import Glibc
 /// process dies, so a killed run never leaves a stale lock).
 public final class WorkdirLock {
     private let fd: Int32
+    /// The lock file.
     public let path: String
 
     /// `wait`: block until the holder finishes; otherwise throw `RunError.locked` at once.
@@ -18,7 +19,9 @@ public final class WorkdirLock {
         guard fd >= 0 else { throw CoreError.io(path: path, operation: "open", errno: errno) }
         if pipeline_flock_exclusive(fd, 0) != 0 {
             let e = errno
-            guard e == EWOULDBLOCK || e == EAGAIN else { close(fd); throw CoreError.io(path: path, operation: "flock", errno: e) }
+            guard e == EWOULDBLOCK || e == EAGAIN else {
+                close(fd); throw CoreError.io(path: path, operation: "flock", errno: e)
+            }
             guard wait else { close(fd); throw RunError.locked(path: workdir) }
             onWait()
             guard pipeline_flock_exclusive(fd, 1) == 0 else {

@@ -8,15 +8,19 @@ import Foundation
 /// worker count, so that the output is the same on every machine (zstd's multi-threaded output does not depend on
 /// the number of workers, but differs from single-threaded output).
 public final class ZstdWriter {
+    /// Bytes held back before a stream switches to multi-threaded compression (4 MiB).
     public static let multiThreadThreshold = 4 << 20
+    /// The file written.
     public let path: String
     private let output: FileOutput
     private let cctx: OpaquePointer
     private var pending: [UInt8] = []
     private var started = false
     private var outBuffer: [UInt8]
+    /// Bytes given to `write` so far.
     public private(set) var uncompressedBytes: Int64 = 0
 
+    /// Creates (or truncates) the file at `path`, compressing at `level`.
     public init(path: String, level: Int32 = 3) throws {
         self.path = path
         output = try FileOutput(path: path)
@@ -29,6 +33,7 @@ public final class ZstdWriter {
 
     deinit { ZSTD_freeCCtx(cctx) }
 
+    /// Compresses and appends `bytes`.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         uncompressedBytes += Int64(bytes.count)
         if !started {
@@ -46,8 +51,10 @@ public final class ZstdWriter {
         try compress(bytes, directive: ZSTD_e_continue)
     }
 
+    /// Compresses and appends `bytes`.
     public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
+    /// Compresses and appends the UTF-8 bytes of `string`.
     public func write(_ string: String) throws {
         var s = string
         try s.withUTF8 { try write(UnsafeRawBufferPointer($0)) }
@@ -77,11 +84,15 @@ public final class ZstdWriter {
                 var ob = ZSTD_outBuffer(dst: out.baseAddress, size: outSize, pos: 0)
                 remaining = ZSTD_compressStream2(cctx, &ob, &input, directive)
                 if ZSTD_isError(remaining) != 0 {
-                    throw CoreError.io(path: path, operation: "zstd compress (\(String(cString: ZSTD_getErrorName(remaining))))", errno: EIO)
+                    throw CoreError.io(path: path,
+                                       operation: "zstd compress (\(String(cString: ZSTD_getErrorName(remaining))))",
+                                       errno: EIO)
                 }
                 produced = ob.pos
             }
-            if produced > 0 { try outBuffer.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) } }
+            if produced > 0 {
+                try outBuffer.withUnsafeBytes { try output.write(UnsafeRawBufferPointer(rebasing: $0[0..<produced])) }
+            }
             if directive == ZSTD_e_end {
                 if remaining == 0 { return }
             } else if input.pos == input.size {
@@ -94,7 +105,9 @@ public final class ZstdWriter {
 /// Reads a file that may be plain or zstd-compressed (detected by the magic bytes), as a stream of bytes.
 /// Concatenated zstd frames are read one after another; a corrupt or truncated stream is an error, never garbage.
 public final class ByteReader {
+    /// The file read.
     public let path: String
+    /// Whether the file is zstd-compressed.
     public let isCompressed: Bool
     private let input: FileInput
     private var dctx: OpaquePointer?
@@ -105,6 +118,7 @@ public final class ByteReader {
     /// zstd's hint after the last call: 0 when a frame just ended.
     private var frameHint = 0
 
+    /// Opens the file at `path` and detects whether it is compressed.
     public init(path: String) throws {
         self.path = path
         let file = try FileInput(path: path)
@@ -223,6 +237,7 @@ public final class ByteReader {
     }
 }
 
+/// One-shot zstd compression, file compression and format detection.
 public enum Zstd {
     /// Compresses a whole buffer in one frame (level 3, checksum on).
     public static func compress(_ bytes: [UInt8], level: Int32 = 3) -> [UInt8] {
@@ -257,6 +272,7 @@ public enum Zstd {
         }
     }
 
+    /// Whether the file at `path` starts with the zstd magic bytes.
     public static func isCompressed(path: String) -> Bool {
         (try? ByteReader(path: path).isCompressed) ?? false
     }

@@ -20,8 +20,10 @@ public struct MarkerOptions: ParsableArguments {
                                              valueName: "text"))
     public var solutionEnd: String?
 
+    /// The defaults: no marker given.
     public init() {}
 
+    /// Rejects markers that cannot be used (see `ReasoningMarkers.problem`).
     public func validate() throws { _ = try markers() }
 
     /// No marker given.
@@ -51,10 +53,13 @@ extension GSM8KStage: Stage {
                                                  valueName: "name"))
         public var split: String?
 
+        /// The reasoning and solution markers.
         @OptionGroup public var markers: MarkerOptions
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects `--split` with more than one input file.
         public func validate() throws {
             if split != nil && files.count != 1 {
                 throw ValidationError("--split names the output of one input file; \(files.count) were given")
@@ -83,15 +88,18 @@ extension GSM8KStage: Stage {
         """
     public static let wiredArguments: Set<String> = ["files"]
 
+    /// The GSM8K files of `[inputs]`.
     public static func runArguments(inputs: RunInputs, workdir: Workdir) -> [String] { inputs.gsm8k }
 
+    /// Not needed when `[inputs]` lists no GSM8K files.
     public static func notNeeded(inputs: RunInputs) -> String? {
         inputs.gsm8k.isEmpty ? "no GSM8K files in [inputs] gsm8k" : nil
     }
 
+    /// Extracts the records and reports what was written and skipped.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
-        let outcome = try run(workdir: context.workdir, files: a.files, split: a.split, markers: try a.markers.markers(),
-                              force: context.force)
+        let outcome = try run(workdir: context.workdir, files: a.files, split: a.split,
+                              markers: try a.markers.markers(), force: context.force)
         guard outcome.ran else { return upToDate }
         var lines: [String] = []
         var skipped: [StageResult.SkippedInput] = []

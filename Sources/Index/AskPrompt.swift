@@ -133,8 +133,11 @@ public struct AskQuestion: Decodable, Sendable {
 public struct AskSource: Codable, Equatable, Sendable {
     /// 1-based rank (the number of its context block).
     public var rank: Int
+    /// The chunk's id.
     public var chunkId: String
+    /// The document's source path.
     public var source: String
+    /// The page the chunk is on, when known.
     public var page: Int?
     /// The retrieval score (see `SearchHit.score`).
     public var score: Double
@@ -149,8 +152,11 @@ public struct AskSource: Codable, Equatable, Sendable {
 
 /// One answer of `pipeline ask`: `pipeline score` reads `answer` as the prediction.
 public struct AskAnswer: Codable, Sendable {
+    /// The question's id, when the input had one.
     public var id: String?
+    /// The question asked.
     public var question: String
+    /// The model's answer.
     public var answer: String
     /// Tokens of the prompt given to the model.
     public var promptTokens: Int

@@ -6,6 +6,7 @@ public enum ChunkError: PipelineError {
     case missingInput(path: String)
     case badRecord(path: String, line: Int, reason: String)
 
+    /// The one-line message naming the file or option at fault.
     public var message: String {
         switch self {
         case let .usage(text): return text
@@ -14,6 +15,7 @@ public enum ChunkError: PipelineError {
         }
     }
 
+    /// The exit status: usage for a usage error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .usage = self { return .usage }
         return .failed
@@ -23,9 +25,13 @@ public enum ChunkError: PipelineError {
 /// One chunk of a text: `text[start..<end]` (code-point offsets), and `startIndex` as LangChain's
 /// `add_start_index=True` computes it (`text.find(chunk, max(0, previous_index + previous_len - overlap))`).
 public struct ChunkSpan: Equatable, Sendable {
+    /// Offset of the chunk's first code point.
     public var start: Int
+    /// Offset after the chunk's last code point.
     public var end: Int
+    /// The chunk's `start_index` (LangChain's, from `text.find`).
     public var startIndex: Int
+    /// Length in code points.
     public var count: Int { end - start }
 }
 
@@ -45,7 +51,9 @@ public struct ChunkSpan: Equatable, Sendable {
 /// Every piece list is a run of adjacent pieces, so every chunk is a range of the text: totals are range lengths,
 /// joins are ranges, and stripping uses precomputed next/previous non-space tables.
 public struct RecursiveChunker: Sendable {
+    /// Maximum chunk length in code points.
     public let size: Int
+    /// Code points shared by consecutive chunks at most.
     public let overlap: Int
 
     /// Throws `ChunkError.usage` unless 1 <= size and 0 <= overlap < size.

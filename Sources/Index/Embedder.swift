@@ -21,16 +21,23 @@ public enum Pooling: String, Sendable {
 /// results are dropped), and the row blocks handed to the cores are cut at those multiples: every real row then
 /// sits in a full tile at the same place relative to its sequence, whatever the batch.
 public final class SentenceEmbedder: @unchecked Sendable {
+    /// The model folder.
     public let folder: String
+    /// The model's WordPiece tokenizer.
     public let tokenizer: WordPieceTokenizer
+    /// Length of the embeddings.
     public let dimension: Int
+    /// Tokens per input at most (longer inputs are truncated).
     public let maxSeqLength: Int
+    /// How token vectors are pooled into one embedding.
     public let pooling: Pooling
+    /// The model's name (the folder's last component).
     public let modelName: String
     /// Tokens per packed batch (the dense layers' row count).
     public var batchTokens = 8192
-    /// Rows each sequence is aligned and padded to: a multiple of the sgemm kernels' column blocks (OpenBLAS Haswell/Zen
-    /// work in blocks of 12 and 8 rows, SkylakeX in 16 and 8; measured: 16 is not enough on Haswell, 12 and 24 are).
+    /// Rows each sequence is aligned and padded to: a multiple of the sgemm kernels' column blocks (OpenBLAS
+    /// Haswell/Zen work in blocks of 12 and 8 rows, SkylakeX in 16 and 8; measured: 16 is not enough on Haswell,
+    /// 12 and 24 are).
     static let rowAlignment = 24
 
     let hidden: Int, heads: Int, headDim: Int, intermediate: Int, eps: Float
@@ -46,13 +53,16 @@ public final class SentenceEmbedder: @unchecked Sendable {
         var ln2g: [Float], ln2b: [Float]
     }
 
+    /// Loads the sentence-transformers model in `folder`; an error for a missing file or an unsupported config.
     public init(folder: String) throws {
         self.folder = folder
         modelName = URL(fileURLWithPath: folder).standardizedFileURL.lastPathComponent
         func json(_ name: String, required: Bool) throws -> [String: Any]? {
             let p = folder + "/" + name
             guard let d = FileManager.default.contents(atPath: p) else {
-                if required { throw IndexError.model(path: p, reason: "missing (is the model folder complete? run `make model`)") }
+                if required {
+                    throw IndexError.model(path: p, reason: "missing (is the model folder complete? run `make model`)")
+                }
                 return nil
             }
             guard let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else {
@@ -63,7 +73,9 @@ public final class SentenceEmbedder: @unchecked Sendable {
         let configPath = folder + "/config.json"
         let config = try json("config.json", required: true)!
         func int(_ k: String) throws -> Int {
-            guard let v = config[k] as? Int, v > 0 else { throw IndexError.model(path: configPath, reason: "no positive integer \(k)") }
+            guard let v = config[k] as? Int, v > 0 else {
+                throw IndexError.model(path: configPath, reason: "no positive integer \(k)")
+            }
             return v
         }
         if let t = config["model_type"] as? String, t != "bert" {
@@ -77,7 +89,9 @@ public final class SentenceEmbedder: @unchecked Sendable {
         }
         hidden = try int("hidden_size")
         heads = try int("num_attention_heads")
-        guard hidden % heads == 0 else { throw IndexError.model(path: configPath, reason: "hidden_size is not a multiple of num_attention_heads") }
+        guard hidden % heads == 0 else {
+            throw IndexError.model(path: configPath, reason: "hidden_size is not a multiple of num_attention_heads")
+        }
         headDim = hidden / heads
         intermediate = try int("intermediate_size")
         let nLayers = try int("num_hidden_layers")
@@ -92,14 +106,16 @@ public final class SentenceEmbedder: @unchecked Sendable {
         if let pool = try json("1_Pooling/config.json", required: false) {
             let cls = (pool["pooling_mode_cls_token"] as? Bool) ?? false
             let mean = (pool["pooling_mode_mean_tokens"] as? Bool) ?? false
-            let other = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens", "pooling_mode_weightedmean_tokens",
-                         "pooling_mode_lasttoken"].contains { (pool[$0] as? Bool) == true }
+            let other = ["pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                         "pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"]
+                .contains { (pool[$0] as? Bool) == true }
             guard cls != mean, !other else {
                 throw IndexError.model(path: poolPath, reason: "only one of mean or CLS pooling is supported")
             }
             pooling = cls ? .cls : .mean
             if let d = pool["word_embedding_dimension"] as? Int, d != hidden {
-                throw IndexError.model(path: poolPath, reason: "word_embedding_dimension \(d) differs from hidden_size \(hidden)")
+                throw IndexError.model(path: poolPath,
+                                       reason: "word_embedding_dimension \(d) differs from hidden_size \(hidden)")
             }
         } else {
             pooling = .mean
@@ -125,9 +141,12 @@ public final class SentenceEmbedder: @unchecked Sendable {
                 + t(p + "attention.self.value.bias", [H])
             layers.append(Layer(
                 qkvW: qkvW, qkvB: qkvB,
-                attnOutW: try t(p + "attention.output.dense.weight", [H, H]), attnOutB: try t(p + "attention.output.dense.bias", [H]),
-                ln1g: try t(p + "attention.output.LayerNorm.weight", [H]), ln1b: try t(p + "attention.output.LayerNorm.bias", [H]),
-                interW: try t(p + "intermediate.dense.weight", [I, H]), interB: try t(p + "intermediate.dense.bias", [I]),
+                attnOutW: try t(p + "attention.output.dense.weight", [H, H]),
+                attnOutB: try t(p + "attention.output.dense.bias", [H]),
+                ln1g: try t(p + "attention.output.LayerNorm.weight", [H]),
+                ln1b: try t(p + "attention.output.LayerNorm.bias", [H]),
+                interW: try t(p + "intermediate.dense.weight", [I, H]),
+                interB: try t(p + "intermediate.dense.bias", [I]),
                 outW: try t(p + "output.dense.weight", [H, I]), outB: try t(p + "output.dense.bias", [H]),
                 ln2g: try t(p + "output.LayerNorm.weight", [H]), ln2b: try t(p + "output.LayerNorm.bias", [H])))
         }
@@ -285,7 +304,8 @@ public final class SentenceEmbedder: @unchecked Sendable {
                     guard r1 > r0 else { return }
                     for r in r0..<r1 { (y + r * outDim).update(from: bp.baseAddress!, count: outDim) }
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(r1 - r0), Int32(outDim), Int32(inDim), 1,
-                                x + r0 * inDim, Int32(inDim), wp.baseAddress, Int32(inDim), 1, y + r0 * outDim, Int32(outDim))
+                                x + r0 * inDim, Int32(inDim), wp.baseAddress, Int32(inDim), 1,
+                                y + r0 * outDim, Int32(outDim))
                 }
             }
         }

@@ -10,12 +10,17 @@ extension IndexBuilder: Stage {
         public var model = "models/all-MiniLM-L6-v2"
 
         @Flag(name: .long,
-              help: "Also write index.sqlite.zst (the database zstd-compressed) beside it, as the nightly run keeps it.")
+              help: """
+                  Also write index.sqlite.zst (the database zstd-compressed) beside it, \
+                  as the nightly run keeps it.
+                  """)
         public var archive = false
 
+        /// The defaults.
         public init() {}
     }
 
+    /// The subcommand and config section: `index`.
     public static var name: String { stage }
     public static let abstract =
         "Embed every chunk with a native sentence-transformers encoder and build a SQLite search index."
@@ -35,6 +40,7 @@ extension IndexBuilder: Stage {
         (read it back with `zstd -d index.sqlite.zst`).
         """
 
+    /// Builds the index and reports the chunks, documents and embeddings.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let work = context.workdir
         guard let s = try run(workdir: work, modelDir: a.model, force: context.force, archive: a.archive) else {

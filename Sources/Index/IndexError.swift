@@ -11,6 +11,7 @@ public enum IndexError: PipelineError {
     /// A search was asked of an index that is not there or does not fit.
     case search(String)
 
+    /// The one-line message naming the file or option at fault.
     public var message: String {
         switch self {
         case let .model(path, reason): return "\(path): \(reason)"

@@ -11,14 +11,22 @@ import Foundation
 /// embedded with the same model file (sha256) is copied instead of recomputed; chunks no longer in the input
 /// are simply not carried over. The new database is built fresh in the run's temporary folder.
 public enum IndexBuilder {
+    /// The stage's name and folder.
     public static let stage = "index"
+    /// The database's file name in the stage folder.
     public static let databaseName = "index.sqlite"
+    /// The schema version recorded in the `meta` table.
     public static let schemaVersion = "1"
 
+    /// What a run of the stage did.
     public struct Summary: Sendable {
+        /// Chunks indexed.
         public var chunks = 0
+        /// Documents recorded.
         public var documents = 0
+        /// Chunk texts embedded in this run.
         public var embedded = 0
+        /// Vectors copied from the previous database.
         public var reused = 0
     }
 
@@ -30,7 +38,8 @@ public enum IndexBuilder {
 
     /// Runs the stage; nil when it is up to date. `archive`: also write `index.sqlite.zst` beside the database
     /// (what the nightly run keeps).
-    public static func run(workdir: Workdir, modelDir given: String, force: Bool, archive: Bool = false) throws -> Summary? {
+    public static func run(workdir: Workdir, modelDir given: String, force: Bool,
+                           archive: Bool = false) throws -> Summary? {
         // Recorded as an absolute path, so `search` finds the index's own model from any directory.
         let modelDir = URL(fileURLWithPath: given).standardizedFileURL.path
         let chunks = workdir.stageDir("chunk") + "/chunks.jsonl.zst"
@@ -38,7 +47,8 @@ public enum IndexBuilder {
             throw IndexError.search("\(chunks): no chunks (run `pipeline chunk` first)")
         }
         guard FileSystem.exists(modelDir + "/config.json") else {
-            throw IndexError.model(path: modelDir, reason: "no model folder here (run `make model`, or pass --model DIR)")
+            throw IndexError.model(path: modelDir,
+                                   reason: "no model folder here (run `make model`, or pass --model DIR)")
         }
         let documents = workdir.stageDir("ingest") + "/documents.jsonl.zst"
         var inputs = [chunks]
@@ -126,7 +136,8 @@ public enum IndexBuilder {
 
         if let docs = documentsPath {
             let ins = try db.prepare("""
-                INSERT OR REPLACE INTO documents(doc_id, source, sha256, bytes, pages, title, author, created, status, error)
+                INSERT OR REPLACE INTO documents(doc_id, source, sha256, bytes, pages, title, author, created, \
+                status, error)
                 VALUES (?,?,?,?,?,?,?,?,?,?)
                 """)
             // Read leniently: fields absent in older files are stored as NULL.
@@ -143,7 +154,8 @@ public enum IndexBuilder {
         }
 
         let insChunk = try db.prepare("""
-            INSERT INTO chunks(id, chunk_id, doc_id, source, page, start_index, text, text_sha256) VALUES (?,?,?,?,?,?,?,?)
+            INSERT INTO chunks(id, chunk_id, doc_id, source, page, start_index, text, text_sha256) \
+            VALUES (?,?,?,?,?,?,?,?)
             """)
         let insFTS = try db.prepare("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)")
         let have = try db.prepare("SELECT 1 FROM temp.staged WHERE text_sha256 = ?")
@@ -197,7 +209,8 @@ public enum IndexBuilder {
         }
         try flush()
         progress.finish()
-        try db.exec("INSERT INTO embeddings(text_sha256, vector) SELECT text_sha256, vector FROM temp.staged ORDER BY text_sha256")
+        try db.exec("INSERT INTO embeddings(text_sha256, vector) "
+                    + "SELECT text_sha256, vector FROM temp.staged ORDER BY text_sha256")
         try db.exec("DELETE FROM temp.staged")
 
         let meta = try db.prepare("INSERT INTO meta(key, value) VALUES (?, ?)")

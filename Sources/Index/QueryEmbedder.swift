@@ -4,6 +4,7 @@ import Foundation
 /// The embedder of an index's queries: always the index's own model — the folder its stage recorded in its manifest
 /// (wherever the command runs from), or `model` — loaded on first use and checked against the index by sha256.
 public final class QueryEmbedder {
+    /// The index the queries are for.
     public let index: SearchIndex
     /// The embedding model folder queries are embedded with.
     public let folder: String
@@ -12,7 +13,8 @@ public final class QueryEmbedder {
     /// `model` overrides the folder the index stage recorded in `work`.
     public init(index: SearchIndex, work: Workdir, model: String?) {
         self.index = index
-        let recorded = work.manifest(IndexBuilder.stage)?.inputs.map(\.path).first { $0.hasSuffix("/model.safetensors") }
+        let recorded = work.manifest(IndexBuilder.stage)?.inputs.map(\.path)
+            .first { $0.hasSuffix("/model.safetensors") }
             .map { ($0 as NSString).deletingLastPathComponent }
         folder = model ?? recorded ?? "models/all-MiniLM-L6-v2"
     }

@@ -2,20 +2,28 @@ import COpenBLAS
 import Core
 import Foundation
 
+/// How a search ranks chunks: dense vectors, BM25, or both fused.
 public enum SearchMode: String, CaseIterable, Sendable {
     case hybrid, dense, bm25
 }
 
 /// One result of a search.
 public struct SearchHit: Codable, Equatable, Sendable {
+    /// 1-based rank.
     public var rank: Int
     /// dense: cosine similarity; bm25: −bm25() (higher is better); hybrid: reciprocal-rank-fusion score.
     public var score: Double
+    /// The chunk's id.
     public var chunkId: String
+    /// The document's id.
     public var docId: String
+    /// The document's source path.
     public var source: String
+    /// The page the chunk is on, when known.
     public var page: Int?
+    /// The chunk's `start_index` in its page text.
     public var startIndex: Int
+    /// The chunk's text.
     public var text: String
 
     enum CodingKeys: String, CodingKey {
@@ -25,8 +33,11 @@ public struct SearchHit: Codable, Equatable, Sendable {
 
 /// Exact dense top-k, BM25 through FTS5, and their reciprocal-rank fusion over an `index.sqlite`.
 public final class SearchIndex {
+    /// The database file.
     public let path: String
+    /// The `meta` table (model, dimension, …).
     public let meta: [String: String]
+    /// Length of the stored vectors.
     public let dimension: Int
     let db: SQLiteDB
     /// Chunk ids (`chunks.id`) and their vectors, row-major, loaded on first dense search.
@@ -37,6 +48,7 @@ public final class SearchIndex {
     /// RRF constant, as in the reciprocal rank fusion paper and LangChain's EnsembleRetriever.
     public static let rrfK = 60.0
 
+    /// Opens the index at `path`; an error when there is none or it is unreadable.
     public init(path: String) throws {
         guard FileSystem.exists(path) else {
             throw IndexError.search("\(path): no index (run `pipeline index` first)")
@@ -83,15 +95,19 @@ public final class SearchIndex {
         loaded = true
     }
 
+    /// Number of stored vectors (0 until the first dense search loads them).
     public var vectorCount: Int { ids.count }
 
     /// Exact top-k by inner product (cosine: all vectors are unit length) of a unit query vector.
     public func dense(_ query: [Float], k: Int) throws -> [(id: Int, score: Double)] {
         try loadVectors()
-        guard query.count == dimension else { throw IndexError.search("query vector has dimension \(query.count), index \(dimension)") }
+        guard query.count == dimension else {
+            throw IndexError.search("query vector has dimension \(query.count), index \(dimension)")
+        }
         let top = matrix.withUnsafeBufferPointer { m in
             query.withUnsafeBufferPointer { q in
-                SearchIndex.denseTopK(matrix: m.baseAddress!, rows: ids.count, dim: dimension, query: q.baseAddress!, k: k)
+                SearchIndex.denseTopK(matrix: m.baseAddress!, rows: ids.count, dim: dimension,
+                                      query: q.baseAddress!, k: k)
             }
         }
         return top.map { (ids[$0.row], Double($0.score)) }
@@ -150,7 +166,8 @@ public final class SearchIndex {
     public func bm25(_ query: String, k: Int) throws -> [(id: Int, score: Double)] {
         guard let match = SearchIndex.ftsQuery(query), k > 0 else { return [] }
         let q = try db.prepare("""
-            SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts), rowid LIMIT ?
+            SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? \
+            ORDER BY bm25(chunks_fts), rowid LIMIT ?
             """)
         q.bind(1, match); q.bind(2, k)
         var out: [(id: Int, score: Double)] = []
@@ -169,7 +186,8 @@ public final class SearchIndex {
     }
 
     /// Searches with `mode`; `embed` turns the query into a unit vector (needed for dense and hybrid).
-    public func search(_ query: String, k: Int, mode: SearchMode, embed: (String) throws -> [Float]) throws -> [SearchHit] {
+    public func search(_ query: String, k: Int, mode: SearchMode,
+                       embed: (String) throws -> [Float]) throws -> [SearchHit] {
         let ranked: [(id: Int, score: Double)]
         switch mode {
         case .bm25:
@@ -189,8 +207,9 @@ public final class SearchIndex {
         for (i, r) in ranked.enumerated() {
             q.bind(1, r.id)
             guard try q.step() else { q.reset(); continue }
-            out.append(SearchHit(rank: i + 1, score: r.score, chunkId: q.string(0), docId: q.string(1), source: q.string(2),
-                                 page: q.optionalInt(3), startIndex: q.int(4), text: q.string(5)))
+            out.append(SearchHit(rank: i + 1, score: r.score, chunkId: q.string(0), docId: q.string(1),
+                                 source: q.string(2), page: q.optionalInt(3), startIndex: q.int(4),
+                                 text: q.string(5)))
             q.reset()
         }
         return out

@@ -31,8 +31,10 @@ extension IngestStage: Stage {
                                                  + "it is skipped.", valueName: "seconds"))
         public var docTimeout: Double = 120
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects fewer than one job and a time-out that is not a positive number.
         public func validate() throws {
             if let j = jobs, j < 1 { throw ValidationError("--jobs must be at least 1") }
             if !(docTimeout > 0) { throw ValidationError("--doc-timeout must be a positive number of seconds") }
@@ -89,12 +91,15 @@ extension IngestStage: Stage {
         """
     public static let wiredArguments: Set<String> = ["paths"]
 
+    /// The PDFs of `[inputs]`.
     public static func runArguments(inputs: RunInputs, workdir: Workdir) -> [String] { inputs.pdfs }
 
+    /// Not needed when `[inputs]` lists no PDFs.
     public static func notNeeded(inputs: RunInputs) -> String? {
         inputs.pdfs.isEmpty ? "no PDF folders in [inputs] pdfs" : nil
     }
 
+    /// Ingests the files and reports the documents, pages and skips.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let options = Options(
             paths: a.paths,

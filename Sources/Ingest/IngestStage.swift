@@ -10,6 +10,7 @@ public enum IngestError: PipelineError {
     case worker(String)
     case badPrevious(path: String, reason: String)
 
+    /// The one-line message naming the file or folder at fault.
     public var message: String {
         switch self {
         case let .notFound(path): return "\(path): no such file or directory"
@@ -20,6 +21,7 @@ public enum IngestError: PipelineError {
         }
     }
 
+    /// The exit status: usage for a usage error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .usage = self { return .usage }
         return .failed
@@ -36,18 +38,28 @@ extension DocumentRecord {
 
 /// `pipeline ingest`: PDFs, text and Markdown files → pages, documents and a plain-text corpus.
 public enum IngestStage {
+    /// The stage's name and folder.
     public static let stage = "ingest"
     static let transientPrefixes = ("worker ", "timed out")
 
+    /// The options of one ingest run.
     public struct Options: Sendable {
+        /// Files and folders to ingest.
         public var paths: [String]
+        /// How the extracted text is cleaned.
         public var text: TextOptions
+        /// Password for encrypted PDFs.
         public var password: String?
+        /// Worker processes extracting in parallel.
         public var jobs: Int
+        /// Seconds a worker may spend on one document before it is stopped.
         public var docTimeout: Double
+        /// How to start a worker process.
         public var worker: WorkerCommand
+        /// Re-extract every document even when the stage is up to date.
         public var force: Bool
 
+        /// Options for `paths`, the others at their defaults.
         public init(paths: [String], text: TextOptions = TextOptions(), password: String? = nil,
                     jobs: Int = Machine.cores, docTimeout: Double = 120, worker: WorkerCommand, force: Bool = false) {
             self.paths = paths; self.text = text; self.password = password; self.jobs = jobs
@@ -55,15 +67,23 @@ public enum IngestStage {
         }
     }
 
+    /// What an ingest run did.
     public struct Outcome: Sendable {
+        /// Whether the stage ran (false: up to date).
         public var ran: Bool
+        /// The stage folder the outputs are in.
         public var outputDir: String
+        /// Documents recorded.
         public var documents = 0
+        /// Pages extracted.
         public var pages = 0
+        /// Documents skipped.
         public var skipped = 0
         /// Documents extracted by the workers in this run (the rest were reused from the previous output).
         public var extracted = 0
+        /// Documents reused from the previous output.
         public var reused = 0
+        /// Worker processes started.
         public var workersStarted = 0
         /// Documents skipped because their worker crashed or timed out (tried again by the next run).
         public var transient = 0
@@ -97,7 +117,9 @@ public enum IngestStage {
                 best[key] = candidate
             }
         }
-        return Set(best.values.map(\.path) + unresolved).sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        return Set(best.values.map(\.path) + unresolved).sorted {
+            Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8))
+        }
     }
 
     static func findPaths(_ paths: [String]) throws -> [String] {
@@ -107,8 +129,8 @@ public enum IngestStage {
             if !FileSystem.isDirectory(raw) {
                 // Each input is read twice (hashed, then extracted by a worker): a pipe would be empty the second time.
                 guard FileSystem.isRegularFile(raw) else {
-                    throw IngestError.usage("\(raw): not a regular file (a pipe or device); ingest reads each file twice, "
-                                            + "so save it to a file first")
+                    throw IngestError.usage("\(raw): not a regular file (a pipe or device); "
+                                            + "ingest reads each file twice, so save it to a file first")
                 }
                 found.insert(raw)
                 continue
@@ -156,6 +178,7 @@ public enum IngestStage {
         ]
     }
 
+    /// Ingests `o.paths` into <workdir>/ingest (unless up to date) and says what it did.
     public static func run(workdir: Workdir, options o: Options) throws -> Outcome {
         guard !o.paths.isEmpty else { throw IngestError.usage("ingest: give at least one file or folder") }
         guard o.jobs >= 1 else { throw IngestError.usage("--jobs must be at least 1") }
@@ -190,8 +213,9 @@ public enum IngestStage {
         }
 
         // Results of the previous run with the same parameters, by sha256 (pages spilled to a scratch file).
-        let cache = o.force ? nil : try PreviousResults.load(run: run, parameters: params, wanted: Set(records.map(\.sha256)),
-                                             scratch: run.output(".reuse.tmp"))
+        let cache = o.force ? nil : try PreviousResults.load(run: run, parameters: params,
+                                                             wanted: Set(records.map(\.sha256)),
+                                                             scratch: run.output(".reuse.tmp"))
         defer { cache?.close() }
 
         let pagesOut = try JSONLWriter<PageRecord>(path: run.output("pages.jsonl.zst"))
@@ -251,7 +275,8 @@ public enum IngestStage {
             while true {
                 if let r = ready.removeValue(forKey: nextToEmit) {
                     try emit(nextToEmit, r.0, r.1)
-                } else if reusable.remove(nextToEmit) != nil, let hit = try cache?.take(sha256: records[nextToEmit].sha256) {
+                } else if reusable.remove(nextToEmit) != nil,
+                          let hit = try cache?.take(sha256: records[nextToEmit].sha256) {
                     var d = hit.0
                     d.source = records[nextToEmit].source
                     try emit(nextToEmit, d, hit.1)
@@ -312,7 +337,8 @@ public enum IngestStage {
         }
         try flush()
         guard nextToEmit == records.count else {
-            throw IngestError.worker("internal error: \(records.count - nextToEmit) document(s) from \(records[nextToEmit].source) on were never answered")
+            throw IngestError.worker("internal error: \(records.count - nextToEmit) document(s) from "
+                                     + "\(records[nextToEmit].source) on were never answered")
         }
         progress.finish()
         try pagesOut.close()
@@ -341,14 +367,16 @@ final class PreviousResults {
         self.scratchPath = scratchPath; self.scratch = scratch
     }
 
-    static func load(run: StageRun, parameters: [String: String], wanted: Set<String>, scratch: String) throws -> PreviousResults? {
+    static func load(run: StageRun, parameters: [String: String], wanted: Set<String>,
+                     scratch: String) throws -> PreviousResults? {
         guard let dir = run.previousDir, let m = run.previous, m.parameters == parameters else { return nil }
         let docsPath = dir + "/documents.jsonl.zst", pagesPath = dir + "/pages.jsonl.zst"
         guard FileSystem.exists(docsPath), FileSystem.exists(pagesPath) else { return nil }
         var docs: [String: DocumentRecord] = [:]
         do {
             try JSONLReader.forEach(DocumentRecord.self, path: docsPath) { d, _ in
-                if wanted.contains(d.sha256) && !d.isTransient && !d.isDuplicate && docs[d.sha256] == nil { docs[d.sha256] = d }
+                if wanted.contains(d.sha256) && !d.isTransient && !d.isDuplicate
+                    && docs[d.sha256] == nil { docs[d.sha256] = d }
             }
         } catch {
             log.warning("previous ingest output unreadable, extracting everything again: \(error)")
@@ -373,7 +401,9 @@ final class PreviousResults {
                 list.append((offset, bytes.count))
                 result.pages[p.docID] = list
                 offset += bytes.count
-                if buffer.count >= 1 << 20 { try handle.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true) }
+                if buffer.count >= 1 << 20 {
+                    try handle.write(contentsOf: buffer); buffer.removeAll(keepingCapacity: true)
+                }
             }
             try handle.write(contentsOf: buffer)
         } catch {
@@ -382,7 +412,9 @@ final class PreviousResults {
             return nil
         }
         // Only documents whose pages are all there are reused.
-        for (sha, d) in docs where d.status == "ok" && (result.pages[d.docID]?.count ?? 0) != d.pages { docs[sha] = nil }
+        for (sha, d) in docs where d.status == "ok" && (result.pages[d.docID]?.count ?? 0) != d.pages {
+            docs[sha] = nil
+        }
         result.docs = docs
         return result
     }

@@ -9,7 +9,9 @@ import Glibc
 public struct ExtractedDocument: Sendable, Equatable {
     /// One entry per page of the document, in page order (empty text for a page without text).
     public var pages: [String]
+    /// The document's title, when it has one.
     public var title: String?
+    /// The document's author, when it has one.
     public var author: String?
     /// Creation date, ISO 8601 UTC (`2008-05-14T00:27:48Z`), or nil when the file has none.
     public var created: String?
@@ -18,12 +20,14 @@ public struct ExtractedDocument: Sendable, Equatable {
     /// A remark on an extracted document (e.g. pages that could not be read), or nil.
     public var note: String?
 
+    /// A document with these pages and metadata.
     public init(pages: [String] = [], title: String? = nil, author: String? = nil, created: String? = nil,
                 skipReason: String? = nil, note: String? = nil) {
         self.pages = pages; self.title = title; self.author = author; self.created = created
         self.skipReason = skipReason; self.note = note
     }
 
+    /// A skipped document with `reason`.
     public static func skipped(_ reason: String) -> ExtractedDocument { ExtractedDocument(skipReason: reason) }
 }
 
@@ -87,11 +91,16 @@ public enum PDFExtractor {
     static func preview(_ head: [UInt8]) -> String {
         var s = ""
         for b in head.prefix(40) {
-            if b >= 0x20 && b < 0x7F { s.append(Character(Unicode.Scalar(b))) } else { s.append(b == 0x0A || b == 0x0D || b == 0x09 ? " " : "?") }
+            if b >= 0x20 && b < 0x7F {
+                s.append(Character(Unicode.Scalar(b)))
+            } else {
+                s.append(b == 0x0A || b == 0x0D || b == 0x09 ? " " : "?")
+            }
         }
         return s.trimmingCharacters(in: .whitespaces)
     }
 
+    /// The pages and metadata of the PDF at `path`, or a skip saying why it cannot be read.
     public static func extractPDF(path: String, password: String?) -> ExtractedDocument {
         let s: Shape
         do { s = try shape(path: path) } catch let e as PipelineError {
@@ -100,7 +109,8 @@ public enum PDFExtractor {
         if s.size == 0 { return .skipped("empty file (0 bytes)") }
         if !s.hasHeader {
             let p = preview(s.head)
-            return .skipped("not a PDF: no %PDF- header in the first 1024 bytes" + (p.isEmpty ? "" : " (it begins \"\(p)\")"))
+            return .skipped("not a PDF: no %PDF- header in the first 1024 bytes"
+                            + (p.isEmpty ? "" : " (it begins \"\(p)\")"))
         }
         let truncated = !s.hasEOF
 
@@ -131,7 +141,8 @@ public enum PDFExtractor {
                                                 : "encrypted: the password given (--password) is not the right one")
             }
             if truncated {
-                return .skipped("truncated PDF (no %%EOF at the end of its \(s.size) bytes): no page could be recovered (\(opened.message))")
+                return .skipped("truncated PDF (no %%EOF at the end of its \(s.size) bytes): "
+                                + "no page could be recovered (\(opened.message))")
             }
             return .skipped("damaged PDF: \(opened.message)")
         }
@@ -155,7 +166,8 @@ public enum PDFExtractor {
             g_object_unref(UnsafeMutableRawPointer(page))
         }
         if count == 0 {
-            return .skipped(truncated ? "truncated PDF (no %%EOF at the end of its \(s.size) bytes): no page could be recovered"
+            return .skipped(truncated ? "truncated PDF (no %%EOF at the end of its \(s.size) bytes): "
+                                        + "no page could be recovered"
                                       : "damaged PDF: no page found")
         }
         if unreadable.count == count {
@@ -166,11 +178,13 @@ public enum PDFExtractor {
         if truncated {
             let recovered = count - unreadable.count
             let withText = result.pages.filter { !$0.isEmpty }.count
-            notes.append("truncated PDF (no %%EOF at the end of its \(s.size) bytes\(rebuilt ? "; trailer rebuilt" : "")): \(recovered) of \(count) pages recovered"
+            notes.append("truncated PDF (no %%EOF at the end of its \(s.size) bytes"
+                         + "\(rebuilt ? "; trailer rebuilt" : "")): \(recovered) of \(count) pages recovered"
                          + (withText < recovered ? ", \(withText) of them with text" : ""))
         }
         if !unreadable.isEmpty {
-            notes.append("\(unreadable.count) of \(count) pages cannot be read (\(unreadable.count == 1 ? "page" : "pages") \(ranges(unreadable)), kept as empty text)")
+            notes.append("\(unreadable.count) of \(count) pages cannot be read "
+                         + "(\(unreadable.count == 1 ? "page" : "pages") \(ranges(unreadable)), kept as empty text)")
         }
         if !truncated && unreadable.isEmpty
             && result.pages.allSatisfy({ $0.allSatisfy { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" } }) {

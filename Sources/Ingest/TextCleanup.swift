@@ -10,10 +10,14 @@ public enum Normalization: String, Sendable, CaseIterable {
 
 /// The text options of `pipeline ingest`.
 public struct TextOptions: Sendable, Equatable {
+    /// The Unicode normalisation of the page text.
     public var normalization: Normalization
+    /// Join words hyphenated across line ends.
     public var dehyphenate: Bool
+    /// Remove lines repeated at the top or bottom of most pages.
     public var stripHeaders: Bool
 
+    /// Options; by default NFKC only.
     public init(normalization: Normalization = .nfkc, dehyphenate: Bool = false, stripHeaders: Bool = false) {
         self.normalization = normalization; self.dehyphenate = dehyphenate; self.stripHeaders = stripHeaders
     }
@@ -70,7 +74,8 @@ public enum TextCleanup {
 
     /// Drops running heads, running feet and page numbers. For documents of at least 3 pages, the first and the
     /// last `headerLines` non-blank lines of each page are compared, position by position (1st line, 2nd line,
-    /// last line, second-to-last line; on a short page one line can hold a top and a bottom position), after trimming blanks and replacing every run of digits by `#` (so
+    /// last line, second-to-last line; on a short page one line can hold a top and a bottom position), after
+    /// trimming blanks and replacing every run of digits by `#` (so
     /// "Page 3" and "Page 4" match, and so do bare page numbers). A line is dropped when its form appears at the
     /// same position on more than half of the pages, or on more than half of the odd or of the even pages
     /// (books alternate their running heads) and at least 3 times. Other lines, and blank lines, stay.

@@ -6,9 +6,12 @@ import Glibc
 
 /// How to start a worker: the `pipeline` executable and the hidden subcommand.
 public struct WorkerCommand: Sendable {
+    /// The executable to start.
     public var executable: String
+    /// Its arguments (the hidden worker subcommand).
     public var arguments: [String]
 
+    /// A command running `executable` with `arguments`.
     public init(executable: String, arguments: [String] = ["ingest-worker"]) {
         self.executable = executable; self.arguments = arguments
     }
@@ -78,7 +81,8 @@ final class WorkerPool {
         _ = fcntl(input, F_SETFD, FD_CLOEXEC)
         _ = fcntl(output, F_SETFD, FD_CLOEXEC)
         do { try p.run() } catch {
-            throw IngestError.worker("cannot start \(command.executable) \(command.arguments.joined(separator: " ")): \(error.localizedDescription)")
+            throw IngestError.worker("cannot start \(command.executable) \(command.arguments.joined(separator: " ")): "
+                                     + "\(error.localizedDescription)")
         }
         // Keep the pipes' parent ends open (dup: the FileHandles close theirs when released).
         let w = Worker(process: p, input: dup(input), output: dup(output))
@@ -98,7 +102,9 @@ final class WorkerPool {
         close(w.output)
         if killIt && w.process.isRunning { kill(w.process.processIdentifier, SIGKILL) }
         w.process.waitUntilExit()
-        if w.process.terminationReason == .uncaughtSignal { return "worker crashed (signal \(w.process.terminationStatus))" }
+        if w.process.terminationReason == .uncaughtSignal {
+            return "worker crashed (signal \(w.process.terminationStatus))"
+        }
         return "worker exited unexpectedly (status \(w.process.terminationStatus))"
     }
 

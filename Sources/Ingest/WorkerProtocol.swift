@@ -133,7 +133,8 @@ struct FrameReader {
     mutating func u32() throws -> UInt32 {
         guard offset + 4 <= bytes.count else { throw Self.bad("ends inside a length") }
         defer { offset += 4 }
-        return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
+        return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8
+            | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24
     }
     mutating func string() throws -> String {
         let n = Int(try u32())
@@ -190,6 +191,7 @@ public enum IngestWorker {
     /// asked to extract a file of that name, `stall:<file name>` makes it sleep forever (several: comma-separated).
     public static let faultVariable = "PIPELINE_INGEST_TEST_FAULT"
 
+    /// Runs the worker: answers extraction requests on stdin/stdout until stdin closes; returns the exit status.
     public static func serve() -> Int32 {
         // The protocol runs on a private copy of stdout; fd 1 then points at stderr, so nothing else printed in
         // this process can corrupt a frame. poppler's own messages (stderr) go to a scratch file, read back after

@@ -3,9 +3,13 @@ import Foundation
 /// The sufficient statistics of BLEU for one segment or a whole corpus (sums): system and reference lengths,
 /// and per n-gram order (1…4) the clipped matches (`counts`) and the system's n-grams (`totals`).
 public struct BLEUStatistics: Equatable, Sendable {
+    /// Tokens in the system output.
     public var sysLen = 0
+    /// Tokens in the chosen references.
     public var refLen = 0
+    /// Clipped n-gram matches per order.
     public var counts = [0, 0, 0, 0]
+    /// System n-grams per order.
     public var totals = [0, 0, 0, 0]
 
     /// Empty statistics (zero everywhere).
@@ -22,13 +26,21 @@ public struct BLEUStatistics: Equatable, Sendable {
 /// A BLEU score with what sacrebleu's `BLEUScore` reports: precisions in percent, BP, lengths, and the
 /// reproducibility signature.
 public struct BLEUScore: Codable, Equatable, Sendable {
+    /// BLEU in percent.
     public var score: Double
+    /// Modified n-gram precisions per order, in percent.
     public var precisions: [Double]
+    /// Clipped n-gram matches per order.
     public var counts: [Int]
+    /// System n-grams per order.
     public var totals: [Int]
+    /// Brevity penalty.
     public var bp: Double
+    /// Tokens in the system output.
     public var sysLen: Int
+    /// Tokens in the chosen references.
     public var refLen: Int
+    /// sacrebleu's reproducibility signature.
     public var signature: String
 
     enum CodingKeys: String, CodingKey {
@@ -44,8 +56,10 @@ public struct BLEUScore: Codable, Equatable, Sendable {
 public struct BLEU: Sendable {
     /// The sacrebleu version whose numbers and signature this reproduces.
     public static let sacrebleuVersion = "2.6.0"
+    /// Highest n-gram order.
     public static let maxOrder = 4
 
+    /// The tokenizer applied to hypotheses and references.
     public let tokenizer: BLEUTokenizer
 
     /// BLEU with one of sacrebleu's tokenizers (default 13a).

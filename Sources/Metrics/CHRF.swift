@@ -4,7 +4,9 @@ import Core
 /// all (Python) whitespace removed, no word n-grams, β = 2, the sacrebleu ≥ 2.0 "effective order" averaging;
 /// against several references, each segment takes the statistics of its best-scoring reference.
 public struct CHRF: Sendable {
+    /// Highest character n-gram order.
     public static let charOrder = 6
+    /// Weight of recall against precision (β).
     public static let beta = 2
 
     /// The default chrF (the only one here).
@@ -102,7 +104,10 @@ public struct CHRF: Sendable {
 
 /// A chrF score (`chrF2` in sacrebleu's output) with its summed statistics and signature.
 public struct CHRFScore: Codable, Equatable, Sendable {
+    /// chrF in percent.
     public var score: Double
+    /// The summed n-gram statistics.
     public var statistics: [Int]
+    /// sacrebleu's reproducibility signature.
     public var signature: String
 }

@@ -22,10 +22,14 @@ final class StemCache: @unchecked Sendable {
 
 /// Precision, recall and F1 of one ROUGE type.
 public struct RougeScore: Codable, Equatable, Sendable {
+    /// Precision.
     public var precision: Double
+    /// Recall.
     public var recall: Double
+    /// F1.
     public var fmeasure: Double
 
+    /// All three 0.
     public static let zero = RougeScore(precision: 0, recall: 0, fmeasure: 0)
 
     /// rouge-score's `scoring.fmeasure`: 2PR / (P + R), 0 when both are 0.
@@ -52,6 +56,7 @@ public enum RougeType: String, CaseIterable, Codable, Sendable {
 /// the stemmer nltk's Porter stemmer on tokens longer than 3 characters. rougeLsum splits the texts on "\n" and
 /// scores the union LCS of each reference sentence against all prediction sentences, as rouge-score does.
 public struct RougeScorer: Sendable {
+    /// Whether tokens are Porter-stemmed.
     public let useStemmer: Bool
     private let stems = StemCache()
 

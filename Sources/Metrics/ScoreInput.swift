@@ -10,6 +10,7 @@ public enum MetricsError: PipelineError {
     /// A wrong option value.
     case usage(String)
 
+    /// The one-line message naming the file or option at fault.
     public var message: String {
         switch self {
         case let .badInput(path, line, reason): return "\(path):\(line): \(reason)"
@@ -18,6 +19,7 @@ public enum MetricsError: PipelineError {
         }
     }
 
+    /// The exit status: usage for a usage error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .usage = self { return .usage }
         return .failed
@@ -26,8 +28,11 @@ public enum MetricsError: PipelineError {
 
 /// One prediction with its references (at least one).
 public struct ScoreItem: Equatable, Sendable {
+    /// The item's id.
     public var id: String
+    /// The text scored.
     public var prediction: String
+    /// The texts it is scored against.
     public var references: [String]
 
     /// An item; `references` must not be empty.

@@ -25,9 +25,13 @@ public enum MetricName: String, CaseIterable, Sendable {
 
 /// What `pipeline score` computes.
 public struct ScoreOptions: Sendable {
+    /// The metrics computed.
     public var metrics: [MetricName]
+    /// BLEU's tokenizer.
     public var tokenizer: BLEUTokenizer
+    /// Whether ROUGE stems tokens.
     public var stem: Bool
+    /// Whether each item's scores are reported too.
     public var perItem: Bool
     /// The sentence-embedding model, needed for `semsim`.
     public var embedding: SentenceEmbedding?
@@ -45,7 +49,9 @@ public struct ScoreOptions: Sendable {
 
 /// SQuAD v1.1 exact match and F1 in percent (means over the items).
 public struct QAScore: Codable, Equatable, Sendable {
+    /// Exact match in percent.
     public var exactMatch: Double
+    /// Token F1 in percent.
     public var f1: Double
 
     enum CodingKeys: String, CodingKey { case exactMatch = "exact_match", f1 }
@@ -53,18 +59,27 @@ public struct QAScore: Codable, Equatable, Sendable {
 
 /// The mean semantic similarity and the model that gave it.
 public struct SemsimScore: Codable, Equatable, Sendable {
+    /// Mean cosine similarity of prediction and reference embeddings.
     public var mean: Double
+    /// The embedding model's name.
     public var model: String
 }
 
 /// The scores of one item (`--per-item`): sentence BLEU, sentence chrF, ROUGE, QA in percent, and semsim.
 public struct ItemScore: Codable, Equatable, Sendable {
+    /// The item's id.
     public var id: String
+    /// Sentence BLEU.
     public var bleu: Double?
+    /// Sentence chrF.
     public var chrf: Double?
+    /// F1 per ROUGE type.
     public var rouge: [String: RougeScore]?
+    /// Exact match in percent.
     public var exactMatch: Double?
+    /// Token F1 in percent.
     public var f1: Double?
+    /// Semantic similarity.
     public var semsim: Double?
 
     enum CodingKeys: String, CodingKey { case id, bleu, chrf, rouge, exactMatch = "exact_match", f1, semsim }
@@ -72,14 +87,21 @@ public struct ItemScore: Codable, Equatable, Sendable {
 
 /// The result of `pipeline score`: the corpus scores of each metric asked for and, with `--per-item`, each item's.
 public struct ScoreReport: Codable, Equatable, Sendable {
+    /// Items scored.
     public var items: Int
+    /// Corpus BLEU.
     public var bleu: BLEUScore?
+    /// Corpus chrF.
     public var chrf: CHRFScore?
     /// Mean precision, recall and F1 per ROUGE type over the items.
     public var rouge: [String: RougeScore]?
+    /// Whether ROUGE stemmed tokens.
     public var rougeStemmer: Bool?
+    /// SQuAD exact match and F1.
     public var qa: QAScore?
+    /// Mean semantic similarity.
     public var semsim: SemsimScore?
+    /// Each item's scores (`--per-item`).
     public var perItem: [ItemScore]?
 
     enum CodingKeys: String, CodingKey {

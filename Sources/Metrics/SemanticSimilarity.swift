@@ -2,8 +2,11 @@
 /// their vectors (row-major, `dimension` floats each). The model lives outside this module (the CLI passes the
 /// index's MiniLM embedder); the metric only compares vectors.
 public struct SentenceEmbedding: Sendable {
+    /// The model's name.
     public let name: String
+    /// Length of the vectors.
     public let dimension: Int
+    /// The texts' vectors, row-major.
     public let embed: @Sendable ([String]) -> [Float]
 
     /// A model called `name` whose `embed` returns `dimension` floats per text.

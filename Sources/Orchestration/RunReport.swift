@@ -28,14 +28,17 @@ public enum SVG {
             let y = 5 + i * rowH
             let w = v * scale
             s += "<text x='\(left - 6)' y='\(y + 15)' text-anchor='end'>\(esc(label))</text>"
-            s += "<rect x='\(String(format: "%.1f", w < 0 ? zero + w : zero))' y='\(y + 3)' width='\(String(format: "%.1f", max(abs(w), 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
-            s += "<text x='\(String(format: "%.1f", zero + max(w, 0) + 6))' y='\(y + 15)'>\(num(v))\(esc(unit))</text>"
+            s += "<rect x='\(String(format: "%.1f", w < 0 ? zero + w : zero))' y='\(y + 3)' "
+                + "width='\(String(format: "%.1f", max(abs(w), 1)))' height='\(rowH - 6)' fill='\(colors[0])'/>"
+            s += "<text x='\(String(format: "%.1f", zero + max(w, 0) + 6))' y='\(y + 15)'>"
+                + "\(num(v))\(esc(unit))</text>"
         }
         return s + "</svg>"
     }
 
     /// A histogram of `values` in `bins` equal-width bins.
-    public static func histogram(_ values: [Double], bins: Int = 20, xLabel: String, width: Int = 640, height: Int = 220) -> String {
+    public static func histogram(_ values: [Double], bins: Int = 20, xLabel: String, width: Int = 640,
+                                 height: Int = 220) -> String {
         guard let lo = values.min(), let hi = values.max() else { return "<p class=muted>no data</p>" }
         let n = hi > lo ? bins : 1
         var counts = [Int](repeating: 0, count: n)
@@ -51,7 +54,8 @@ public enum SVG {
         for (i, c) in counts.enumerated() {
             let bw = pw / Double(n)
             let bh = ph * Double(c) / maxC
-            s += "<rect x='\(f(Double(l) + Double(i) * bw + 1))' y='\(f(Double(t) + ph - bh))' width='\(f(max(bw - 2, 1)))' height='\(f(bh))' fill='\(colors[0])'><title>\(c)</title></rect>"
+            s += "<rect x='\(f(Double(l) + Double(i) * bw + 1))' y='\(f(Double(t) + ph - bh))' "
+                + "width='\(f(max(bw - 2, 1)))' height='\(f(bh))' fill='\(colors[0])'><title>\(c)</title></rect>"
         }
         s += labels(l: l, t: t, pw: pw, ph: ph, yTop: String(Int(maxC)), yBottom: nil, xLow: num(lo), xHigh: num(hi),
                     title: "\(xLabel) (n = \(values.count))", titleY: height - 6)
@@ -59,7 +63,8 @@ public enum SVG {
     }
 
     /// Line chart of named series of (x, y) points.
-    public static func lines(_ series: [(String, [(Double, Double)])], xLabel: String, width: Int = 640, height: Int = 240) -> String {
+    public static func lines(_ series: [(String, [(Double, Double)])], xLabel: String, width: Int = 640,
+                             height: Int = 240) -> String {
         let pts = series.flatMap(\.1)
         guard !pts.isEmpty else { return "<p class=muted>no data</p>" }
         let (l, r, t, b) = (60, 10, 10, 56)
@@ -76,9 +81,11 @@ public enum SVG {
             let path = points.map { "\(f(px($0.0))),\(f(py($0.1)))" }.joined(separator: " ")
             s += "<polyline fill='none' stroke='\(c)' stroke-width='2' points='\(path)'/>"
             for p in points where points.count <= 40 {
-                s += "<circle cx='\(f(px(p.0)))' cy='\(f(py(p.1)))' r='3' fill='\(c)'><title>\(esc(name)): \(num(p.1))</title></circle>"
+                s += "<circle cx='\(f(px(p.0)))' cy='\(f(py(p.1)))' r='3' fill='\(c)'>"
+                    + "<title>\(esc(name)): \(num(p.1))</title></circle>"
             }
-            s += "<rect x='\(l + i * 150)' y='\(height - 16)' width='10' height='10' fill='\(c)'/><text x='\(l + i * 150 + 14)' y='\(height - 7)'>\(esc(name))</text>"
+            s += "<rect x='\(l + i * 150)' y='\(height - 16)' width='10' height='10' fill='\(c)'/>"
+                + "<text x='\(l + i * 150 + 14)' y='\(height - 7)'>\(esc(name))</text>"
         }
         s += labels(l: l, t: t, pw: pw, ph: ph, yTop: num(y1), yBottom: num(y0), xLow: num(x0), xHigh: num(x1),
                     title: xLabel, titleY: t + Int(ph) + 30)
@@ -99,7 +106,8 @@ public enum SVG {
     }
     static func axes(l: Int, t: Int, pw: Double, ph: Double) -> String {
         "<line x1='\(l)' y1='\(t)' x2='\(l)' y2='\(f(Double(t) + ph))' stroke='#444'/>"
-            + "<line x1='\(l)' y1='\(f(Double(t) + ph))' x2='\(f(Double(l) + pw))' y2='\(f(Double(t) + ph))' stroke='#444'/>"
+            + "<line x1='\(l)' y1='\(f(Double(t) + ph))' x2='\(f(Double(l) + pw))' y2='\(f(Double(t) + ph))' "
+            + "stroke='#444'/>"
     }
 }
 
@@ -125,6 +133,7 @@ public enum RunReport {
         }
     }
 
+    /// Renders the report of `runDir` and writes it to `runDir/report.html`; returns its path.
     @discardableResult
     public static func write(runDir: String, runsDir: String) throws -> String {
         let html = try render(runDir: runDir, runsDir: runsDir)
@@ -133,6 +142,7 @@ public enum RunReport {
         return path
     }
 
+    /// The report of `runDir` as HTML, compared with the earlier runs under `runsDir`.
     public static func render(runDir: String, runsDir: String) throws -> String {
         let summary = try RunSummary.load(runDir: runDir)
         let name = (runDir as NSString).lastPathComponent
@@ -146,23 +156,30 @@ public enum RunReport {
         var h = """
         <!DOCTYPE html><html><head><meta charset="utf-8"><title>pipeline run \(SVG.esc(name))</title><style>
         body{font:14px/1.4 sans-serif;margin:24px;max-width:1000px;color:#222}
-        table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
+        table{border-collapse:collapse;margin:8px 0}\
+        td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
         th{background:#f0f0f0}.ok{color:#109618}.bad{color:#dc3912;font-weight:bold}.muted{color:#888}
         .chart text{font:11px sans-serif;fill:#333}h2{border-bottom:1px solid #ddd;margin-top:28px}code{font-size:12px}
         </style></head><body>
         <h1>pipeline run \(SVG.esc(name))</h1>
         <p>Status: <b class="\(summary.status == "ok" ? "ok" : "bad")">\(summary.status)</b>\
-        \(summary.failedStage.map { " — stage <b>\(SVG.esc($0))</b> failed" } ?? "") · started \(summary.started) · \
-        \(SVG.num(summary.seconds)) s · work directory <code>\(SVG.esc(summary.workdir))</code> · config <code>\(SVG.esc(summary.config))</code></p>
-        <h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>time (s)</th><th>inputs</th><th>outputs</th><th>records</th><th>log</th></tr>
+        \(summary.failedStage.map { " — stage <b>\(SVG.esc($0))</b> failed" } ?? "") \
+        · started \(summary.started) · \
+        \(SVG.num(summary.seconds)) s · work directory <code>\(SVG.esc(summary.workdir))</code> \
+        · config <code>\(SVG.esc(summary.config))</code></p>
+        <h2>Stages</h2><table><tr><th>stage</th><th>status</th><th>time (s)</th><th>inputs</th>\
+        <th>outputs</th><th>records</th><th>log</th></tr>
         """
         for o in summary.stages {
             let m = manifest(o.folder)
-            let cls = o.status == "failed" ? "bad" : (o.status == "ran" || o.status == "up to date" || o.status == "ran with skips" ? "ok" : "muted")
+            let cls = o.status == "failed" ? "bad"
+                : (o.status == "ran" || o.status == "up to date" || o.status == "ran with skips" ? "ok" : "muted")
             let ins = m?.inputs.map { "\(SVG.esc($0.path)) (\($0.bytes) B)" }.joined(separator: "<br>") ?? ""
             let outs = m?.outputs.map { "\(SVG.esc($0.path)) (\($0.bytes) B)" }.joined(separator: "<br>") ?? ""
-            let recs = o.records.sorted { $0.key < $1.key }.map { "\(SVG.esc($0.key)): \($0.value)" }.joined(separator: "<br>")
-            h += "<tr><td>\(SVG.esc(o.stage))</td><td class=\(cls)>\(SVG.esc(o.status))\(o.exitCode.map { $0 != 0 ? " (exit \($0))" : "" } ?? "")</td>"
+            let recs = o.records.sorted { $0.key < $1.key }.map { "\(SVG.esc($0.key)): \($0.value)" }
+                .joined(separator: "<br>")
+            h += "<tr><td>\(SVG.esc(o.stage))</td><td class=\(cls)>\(SVG.esc(o.status))"
+                + "\(o.exitCode.map { $0 != 0 ? " (exit \($0))" : "" } ?? "")</td>"
             h += "<td>\(SVG.num(o.seconds))</td><td>\(ins)</td><td>\(outs)</td><td>\(recs)</td>"
             h += "<td>\(o.log.map { "<a href='\(SVG.esc($0))'>\(SVG.esc($0))</a>" } ?? "")</td></tr>"
         }
@@ -176,7 +193,8 @@ public enum RunReport {
                 continue
             }
             h += "<p>Finished \(m.finished) (\(SVG.num(m.seconds)) s of work when it last ran). Parameters: "
-            h += m.parameters.sorted { $0.key < $1.key }.map { "<code>\(SVG.esc($0.key))=\(SVG.esc($0.value))</code>" }.joined(separator: " ")
+            h += m.parameters.sorted { $0.key < $1.key }
+                .map { "<code>\(SVG.esc($0.key))=\(SVG.esc($0.value))</code>" }.joined(separator: " ")
             h += "</p>"
             if let recorded = try? String(contentsOfFile: runDir + "/sections/\(o.folder).html", encoding: .utf8) {
                 h += recorded
@@ -201,20 +219,27 @@ public enum RunReport {
                 }
                 if q.status != "failed" && o.status == "failed" { regression = true }
                 h += "<tr><td>\(SVG.esc(o.stage))</td><td>\(SVG.esc(q.status)) → \(SVG.esc(o.status))</td>"
-                h += "<td>\(changes.isEmpty ? "<span class=muted>unchanged</span>" : changes.map(SVG.esc).joined(separator: "<br>"))</td>"
+                h += "<td>"
+                    + (changes.isEmpty ? "<span class=muted>unchanged</span>"
+                                       : changes.map(SVG.esc).joined(separator: "<br>"))
+                    + "</td>"
                 h += "<td>\(regression ? "<span class=bad>regression</span>" : "")</td></tr>"
             }
             h += "</table>"
         } else {
             h += "<p class=muted>No previous run under \(SVG.esc(runsDir)).</p>"
         }
-        let trendRuns = (earlier.suffix(19) + [name]).compactMap { n in (try? RunSummary.load(runDir: runsDir + "/" + n)).map { (n, $0) } }
+        let trendRuns = (earlier.suffix(19) + [name]).compactMap { n in
+            (try? RunSummary.load(runDir: runsDir + "/" + n)).map { (n, $0) }
+        }
         h += "<h3>Run time over the last \(trendRuns.count) runs (s)</h3>"
-        h += SVG.lines([("run seconds", trendRuns.enumerated().map { (Double($0.offset + 1), $0.element.1.seconds) })], xLabel: "run (oldest → newest)")
+        h += SVG.lines([("run seconds", trendRuns.enumerated().map { (Double($0.offset + 1), $0.element.1.seconds) })],
+                       xLabel: "run (oldest → newest)")
         // Evaluation trend: mean reward and accuracy of the eval stage in every run that has them.
         var rewardTrend: [(Double, Double)] = [], accuracyTrend: [(Double, Double)] = []
         for (i, run) in trendRuns.enumerated() {
-            guard let e = run.1.stages.first(where: { $0.stage == "eval" }), let q = e.records["questions"], q > 0 else { continue }
+            guard let e = run.1.stages.first(where: { $0.stage == "eval" }), let q = e.records["questions"],
+                  q > 0 else { continue }
             if let r = e.records["reward_milli"] { rewardTrend.append((Double(i + 1), Double(r) / 1000)) }
             if let a = e.records["exact_answers"] { accuracyTrend.append((Double(i + 1), Double(a) / Double(q))) }
         }
@@ -233,7 +258,9 @@ public enum RunReport {
         var h = ""
         if !m.records.isEmpty {
             h += "<table><tr><th>record</th><th>value</th></tr>"
-            for (k, v) in m.records.sorted(by: { $0.key < $1.key }) { h += "<tr><td>\(SVG.esc(k))</td><td>\(v)</td></tr>" }
+            for (k, v) in m.records.sorted(by: { $0.key < $1.key }) {
+                h += "<tr><td>\(SVG.esc(k))</td><td>\(v)</td></tr>"
+            }
             h += "</table>"
         }
         switch folder {
@@ -241,10 +268,12 @@ public enum RunReport {
             let vocab = m.records["vocab_size"] ?? 0
             let target = Int(m.parameters["vocab_size"] ?? m.parameters["vocab-size"] ?? "") ?? -1
             h += "<p>Vocabulary \(vocab) tokens, \(m.records["merges"] ?? 0) merges; stop reason: <b>"
-            h += vocab >= target && target > 0 ? "full (vocab size reached)" : "min_frequency (no pair frequent enough, or none left)"
+            h += vocab >= target && target > 0 ? "full (vocab size reached)"
+                : "min_frequency (no pair frequent enough, or none left)"
             h += "</b>.</p>"
             if let tokens = vocabTokens(dir + "/vocab.json.zst") {
-                h += "<h3>Token length (bytes) over the vocabulary</h3>" + SVG.histogram(tokens.map { Double($0) }, bins: 16, xLabel: "bytes per token")
+                h += "<h3>Token length (bytes) over the vocabulary</h3>"
+                    + SVG.histogram(tokens.map { Double($0) }, bins: 16, xLabel: "bytes per token")
             }
         case "tokens":
             if let text = m.records["text_bytes"], let tokens = m.records["tokens"], tokens > 0 {
@@ -259,10 +288,14 @@ public enum RunReport {
             h += grpoSamples(dir)
         case "gsm8k":
             let lengths = fieldLengths(m, dir: dir, record: GSM8KRecord.self, skip: "rejects.jsonl.zst") { $0.answer }
-            if !lengths.isEmpty { h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters") }
+            if !lengths.isEmpty {
+                h += "<h3>Answer length (characters)</h3>" + SVG.histogram(lengths, bins: 12, xLabel: "characters")
+            }
         case "chunk":
             let lengths = fieldLengths(m, dir: dir, record: Lenient<ChunkRecord>.self) { $0.record.text }
-            if !lengths.isEmpty { h += "<h3>Chunk length (characters)</h3>" + SVG.histogram(lengths, bins: 20, xLabel: "characters") }
+            if !lengths.isEmpty {
+                h += "<h3>Chunk length (characters)</h3>" + SVG.histogram(lengths, bins: 20, xLabel: "characters")
+            }
         default: break
         }
         // Training curves (pretrain, sft, grpo): every logged value of metrics.jsonl.zst over its step.
@@ -313,14 +346,17 @@ public enum RunReport {
             perPage.append(Double(n))
         }
         var h = "<p>Documents: <b>\(ok) ok</b>, <b>\(skipped.count) skipped</b>"
-            + (duplicates > 0 ? ", <b>\(duplicates) duplicate\(duplicates == 1 ? "" : "s")</b> (same bytes as an earlier file)" : "")
+            + (duplicates > 0
+                ? ", <b>\(duplicates) duplicate\(duplicates == 1 ? "" : "s")</b> (same bytes as an earlier file)" : "")
             + "; \(pages) pages, \(characters) characters.</p>"
         if !skipped.isEmpty {
             h += "<table><tr><th>skipped document</th><th>reason</th></tr>"
             for (source, reason) in skipped { h += "<tr><td>\(SVG.esc(source))</td><td>\(SVG.esc(reason))</td></tr>" }
             h += "</table>"
         }
-        if !perPage.isEmpty { h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters") }
+        if !perPage.isEmpty {
+            h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters")
+        }
         return h
     }
 
@@ -357,7 +393,8 @@ public enum RunReport {
     static func completionCell(_ text: String) -> String {
         text.allSatisfy(\.isWhitespace)
             ? "<span class=muted>(\(text.unicodeScalars.count) whitespace characters only)</span>"
-            : "<pre style='white-space:pre-wrap;margin:0;max-height:14em;overflow:auto'>\(SVG.esc(String(text.prefix(600))))</pre>"
+            : "<pre style='white-space:pre-wrap;margin:0;max-height:14em;overflow:auto'>"
+                + "\(SVG.esc(String(text.prefix(600))))</pre>"
     }
 
     /// The eval summary and a few sample answers.

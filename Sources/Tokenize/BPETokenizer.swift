@@ -15,13 +15,15 @@ public final class BPETokenizer: @unchecked Sendable {
     let isAdded: [Bool]
     /// Added (special) tokens: text and id, longest first.
     let added: [([UInt8], Int)]
-    /// Byte -> id of its one-symbol token (-1 when the vocabulary lacks it: such bytes are dropped, as tokenizers does).
+    /// Byte -> id of its one-symbol token (-1 when the vocabulary lacks it: such bytes are dropped, as
+    /// tokenizers does).
     let byteId: [Int32]
     let mergeIndex: U64Index
     /// Symbol string -> id.
     let vocabIndex: ByteTable
     let mergeRank: [UInt32]
     let mergeResult: [UInt32]
+    /// Whether a space is added before text that does not start with one (ByteLevel's `add_prefix_space`).
     public let addPrefixSpace: Bool
     /// One more than the largest id.
     public var vocabSize: Int { tokens.count }
@@ -76,16 +78,22 @@ public final class BPETokenizer: @unchecked Sendable {
         var joined: [UInt8] = []
         for (r, m) in merges.enumerated() {
             guard let a = idOf(m.0), let b = idOf(m.1) else {
-                throw TokenizeError.badTokenizer(path: source, reason: "merge \(r + 1) uses a token missing from the vocabulary")
+                throw TokenizeError.badTokenizer(path: source,
+                                                 reason: "merge \(r + 1) uses a token missing from the vocabulary")
             }
             joined.removeAll(keepingCapacity: true)
             joined.append(contentsOf: m.0)
             joined.append(contentsOf: m.1)
             guard let c = idOf(joined) else {
-                throw TokenizeError.badTokenizer(path: source, reason: "the result of merge \(r + 1) is missing from the vocabulary")
+                throw TokenizeError.badTokenizer(path: source,
+                                                 reason: "the result of merge \(r + 1) is missing from the vocabulary")
             }
             let (i, inserted) = index.getOrInsert(UInt64(a) << 32 | UInt64(b))
-            if inserted { rank.append(UInt32(r)); result.append(UInt32(c)) } else { rank[Int(i)] = UInt32(r); result[Int(i)] = UInt32(c) }
+            if inserted {
+                rank.append(UInt32(r)); result.append(UInt32(c))
+            } else {
+                rank[Int(i)] = UInt32(r); result[Int(i)] = UInt32(c)
+            }
         }
         self.tokens = tokens
         vocabIndex = ids
@@ -273,7 +281,9 @@ public final class Encoder {
         if n <= Encoder.maxCached, let e = cache.lookup(p, n) {
             let v = Int(cache.value(e))
             let off = v >> 8, cnt = v & 0xFF
-            cacheIds.withUnsafeBufferPointer { out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[off..<(off + cnt)])) }
+            cacheIds.withUnsafeBufferPointer {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: $0[off..<(off + cnt)]))
+            }
             return
         }
         let before = out.count
@@ -401,5 +411,6 @@ extension Encoder {
 /// Text input from files: bytes that are not UTF-8 are replaced by U+FFFD (one per maximal invalid subpart, as
 /// Python's `errors="replace"` and tiktoken/tokenizers callers reading files that way).
 public enum TextInput {
+    /// `bytes` as a string, invalid UTF-8 replaced by U+FFFD.
     public static func decode(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 }

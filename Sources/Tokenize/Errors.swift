@@ -11,6 +11,7 @@ public enum TokenizeError: PipelineError {
     /// A WordPiece (BERT) tokenizer file of a model folder is missing or malformed.
     case wordPiece(path: String, reason: String)
 
+    /// The one-line message naming the file or option at fault.
     public var message: String {
         switch self {
         case let .invalidUTF8(path, line):
@@ -28,6 +29,7 @@ public enum TokenizeError: PipelineError {
         }
     }
 
+    /// The exit status: usage for a usage error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .invalidOption = self { return .usage }
         return .failed

@@ -42,12 +42,15 @@ extension BPETokenizer {
     }
 
     static func vocabEntries(_ obj: Any?, _ path: String) throws -> [([UInt8], Int)] {
-        guard let dict = obj as? [String: Any] else { throw TokenizeError.badTokenizer(path: path, reason: "no vocabulary object") }
+        guard let dict = obj as? [String: Any] else {
+            throw TokenizeError.badTokenizer(path: path, reason: "no vocabulary object")
+        }
         var out: [([UInt8], Int)] = []
         out.reserveCapacity(dict.count)
         for (k, v) in dict {
             guard let id = (v as? NSNumber)?.intValue, id >= 0, id < 1 << 31 else {
-                throw TokenizeError.badTokenizer(path: path, reason: "vocabulary entry \(k.debugDescription) has no valid id")
+                throw TokenizeError.badTokenizer(path: path,
+                                                 reason: "vocabulary entry \(k.debugDescription) has no valid id")
             }
             out.append((Array(k.utf8), id))
         }
@@ -91,7 +94,8 @@ extension BPETokenizer {
         var prefix = false
         if let pre = root["pre_tokenizer"] as? [String: Any] {
             guard (pre["type"] as? String) == "ByteLevel" else {
-                throw TokenizeError.badTokenizer(path: path, reason: "pre-tokenizer \(pre["type"] ?? "?") (only ByteLevel is supported)")
+                throw TokenizeError.badTokenizer(path: path, reason: "pre-tokenizer \(pre["type"] ?? "?") "
+                                                     + "(only ByteLevel is supported)")
             }
             if let u = pre["use_regex"] as? Bool, !u {
                 throw TokenizeError.badTokenizer(path: path, reason: "ByteLevel without use_regex is not supported")

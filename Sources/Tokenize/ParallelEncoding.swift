@@ -3,14 +3,19 @@ import Foundation
 
 /// Encoding of large inputs: streamed in blocks, two (or more) threads, output in input order.
 public final class ParallelEncoder {
+    /// The tokenizer the encoders were made from.
     public let tokenizer: BPETokenizer
     let encoders: [Encoder]
+    /// Number of encoding threads.
     public var threads: Int { encoders.count }
     /// Lines whose bytes were not valid UTF-8 (encoded after U+FFFD replacement).
     public private(set) var replacedLines = 0
+    /// Lines encoded so far.
     public private(set) var lines = 0
+    /// Input bytes read so far.
     public private(set) var bytes: Int64 = 0
 
+    /// An encoder over `threads` copies of `tokenizer`'s encoder.
     public init(tokenizer: BPETokenizer, threads: Int = max(1, Machine.cores)) {
         self.tokenizer = tokenizer
         encoders = (0..<max(1, threads)).map { _ in tokenizer.makeEncoder() }
@@ -67,14 +72,18 @@ public final class ParallelEncoder {
             if !eof && filled < buffer.count { continue }
             var end = filled
             if !eof {
-                guard let cut = buffer.withUnsafeBufferPointer({ ParallelEncoder.cutPoint($0.baseAddress!, filled, safe: safeCut) }) else {
+                guard let cut = buffer.withUnsafeBufferPointer({
+                    ParallelEncoder.cutPoint($0.baseAddress!, filled, safe: safeCut)
+                }) else {
                     continue
                 }
                 end = cut
             }
             try body(buffer, end)
             if end < filled {
-                buffer.withUnsafeMutableBufferPointer { b in _ = memmove(b.baseAddress!, b.baseAddress! + end, filled - end) }
+                buffer.withUnsafeMutableBufferPointer { b in
+                    _ = memmove(b.baseAddress!, b.baseAddress! + end, filled - end)
+                }
             }
             filled -= end
         }

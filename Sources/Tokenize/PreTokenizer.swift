@@ -49,7 +49,8 @@ public enum UnicodeClasses {
                     default:
                         c = .other
                     }
-                    if c != .other, let age = p.age, (age.major, age.minor) > (unicodeVersion.major, unicodeVersion.minor) {
+                    if c != .other, let age = p.age,
+                       (age.major, age.minor) > (unicodeVersion.major, unicodeVersion.minor) {
                         c = .other
                     }
                 }
@@ -90,6 +91,7 @@ public struct PreTokenizer {
     let indexCount: Int
     let blocksCount: Int
 
+    /// The ByteLevel pre-tokenizer over the bundled Unicode tables.
     public init() {
         let t = UnicodeClasses.tables
         indexCount = t.index.count

@@ -23,7 +23,8 @@ extension TrainedBPE {
         s(first ? "]" : "\n  ]")
         s(",\n  \"normalizer\": null,\n  \"pre_tokenizer\": {\n    \"type\": \"ByteLevel\",\n")
         s("    \"add_prefix_space\": \(addPrefixSpace),\n    \"trim_offsets\": true,\n    \"use_regex\": true\n  },\n")
-        s("  \"post_processor\": null,\n  \"decoder\": {\n    \"type\": \"ByteLevel\",\n    \"add_prefix_space\": true,\n")
+        s("  \"post_processor\": null,\n  \"decoder\": {\n"
+          + "    \"type\": \"ByteLevel\",\n    \"add_prefix_space\": true,\n")
         s("    \"trim_offsets\": true,\n    \"use_regex\": true\n  },\n  \"model\": {\n    \"type\": \"BPE\",\n")
         s("    \"dropout\": null,\n    \"unk_token\": null,\n    \"continuing_subword_prefix\": null,\n")
         s("    \"end_of_word_suffix\": null,\n    \"fuse_unk\": false,\n    \"byte_fallback\": false,\n")

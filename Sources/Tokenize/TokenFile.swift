@@ -5,7 +5,9 @@ import Foundation
 /// (2 when every id fits in 16 bits, else 4), UInt32 LE vocabulary size — then the token ids, little-endian.
 /// The whole file is zstd-compressed (plain files are read too).
 public enum TokenFile {
+    /// The header's first four bytes.
     public static let magic: [UInt8] = Array("PTOK".utf8)
+    /// The format version this code reads and writes.
     public static let version: UInt32 = 1
 
     /// Bytes per token for a vocabulary of `vocabSize` ids.
@@ -26,12 +28,16 @@ public enum TokenFile {
 
 /// Streams the ids of a token file.
 public final class TokenFileReader {
+    /// The file read.
     public let path: String
+    /// Bytes per token id (2 or 4).
     public let bytesPerToken: Int
+    /// Vocabulary size from the header.
     public let vocabSize: Int
     private let reader: ByteReader
     private var pending: [UInt8] = []
 
+    /// Opens the token file at `path` and reads its header; an error for a missing file or a bad header.
     public init(path: String) throws {
         self.path = path
         let reader = try ByteReader(path: path)
@@ -39,7 +45,9 @@ public final class TokenFileReader {
         var header = [UInt8](repeating: 0, count: 16)
         var got = 0
         while got < 16 {
-            let n = try header.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
+            let n = try header.withUnsafeMutableBytes {
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...]))
+            }
             if n == 0 { break }
             got += n
         }
@@ -49,7 +57,9 @@ public final class TokenFileReader {
         func u32(_ o: Int) -> UInt32 {
             UInt32(header[o]) | UInt32(header[o + 1]) << 8 | UInt32(header[o + 2]) << 16 | UInt32(header[o + 3]) << 24
         }
-        guard u32(4) == TokenFile.version else { throw TokenizeError.badTokenFile(path: path, reason: "version \(u32(4))") }
+        guard u32(4) == TokenFile.version else {
+            throw TokenizeError.badTokenFile(path: path, reason: "version \(u32(4))")
+        }
         let w = Int(u32(8))
         guard w == 2 || w == 4 else { throw TokenizeError.badTokenFile(path: path, reason: "\(w) bytes per token") }
         bytesPerToken = w
@@ -63,7 +73,9 @@ public final class TokenFileReader {
         buf.replaceSubrange(0..<have, with: pending)
         pending.removeAll()
         while have < buf.count {
-            let n = try buf.withUnsafeMutableBytes { try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[have...])) }
+            let n = try buf.withUnsafeMutableBytes {
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[have...]))
+            }
             if n == 0 { break }
             have += n
         }
@@ -75,9 +87,13 @@ public final class TokenFileReader {
         var out = [UInt32](repeating: 0, count: whole / bytesPerToken)
         buf.withUnsafeBytes { b in
             if bytesPerToken == 2 {
-                for i in 0..<out.count { out[i] = UInt32(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+                for i in 0..<out.count {
+                    out[i] = UInt32(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+                }
             } else {
-                for i in 0..<out.count { out[i] = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+                for i in 0..<out.count {
+                    out[i] = UInt32(littleEndian: b.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))
+                }
             }
         }
         return out
@@ -86,12 +102,16 @@ public final class TokenFileReader {
 
 /// Writes a token file (zstd).
 public final class TokenFileWriter {
+    /// Bytes per token id (2 or 4).
     public let bytesPerToken: Int
+    /// Vocabulary size written in the header.
     public let vocabSize: Int
+    /// Tokens written so far.
     public private(set) var count: Int64 = 0
     private let out: ZstdWriter
     private var buf: [UInt8] = []
 
+    /// Creates the file at `path` and writes the header for a vocabulary of `vocabSize` ids.
     public init(path: String, vocabSize: Int) throws {
         self.vocabSize = vocabSize
         bytesPerToken = TokenFile.width(vocabSize: vocabSize)
@@ -103,15 +123,21 @@ public final class TokenFileWriter {
         try out.write(h)
     }
 
+    /// Appends `ids`.
     public func append(_ ids: [UInt32]) throws {
         let width = bytesPerToken
         if buf.count < ids.count * width { buf = [UInt8](repeating: 0, count: ids.count * width) }
         buf.withUnsafeMutableBytes { b in
             ids.withUnsafeBufferPointer { src in
                 if width == 2 {
-                    for (i, id) in src.enumerated() { b.storeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+                    for (i, id) in src.enumerated() {
+                        b.storeBytes(of: UInt16(truncatingIfNeeded: id).littleEndian, toByteOffset: 2 * i,
+                                     as: UInt16.self)
+                    }
                 } else {
-                    for (i, id) in src.enumerated() { b.storeBytes(of: id.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+                    for (i, id) in src.enumerated() {
+                        b.storeBytes(of: id.littleEndian, toByteOffset: 4 * i, as: UInt32.self)
+                    }
                 }
             }
         }
@@ -119,6 +145,7 @@ public final class TokenFileWriter {
         count += Int64(ids.count)
     }
 
+    /// Finishes the compressed stream and closes the file.
     public func close() throws { try out.close() }
 }
 
@@ -131,15 +158,18 @@ public final class BackgroundTokenWriter {
     private var failure: Error?
     private let lock = NSLock()
 
+    /// Creates the file at `path` for a vocabulary of `vocabSize` ids.
     public init(path: String, vocabSize: Int) throws {
         writer = try TokenFileWriter(path: path, vocabSize: vocabSize)
     }
 
+    /// Bytes per token id (2 or 4).
     public var bytesPerToken: Int { writer.bytesPerToken }
 
     /// Tokens written so far (complete after `close`).
     public var count: Int64 { queue.sync { writer.count } }
 
+    /// Queues `ids` for writing; throws an error of an earlier write.
     public func append(_ ids: [UInt32]) throws {
         lock.lock(); let f = failure; lock.unlock()
         if let f = f { throw f }

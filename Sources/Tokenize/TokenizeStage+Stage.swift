@@ -29,8 +29,10 @@ public enum BPETrainStage: ShardedStage {
         @Option(name: .long, help: "Worker threads for counting (default: all cores).")
         public var threads: Int?
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects a non-positive vocabulary size, a negative frequency, an empty special token and no threads.
         public func validate() throws {
             if vocabSize <= 0 { throw ValidationError("--vocab-size must be positive") }
             if minFrequency < 0 { throw ValidationError("--min-frequency must be >= 0") }
@@ -60,6 +62,7 @@ public enum BPETrainStage: ShardedStage {
         vocab.json.zst and merges.txt.zst (as model.save()); `pipeline export tokenizer DIR` writes them plain.
         """
 
+    /// Trains the tokenizer and reports its vocabulary and merges.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let (inputs, o) = try prepare(a, context)
         guard let s = try TokenizeStages.bpeTrain(workdir: context.workdir, files: inputs, options: o,
@@ -125,6 +128,7 @@ public enum TokenizeStage: ShardedStage {
         @Option(name: .long, help: "Worker threads (default: all cores).")
         public var threads: Int?
 
+        /// The defaults.
         public init() {}
     }
 
@@ -142,6 +146,7 @@ public enum TokenizeStage: ShardedStage {
         replacement and counted in the manifest (lines_with_invalid_utf8).
         """
 
+    /// Encodes the corpus and reports the tokens written.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         try execute(a, shard: nil, in: context)
     }

@@ -6,13 +6,18 @@ import Glibc
 
 /// Settings of `bpe-train`, mirroring `tokenizers`' `BpeTrainer` with a ByteLevel pre-tokenizer.
 public struct TrainerOptions: Sendable {
+    /// Size of the vocabulary to reach (bytes, special tokens and merges).
     public var vocabSize: Int = 50257
+    /// Fewest occurrences a pair needs to be merged.
     public var minFrequency: Int64 = 50
+    /// Tokens added first, matched verbatim.
     public var specialTokens: [String] = ["<pad>", "<unk>", "<s>"]
+    /// Whether a space is added before a line that does not start with one.
     public var addPrefixSpace = false
     /// Start from all 256 byte symbols (`ByteLevel.alphabet()`), seen or not.
     public var initialAlphabet = true
 
+    /// The defaults.
     public init() {}
 
     /// Every setting, as stage parameters.
@@ -30,7 +35,9 @@ public struct TrainedBPE {
     /// Merges in the order they were learned: (left id, right id, resulting id). The same pair can occur twice
     /// (as in `tokenizers`); serialized merges keep each pair once, at its last rank.
     public var merges: [(UInt32, UInt32, UInt32)]
+    /// The special tokens, in id order.
     public var specialTokens: [String]
+    /// Whether the tokenizer adds a prefix space.
     public var addPrefixSpace: Bool
 
     /// The merges as serialized by `tokenizers`: each pair once, ordered by its last position.
@@ -179,7 +186,8 @@ public enum BPETrainer {
                 pending[p] = -1
                 let c = pairCount[p]
                 if c > 0 {
-                    heap.push(Entry(count: c, a: UInt32(pairKey[p] >> 32), b: UInt32(truncatingIfNeeded: pairKey[p]), list: l))
+                    heap.push(Entry(count: c, a: UInt32(pairKey[p] >> 32), b: UInt32(truncatingIfNeeded: pairKey[p]),
+                                    list: l))
                 } else {
                     lists[Int(l)].removeAll(keepingCapacity: true)
                     freeLists.append(l)
@@ -252,7 +260,10 @@ public enum BPETrainer {
             freeLists.append(top.list)
             flush()
         }
-        Core.log.debug("merge loop done: rss \(residentMB()) MB, \(vocab.count) tokens, \(pairKey.count) pairs, \(lists.count) lists")
+        Core.log.debug("""
+            merge loop done: rss \(residentMB()) MB, \(vocab.count) tokens, \(pairKey.count) pairs, \
+            \(lists.count) lists
+            """)
         // Free the merge-phase structures before building the result.
         lists = []
         freeLists = []
@@ -295,12 +306,17 @@ public enum BPETrainer {
     /// Trains on the counts of `counter` (counted here, or merged from shards).
     public static func train(counter: WordCounter, options: TrainerOptions, log: ((String) -> Void)? = nil,
                              since t0: Date = Date()) throws -> TrainedBPE {
-        Core.log.debug("counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB; parallel sections \(Double(counter.parallelNanos) / 1e9) s, worker time \(Double(counter.workerNanos) / 1e9) s")
+        Core.log.debug("""
+            counting: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB; \
+            parallel sections \(Double(counter.parallelNanos) / 1e9) s, \
+            worker time \(Double(counter.workerNanos) / 1e9) s
+            """)
         let words = counter.result()
         releaseFreeMemory()
         Core.log.debug("merged counts: \(Date().timeIntervalSince(t0)) s")
         log?("counted \(words.count) distinct words in \(counter.lines) lines (\(counter.bytesRead) bytes)")
-        let progress = Core.Progress("merges", total: max(0, options.vocabSize - 256 - options.specialTokens.count), unit: "merges")
+        let progress = Core.Progress("merges", total: max(0, options.vocabSize - 256 - options.specialTokens.count),
+                                     unit: "merges")
         let model = train(words: words, options: options, progress: progress)
         progress.finish()
         Core.log.debug("merges: \(Date().timeIntervalSince(t0)) s, rss \(residentMB()) MB")

@@ -6,16 +6,21 @@ import Foundation
 /// `addPrefixSpace` and the line does not start with one), and every piece's bytes are counted.
 /// Streams the input in blocks; two (or `threads`) workers scan and count in parallel.
 public final class WordCounter {
+    /// Whether a space is added before a line that does not start with one.
     public let addPrefixSpace: Bool
     let threads: Int
     let blockSize: Int
     private var tables: [ByteTable]
+    /// Input bytes read so far.
     public private(set) var bytesRead: Int64 = 0
+    /// Lines counted so far.
     public private(set) var lines: Int = 0
     /// Time spent in the parallel sections, and summed over the workers (for debug logs).
     public private(set) var parallelNanos: UInt64 = 0
+    /// Time summed over the workers.
     public private(set) var workerNanos: UInt64 = 0
 
+    /// A counter with `threads` workers reading blocks of `blockSize` bytes.
     public init(addPrefixSpace: Bool, threads: Int = max(1, Machine.cores), blockSize: Int = 1 << 20) {
         self.addPrefixSpace = addPrefixSpace
         self.threads = max(1, threads)

@@ -11,16 +11,23 @@ public struct WordPieceTokenizer: Sendable {
     public let vocab: [String: Int32]
     /// The ids of `[UNK]`, `[CLS]`, `[SEP]` and `[PAD]`.
     public let unkId: Int32
+    /// The id of `[CLS]`.
     public let clsId: Int32
+    /// The id of `[SEP]`.
     public let sepId: Int32
+    /// The id of `[PAD]`.
     public let padId: Int32
     /// BertNormalizer's options (`lowercase`, `strip_accents`, `clean_text`, `handle_chinese_chars`).
     public var lowercase = true
+    /// Strip accents after NFD.
     public var stripAccents = true
+    /// Remove control characters and normalise whitespace.
     public var cleanText = true
+    /// Put spaces around CJK characters.
     public var handleChineseChars = true
     /// WordPiece's prefix of a word's continuation pieces, and the longest word not read as `[UNK]`.
     public var continuingPrefix = "##"
+    /// Longest word (in characters) not read as `[UNK]`.
     public var maxInputCharsPerWord = 100
     /// Special tokens matched in the raw text before normalisation, as [scalars] → id, longest first.
     let addedTokens: [([Unicode.Scalar], Int32)]

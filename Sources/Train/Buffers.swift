@@ -3,15 +3,19 @@ import Foundation
 
 /// A contiguous, zero-initialised Float buffer with reference semantics (passed to sgemm and parallel loops).
 public final class FloatBuffer: @unchecked Sendable {
+    /// Number of elements.
     public let count: Int
+    /// The storage (at least one element is allocated).
     public let p: UnsafeMutablePointer<Float>
 
+    /// A buffer of `count` zeros.
     public init(_ count: Int) {
         self.count = count
         p = .allocate(capacity: max(count, 1))
         p.initialize(repeating: 0, count: max(count, 1))
     }
 
+    /// A buffer holding a copy of `values`.
     public convenience init(_ values: [Float]) {
         self.init(values.count)
         values.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: values.count) }
@@ -19,8 +23,11 @@ public final class FloatBuffer: @unchecked Sendable {
 
     deinit { p.deallocate() }
 
+    /// Sets every element to 0.
     public func zero() { p.update(repeating: 0, count: count) }
+    /// The elements as an array (a copy).
     public var array: [Float] { Array(UnsafeBufferPointer(start: p, count: count)) }
+    /// The element at `i` (unchecked).
     public subscript(i: Int) -> Float {
         get { p[i] }
         set { p[i] = newValue }
@@ -44,6 +51,7 @@ func parallelRows(_ n: Int, minimum: Int = 8, _ body: (Range<Int>) -> Void) {
     }
 }
 
+/// Thread settings of the training and inference kernels.
 public enum Compute {
     /// Threads for the non-GEMM loops (OpenBLAS has its own setting, see `configure`).
     nonisolated(unsafe) public static var threads = 2

@@ -25,7 +25,9 @@ public enum Checkpoint {
     /// stage's inputs.
     public static func modelFiles(_ dir: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-        return names.sorted().filter { $0.hasPrefix("config.json") || $0.hasPrefix("model.safetensors") }.map { dir + "/" + $0 }
+        return names.sorted()
+            .filter { $0.hasPrefix("config.json") || $0.hasPrefix("model.safetensors") }
+            .map { dir + "/" + $0 }
     }
 
     /// transformers' GPT-2 config.json for `c` (dropout 0: we train without dropout).
@@ -45,6 +47,7 @@ public enum Checkpoint {
         return Array(try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted])) + [0x0A]
     }
 
+    /// The GPT-2 shape of a transformers config.json; an error for an unsupported or invalid config.
     public static func readConfig(path: String) throws -> GPT2Config {
         let bytes = try ByteReader(path: path).readAll()
         guard let obj = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
@@ -59,7 +62,8 @@ public enum Checkpoint {
             throw TrainError.badConfig(path: path, reason: "model_type \"\(t)\" is not gpt2")
         }
         if let a = obj["activation_function"] as? String, a != "gelu_new" {
-            throw TrainError.badConfig(path: path, reason: "activation_function \"\(a)\" is not supported (gelu_new only)")
+            throw TrainError.badConfig(path: path,
+                                       reason: "activation_function \"\(a)\" is not supported (gelu_new only)")
         }
         if (obj["scale_attn_by_inverse_layer_idx"] as? Bool) == true || (obj["scale_attn_weights"] as? Bool) == false {
             throw TrainError.badConfig(path: path, reason: "non-default attention scaling is not supported")
@@ -84,7 +88,8 @@ public enum Checkpoint {
             throw TrainError.badCheckpoint(path: dir, reason: "no config.json in the model folder")
         }
         guard let st = find(dir, ["model.safetensors", "model.safetensors.zst"]) else {
-            throw TrainError.badCheckpoint(path: dir, reason: "no model.safetensors in the model folder (pytorch_model.bin is not read)")
+            throw TrainError.badCheckpoint(path: dir, reason: "no model.safetensors in the model folder "
+                                               + "(pytorch_model.bin is not read)")
         }
         let model = GPT2(config: try readConfig(path: cfg))
         try streamWeights(model, path: st)
@@ -101,10 +106,12 @@ public enum Checkpoint {
             if n.hasPrefix("transformer.") { n.removeFirst("transformer.".count) }
             if n.hasSuffix(".attn.bias") || n.hasSuffix(".attn.masked_bias") || n == "lm_head.weight" { return nil }
             guard let p = byName[n] else {
-                throw TrainError.badCheckpoint(path: path, reason: "unexpected tensor \(name) (not a GPT-2 LM checkpoint?)")
+                throw TrainError.badCheckpoint(path: path,
+                                               reason: "unexpected tensor \(name) (not a GPT-2 LM checkpoint?)")
             }
             guard shape == p.shape else {
-                throw TrainError.badCheckpoint(path: path, reason: "tensor \(name) has shape \(shape), expected \(p.shape)")
+                throw TrainError.badCheckpoint(path: path,
+                                               reason: "tensor \(name) has shape \(shape), expected \(p.shape)")
             }
             seen.insert(n)
             return p.value.p
@@ -114,6 +121,7 @@ public enum Checkpoint {
         }
     }
 
+    /// Copies `tensors` (transformers' names, with or without `transformer.`) into `model`'s parameters.
     public static func loadWeights(_ model: GPT2, tensors: [String: SafeTensors.Tensor], path: String) throws {
         var byName: [String: SafeTensors.Tensor] = [:]
         for (name, t) in tensors {
@@ -127,12 +135,14 @@ public enum Checkpoint {
                 throw TrainError.badCheckpoint(path: path, reason: "tensor \(p.name) is missing")
             }
             guard t.shape == p.shape else {
-                throw TrainError.badCheckpoint(path: path, reason: "tensor \(p.name) has shape \(t.shape), expected \(p.shape)")
+                throw TrainError.badCheckpoint(path: path,
+                                               reason: "tensor \(p.name) has shape \(t.shape), expected \(p.shape)")
             }
             t.values.withUnsafeBufferPointer { p.value.p.update(from: $0.baseAddress!, count: p.count) }
         }
         if let extra = byName.keys.sorted().first {
-            throw TrainError.badCheckpoint(path: path, reason: "unexpected tensor \(extra) (not a GPT-2 LM checkpoint?)")
+            throw TrainError.badCheckpoint(path: path,
+                                           reason: "unexpected tensor \(extra) (not a GPT-2 LM checkpoint?)")
         }
     }
 

@@ -10,6 +10,7 @@ public enum TrainError: PipelineError {
     /// The loss or the gradient norm stopped being a number: training cannot recover, the last checkpoint stays.
     case nonFinite(stage: String, step: Int, what: String)
 
+    /// The one-line message naming the file or option at fault.
     public var message: String {
         switch self {
         case let .badCheckpoint(path, reason): return "\(path): \(reason)"
@@ -17,10 +18,12 @@ public enum TrainError: PipelineError {
         case let .badTokens(path, reason): return "\(path): \(reason)"
         case let .usage(text): return text
         case let .nonFinite(stage, step, what):
-            return "\(stage): \(what) at step \(step); stopped (lower --lr, or check the data); the last checkpoint is kept"
+            return "\(stage): \(what) at step \(step); stopped (lower --lr, or check the data); "
+                + "the last checkpoint is kept"
         }
     }
 
+    /// The exit status: usage for a usage error, otherwise failed.
     public var exitStatus: ExitStatus {
         if case .usage = self { return .usage }
         return .failed

@@ -6,14 +6,18 @@ import Tokenize
 
 /// The `eval` stage: greedy completions of held-out GSM8K questions, scored with the four reward functions.
 public enum EvalStage {
+    /// The stage's name and folder.
     public static let stage = "eval"
 
+    /// The options of the eval stage.
     public struct Options: Sendable {
         /// At most this many questions, in file order (0: all).
         public var limit = 200
+        /// Tokens generated per question at most.
         public var maxNewTokens = 128
         /// Prompts decoded together.
         public var batch = 8
+        /// The tags of the reasoning and solution sections the rewards look for.
         public var markers: ReasoningMarkers = .standard
         /// Text metrics of the completions against each record's reference reasoning (`metrics.json`); none by
         /// default.
@@ -35,9 +39,9 @@ public enum EvalStage {
     /// Runs the stage; nil when up to date. `modelInputs` are the files that define the model (and adapter), so
     /// a new checkpoint re-runs the evaluation. `prepare` turns the loaded base model into the one to evaluate
     /// (it applies an adapter, when there is one).
-    public static func run(workdir: Workdir, model: GPT2, modelName: String, adapterName: String?, modelInputs: [String],
-                           tokenizer: BPETokenizer, tokenizerInputs: [String], data: String, options o: Options,
-                           force: Bool) throws -> Summary? {
+    public static func run(workdir: Workdir, model: GPT2, modelName: String, adapterName: String?,
+                           modelInputs: [String], tokenizer: BPETokenizer, tokenizerInputs: [String], data: String,
+                           options o: Options, force: Bool) throws -> Summary? {
         try run(workdir: workdir, loadModel: { model }, modelName: modelName, adapterName: adapterName,
                 modelInputs: modelInputs, tokenizer: tokenizer, tokenizerInputs: tokenizerInputs, data: data,
                 options: o, force: force)

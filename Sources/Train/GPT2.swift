@@ -4,17 +4,26 @@ import Foundation
 
 /// The shape of a GPT-2 model: the fields of transformers' `GPT2Config` that change the computation.
 public struct GPT2Config: Codable, Equatable, Sendable {
+    /// Vocabulary size (rows of the token embedding and the LM head).
     public var vocabSize: Int
+    /// Maximum sequence length (rows of the position embedding).
     public var nPositions: Int
+    /// Width of the residual stream.
     public var nEmbd: Int
+    /// Number of transformer blocks.
     public var nLayer: Int
+    /// Attention heads per block.
     public var nHead: Int
     /// Width of the MLP (transformers' `n_inner`; nil means 4 × n_embd).
     public var nInner: Int?
+    /// Epsilon of every LayerNorm.
     public var layerNormEpsilon: Float
+    /// Id of the beginning-of-sequence token.
     public var bosTokenId: Int
+    /// Id of the end-of-sequence token.
     public var eosTokenId: Int
 
+    /// A config; the BOS and EOS ids default to the last id of the vocabulary.
     public init(vocabSize: Int, nPositions: Int, nEmbd: Int, nLayer: Int, nHead: Int, nInner: Int? = nil,
                 layerNormEpsilon: Float = 1e-5, bosTokenId: Int? = nil, eosTokenId: Int? = nil) {
         self.vocabSize = vocabSize; self.nPositions = nPositions; self.nEmbd = nEmbd
@@ -23,7 +32,9 @@ public struct GPT2Config: Codable, Equatable, Sendable {
         self.eosTokenId = eosTokenId ?? vocabSize - 1
     }
 
+    /// Width of the MLP.
     public var inner: Int { nInner ?? 4 * nEmbd }
+    /// Width of one attention head.
     public var headDim: Int { nEmbd / nHead }
 
     /// The smoke-test model of `make demo`: 4 layers, 128 wide, 4 heads, 256 positions (pretrains in about a minute).
@@ -39,15 +50,19 @@ public struct GPT2Config: Codable, Equatable, Sendable {
         GPT2Config(vocabSize: vocabSize, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12)
     }
 
+    /// Checks the shape is valid and its weights fit in memory; `path` names the config in the error.
     public func validate(path: String) throws {
         guard vocabSize > 0, nPositions > 0, nEmbd > 0, nLayer > 0, nHead > 0, nEmbd % nHead == 0, inner > 0 else {
-            throw TrainError.badConfig(path: path, reason: "invalid GPT-2 shape (n_embd must be a multiple of n_head, all sizes positive)")
+            throw TrainError.badConfig(path: path, reason: "invalid GPT-2 shape (n_embd must be a multiple of n_head, "
+                                           + "all sizes positive)")
         }
         guard layerNormEpsilon.isFinite, layerNormEpsilon > 0 else {
-            throw TrainError.badConfig(path: path, reason: "layer_norm_epsilon must be a positive finite number, not \(layerNormEpsilon)")
+            throw TrainError.badConfig(path: path, reason: "layer_norm_epsilon must be a positive finite number, "
+                                           + "not \(layerNormEpsilon)")
         }
         guard let n = parameterCount else {
-            throw TrainError.badConfig(path: path, reason: "the model's size overflows (vocab_size \(vocabSize), n_embd \(nEmbd), n_layer \(nLayer))")
+            throw TrainError.badConfig(path: path, reason: "the model's size overflows (vocab_size \(vocabSize), "
+                                           + "n_embd \(nEmbd), n_layer \(nLayer))")
         }
         try Machine.checkMemory(bytes: Double(n) * 4, for: "the model's weights (\(n) parameters)", path: path)
     }
@@ -61,7 +76,10 @@ public struct GPT2Config: Codable, Equatable, Sendable {
         }
         func add(_ xs: Int?...) -> Int? {
             var r = 0
-            for x in xs { guard let x else { return nil }; let (v, o) = r.addingReportingOverflow(x); if o { return nil }; r = v }
+            for x in xs {
+                guard let x else { return nil }
+                let (v, o) = r.addingReportingOverflow(x); if o { return nil }; r = v
+            }
             return r
         }
         let E = nEmbd, I = inner
@@ -74,11 +92,15 @@ public struct GPT2Config: Codable, Equatable, Sendable {
 /// One trainable tensor: its transformers name (without `transformer.`), shape, values, gradient and
 /// optimiser flags. `frozen` parameters get no gradient buffer use and no optimizer state (LoRA freezes the base).
 public final class Parameter {
+    /// The parameter's transformers name (without `transformer.`).
     public let name: String
+    /// The tensor's shape.
     public let shape: [Int]
+    /// The tensor's values.
     public let value: FloatBuffer
     /// Allocated on first use: inference and frozen parameters never pay for it.
     public lazy var grad = FloatBuffer(value.count)
+    /// Whether the parameter is excluded from training.
     public var frozen = false
     /// Weight decay applies (2-D weights); biases and LayerNorm weights are excluded.
     public var decay: Bool
@@ -90,11 +112,13 @@ public final class Parameter {
         value = FloatBuffer(n)
         decay = shape.count >= 2
     }
+    /// Number of elements.
     public var count: Int { value.count }
 }
 
 /// The weights of one transformer block.
 public struct Block {
+    /// The block's LayerNorm, attention, projection and MLP weights and biases.
     public let ln1w, ln1b, attnW, attnB, projW, projB, ln2w, ln2b, fcW, fcB, fcProjW, fcProjB: Parameter
 }
 
@@ -102,11 +126,17 @@ public struct Block {
 /// pre-LayerNorm blocks, causal attention with q, k, v split in that order from `c_attn`, scale 1/√head_dim,
 /// gelu_new, final LayerNorm, LM head tied to `wte`. Conv1D weights are [in, out]: y = x·W + b.
 public final class GPT2 {
+    /// The model's shape.
     public let config: GPT2Config
+    /// Token embedding (also the LM head).
     public let wte: Parameter
+    /// Position embedding.
     public let wpe: Parameter
+    /// The transformer blocks, in order.
     public let blocks: [Block]
+    /// Weight of the final LayerNorm.
     public let lnfW: Parameter
+    /// Bias of the final LayerNorm.
     public let lnfB: Parameter
     /// Every parameter in transformers' order (`named_parameters()`).
     public let parameters: [Parameter]
@@ -115,6 +145,7 @@ public final class GPT2 {
     /// Parameters that get gradients: the unfrozen base parameters and the adapter's.
     public var trainableParameters: [Parameter] { parameters.filter { !$0.frozen } + (lora?.parameters ?? []) }
 
+    /// A model of shape `c` with zero weights and LayerNorm weights 1 (see `initialize(seed:)`).
     public init(config c: GPT2Config) {
         config = c
         let E = c.nEmbd
@@ -125,13 +156,18 @@ public final class GPT2 {
         for i in 0..<c.nLayer {
             let p = "h.\(i)."
             let b = Block(ln1w: Parameter(p + "ln_1.weight", [E]), ln1b: Parameter(p + "ln_1.bias", [E]),
-                          attnW: Parameter(p + "attn.c_attn.weight", [E, 3 * E]), attnB: Parameter(p + "attn.c_attn.bias", [3 * E]),
-                          projW: Parameter(p + "attn.c_proj.weight", [E, E]), projB: Parameter(p + "attn.c_proj.bias", [E]),
+                          attnW: Parameter(p + "attn.c_attn.weight", [E, 3 * E]),
+                          attnB: Parameter(p + "attn.c_attn.bias", [3 * E]),
+                          projW: Parameter(p + "attn.c_proj.weight", [E, E]),
+                          projB: Parameter(p + "attn.c_proj.bias", [E]),
                           ln2w: Parameter(p + "ln_2.weight", [E]), ln2b: Parameter(p + "ln_2.bias", [E]),
-                          fcW: Parameter(p + "mlp.c_fc.weight", [E, c.inner]), fcB: Parameter(p + "mlp.c_fc.bias", [c.inner]),
-                          fcProjW: Parameter(p + "mlp.c_proj.weight", [c.inner, E]), fcProjB: Parameter(p + "mlp.c_proj.bias", [E]))
+                          fcW: Parameter(p + "mlp.c_fc.weight", [E, c.inner]),
+                          fcB: Parameter(p + "mlp.c_fc.bias", [c.inner]),
+                          fcProjW: Parameter(p + "mlp.c_proj.weight", [c.inner, E]),
+                          fcProjB: Parameter(p + "mlp.c_proj.bias", [E]))
             bs.append(b)
-            ps += [b.ln1w, b.ln1b, b.attnW, b.attnB, b.projW, b.projB, b.ln2w, b.ln2b, b.fcW, b.fcB, b.fcProjW, b.fcProjB]
+            ps += [b.ln1w, b.ln1b, b.attnW, b.attnB, b.projW, b.projB,
+                   b.ln2w, b.ln2b, b.fcW, b.fcB, b.fcProjW, b.fcProjB]
         }
         blocks = bs
         lnfW = Parameter("ln_f.weight", [E])
@@ -146,7 +182,10 @@ public final class GPT2 {
         config = c
         self.wte = wte; self.wpe = wpe; self.blocks = blocks; self.lnfW = lnfW; self.lnfB = lnfB
         var ps = [wte, wpe]
-        for b in blocks { ps += [b.ln1w, b.ln1b, b.attnW, b.attnB, b.projW, b.projB, b.ln2w, b.ln2b, b.fcW, b.fcB, b.fcProjW, b.fcProjB] }
+        for b in blocks {
+            ps += [b.ln1w, b.ln1b, b.attnW, b.attnB, b.projW, b.projB,
+                   b.ln2w, b.ln2b, b.fcW, b.fcB, b.fcProjW, b.fcProjB]
+        }
         parameters = ps + [lnfW, lnfB]
     }
 
@@ -168,8 +207,10 @@ public final class GPT2 {
         }
     }
 
+    /// Number of base-model parameters (the adapter's excluded).
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
+    /// Zeroes the gradient of every trainable parameter.
     public func zeroGrad() { for p in trainableParameters { p.grad.zero() } }
 }
 
@@ -271,6 +312,7 @@ func linearBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: 
     if let b, !b.frozen {
         let ones = FloatBuffer(rows)
         ones.p.update(repeating: 1, count: rows)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(outDim), 1, dy, Int32(outDim), ones.p, 1, 1, b.grad.p, 1)
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(outDim), 1, dy, Int32(outDim), ones.p, 1, 1,
+                    b.grad.p, 1)
     }
 }

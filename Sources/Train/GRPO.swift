@@ -30,6 +30,7 @@ public enum GRPOMath {
         }
     }
 
+    /// The mean of the non-NaN values (NaN when there are none).
     public static func nanMean(_ xs: ArraySlice<Double>) -> Double {
         var s = 0.0, n = 0
         for x in xs where !x.isNaN { s += x; n += 1 }
@@ -47,7 +48,8 @@ public enum GRPOMath {
     /// Advantages (r − mean_group) / (std + 1e-4) (std per group or over the batch; no division with
     /// `.none`); NaN advantages (unscorable completions) become 0. Also returns, per completion, whether the
     /// std used for the check is ~0 (TRL's `frac_reward_zero_std`).
-    public static func advantages(_ rewards: [Double], groupSize g: Int, scale: RewardScaling) -> (advantages: [Double], zeroStd: [Bool]) {
+    public static func advantages(_ rewards: [Double], groupSize g: Int,
+                                  scale: RewardScaling) -> (advantages: [Double], zeroStd: [Bool]) {
         precondition(g >= 1 && rewards.count % g == 0)
         var adv = [Double](repeating: 0, count: rewards.count)
         var zero = [Bool](repeating: false, count: rewards.count)
@@ -73,25 +75,36 @@ public enum GRPOMath {
 
 /// One sampled completion with its advantage.
 public struct GRPOSample: Sendable {
+    /// Prompt token ids.
     public var prompt: [Int]
     /// Completion tokens up to and including the first EOS (or cut at the length limit).
     public var completion: [Int]
+    /// The completion's advantage.
     public var advantage: Double
+    /// A sample of `completion` after `prompt`.
     public init(prompt: [Int], completion: [Int], advantage: Double) {
         self.prompt = prompt; self.completion = completion; self.advantage = advantage
     }
 }
 
+/// Options of the GRPO loss.
 public struct GRPOLossOptions: Codable, Equatable, Sendable {
+    /// How the per-token losses are normalised.
     public var lossType: GRPOLossType = .dapo
+    /// KL coefficient β (0: no reference model).
     public var beta: Double = 0.04
+    /// Temperature the logits are divided by.
     public var temperature: Double = 1
+    /// Lower clipping range ε_low of the ratio.
     public var epsilonLow: Double = 0.2
+    /// Upper clipping range ε_high of the ratio.
     public var epsilonHigh: Double = 0.2
+    /// Tokens generated per completion at most.
     public var maxCompletionLength = 256
     /// TRL 1.x's `use_bias_correction_kl` (default true): the KL term is multiplied by ρ, which is 1 but
     /// differentiable, adding k3·∂logp to its gradient (the unbiased reverse-KL gradient).
     public var biasCorrectionKL = true
+    /// The defaults.
     public init() {}
 }
 
@@ -103,22 +116,26 @@ public struct GRPOMicroResult: Sendable {
     public var kl: Double
     /// Mean entropy of the (temperature-scaled) policy over the completion tokens.
     public var entropy: Double
+    /// Completion tokens in the micro-batch.
     public var tokens: Int
 }
 
 /// The GRPO loss of TRL's GRPOTrainer for one policy update per generation batch (num_iterations 1, so the
 /// importance ratio ρ = exp(logp − logp_old) is 1 with gradient ∂logp): per token
-/// −min(ρ·A, clip(ρ, 1−ε_low, 1+ε_high)·A) + β·ρ·(exp(ref − logp) − (ref − logp) − 1) (ρ on the KL term is TRL
-/// 1.x's `use_bias_correction_kl`, on by default), with log-probabilities of
+/// −min(ρ·A, clip(ρ, 1−ε_low, 1+ε_high)·A) + β·ρ·(exp(ref − logp) − (ref − logp) − 1)
+/// (ρ on the KL term is TRL 1.x's `use_bias_correction_kl`, on by default), with log-probabilities of
 /// the temperature-scaled logits, normalised as `lossType` says. The reference log-probabilities come from the
 /// same model with the adapter disabled (`reference` nil) or with a frozen copy of the starting adapter.
 public final class GRPOLoss {
+    /// The policy model (with its adapter attached).
     public let model: GPT2
+    /// The loss options.
     public var options: GRPOLossOptions
     /// The reference adapter (TRL's "ref" copy of a pre-trained adapter); nil: adapter disabled (base model).
     public var reference: LoRA?
     let pool: ContextPool
 
+    /// A loss over `model`, with `reference` as the KL reference adapter (nil: the base model).
     public init(model: GPT2, options: GRPOLossOptions, reference: LoRA? = nil) {
         self.model = model; self.options = options; self.reference = reference
         pool = ContextPool(model: model)
@@ -143,8 +160,9 @@ public final class GRPOLoss {
                 rowSample[row] = b
             }
         }
-        return Packed(batch: PackedBatch(tokens: tokens, targets: targets, b: samples.count, t: T), rowSample: rowSample,
-                      advantage: samples.map(\.advantage), lengths: samples.map(\.completion.count))
+        return Packed(batch: PackedBatch(tokens: tokens, targets: targets, b: samples.count, t: T),
+                      rowSample: rowSample, advantage: samples.map(\.advantage),
+                      lengths: samples.map(\.completion.count))
     }
 
     /// log-softmax(logits/τ)[target] and the entropy for every row with a target.

@@ -9,38 +9,61 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
     public var lora = LoRAOptions()
     /// Start from this PEFT adapter folder (then the KL reference is a frozen copy of it, as TRL 1.x does).
     public var adapter: String?
+    /// The loss: type, KL coefficient, temperature, clipping range and completion length.
     public var loss = GRPOLossOptions()
+    /// Completions sampled per prompt (the group size G).
     public var numGenerations = 2
     /// Completions per micro-batch (TRL's per_device_train_batch_size).
     public var batch = 2
+    /// Micro-batches accumulated into one optimizer step.
     public var gradAccum = 4
+    /// Peak learning rate.
     public var lr: Float = 3e-5
+    /// Share of the steps for linear warm-up.
     public var warmupRatio: Float = 0.1
+    /// AdamW weight decay.
     public var weightDecay: Float = 0
+    /// Global gradient-norm clip (0: none).
     public var maxGradNorm: Float = 1
+    /// Passes over the prompts.
     public var epochs = 1
+    /// Stop after this many optimizer steps (overrides `epochs`).
     public var maxSteps: Int?
+    /// Prompt tokens kept (longer prompts are truncated).
     public var maxPromptLength = 256
+    /// Nucleus-sampling mass for the completions (1: off).
     public var topP: Float = 1
+    /// Top-k sampling cut-off for the completions (0: off).
     public var topK = 0
+    /// How rewards are normalised into advantages.
     public var scaleRewards: RewardScaling = .group
+    /// Weights of the four reward functions, in `RewardFunction` order.
     public var rewardWeights: [Double] = [1, 1, 1, 1]
+    /// Use only the first N records.
     public var maxExamples: Int?
+    /// Commit a checkpoint every N steps.
     public var saveEvery = 50
+    /// Record a sample completion every N steps.
     public var sampleEvery = 10
+    /// Random seed (LoRA init, sampling, shuffling).
     public var seed: UInt64 = 42
+    /// The defaults.
     public init() {}
 
+    /// The options as the manifest's string parameters.
     public var parameters: [String: String] {
         var p = adapter == nil ? lora.parameters : [:]
         p["adapter"] = adapter ?? "-"
         p["loss_type"] = loss.lossType.rawValue; p["beta"] = "\(loss.beta)"; p["temperature"] = "\(loss.temperature)"
-        p["epsilon"] = "\(loss.epsilonLow),\(loss.epsilonHigh)"; p["max_completion_length"] = "\(loss.maxCompletionLength)"
+        p["epsilon"] = "\(loss.epsilonLow),\(loss.epsilonHigh)"
+        p["max_completion_length"] = "\(loss.maxCompletionLength)"
         p["num_generations"] = "\(numGenerations)"; p["batch"] = "\(batch)"; p["grad_accum"] = "\(gradAccum)"
         p["lr"] = "\(lr)"; p["warmup_ratio"] = "\(warmupRatio)"; p["weight_decay"] = "\(weightDecay)"
-        p["max_grad_norm"] = "\(maxGradNorm)"; p["epochs"] = "\(epochs)"; p["max_steps"] = maxSteps.map(String.init) ?? "-"
+        p["max_grad_norm"] = "\(maxGradNorm)"; p["epochs"] = "\(epochs)"
+        p["max_steps"] = maxSteps.map(String.init) ?? "-"
         p["max_prompt_length"] = "\(maxPromptLength)"; p["top_p"] = "\(topP)"; p["top_k"] = "\(topK)"
-        p["scale_rewards"] = scaleRewards.rawValue; p["reward_weights"] = rewardWeights.map { "\($0)" }.joined(separator: ",")
+        p["scale_rewards"] = scaleRewards.rawValue
+        p["reward_weights"] = rewardWeights.map { "\($0)" }.joined(separator: ",")
         p["max_examples"] = maxExamples.map(String.init) ?? "-"; p["seed"] = "\(seed)"
         p["save_every"] = "\(saveEvery)"; p["sample_every"] = "\(sampleEvery)"
         return p
@@ -64,13 +87,21 @@ struct GRPOState: Codable {
 /// the four GSM8K reward functions, turned into group advantages, shuffled and split into grad_accum
 /// micro-batches whose losses are accumulated into one AdamW step.
 public final class GRPOTrainer: ResumableTrainer {
+    /// The options the trainer was made with.
     public let options: GRPOOptions
+    /// The policy model (base weights frozen, the LoRA trained).
     public let model: GPT2
+    /// The trained adapter.
     public let lora: LoRA
+    /// The optimizer over the adapter's parameters.
     public let optimizer: AdamW
+    /// Optimizer steps the run will take.
     public let totalSteps: Int
+    /// Optimizer steps done so far.
     public private(set) var step = 0
+    /// One metrics record per step done.
     public private(set) var metrics: [GRPOMetrics] = []
+    /// The sample completions recorded so far.
     public private(set) var samples: [GRPOSampleRecord] = []
     let items: [GSM8KData.Item]
     let tokenizer: BPETokenizer
@@ -82,20 +113,28 @@ public final class GRPOTrainer: ResumableTrainer {
     var epoch = 0
     var promptCache: [Int: [Int]] = [:]
 
+    /// Distinct prompts sampled per optimizer step.
     public var promptsPerStep: Int { options.batch * options.gradAccum / options.numGenerations }
 
-    public init(model: GPT2, items: [GSM8KData.Item], tokenizer: BPETokenizer, options o: GRPOOptions, baseModelName: String) throws {
+    /// A trainer on `items` with a fresh adapter (or `options.adapter`); a usage error for inconsistent options.
+    public init(model: GPT2, items: [GSM8KData.Item], tokenizer: BPETokenizer, options o: GRPOOptions,
+                baseModelName: String) throws {
         guard !items.isEmpty else { throw TrainError.usage("grpo: no training prompts") }
-        guard o.numGenerations >= 2 else { throw TrainError.usage("--num-generations must be ≥ 2 (advantages are relative to the group)") }
+        guard o.numGenerations >= 2 else {
+            throw TrainError.usage("--num-generations must be ≥ 2 (advantages are relative to the group)")
+        }
         guard o.batch >= 1, o.gradAccum >= 1, (o.batch * o.gradAccum) % o.numGenerations == 0 else {
-            throw TrainError.usage("--batch × --grad-accum (\(o.batch * o.gradAccum)) must be a multiple of --num-generations (\(o.numGenerations)), as in TRL")
+            throw TrainError.usage("--batch × --grad-accum (\(o.batch * o.gradAccum)) must be a multiple of "
+                                   + "--num-generations (\(o.numGenerations)), as in TRL")
         }
         guard o.rewardWeights.count == RewardFunction.allCases.count else {
-            throw TrainError.usage("--reward-weights needs \(RewardFunction.allCases.count) values (one per reward function)")
+            throw TrainError.usage("--reward-weights needs \(RewardFunction.allCases.count) values "
+                                   + "(one per reward function)")
         }
         guard o.maxPromptLength >= 1, o.loss.maxCompletionLength >= 1,
               o.maxPromptLength + o.loss.maxCompletionLength <= model.config.nPositions else {
-            throw TrainError.usage("--max-prompt-length + --max-completion-length must be ≤ the model's \(model.config.nPositions) positions")
+            throw TrainError.usage("--max-prompt-length + --max-completion-length must be ≤ the model's "
+                                   + "\(model.config.nPositions) positions")
         }
         options = o
         self.model = model
@@ -179,14 +218,16 @@ public final class GRPOTrainer: ResumableTrainer {
         }
         let total = GRPOMath.totalRewards(perFunc, weights: options.rewardWeights)
         let (adv, zeroStd) = GRPOMath.advantages(total, groupSize: G, scale: options.scaleRewards)
-        var batch = (0..<completions.count).map { GRPOSample(prompt: prompts[$0], completion: completions[$0], advantage: adv[$0]) }
+        var batch = (0..<completions.count).map {
+            GRPOSample(prompt: prompts[$0], completion: completions[$0], advantage: adv[$0])
+        }
         for i in stride(from: batch.count - 1, to: 0, by: -1) { batch.swapAt(i, rng.below(i + 1)) }   // TRL shuffles
         let genTokens = completions.reduce(0) { $0 + $1.count }
         model.zeroGrad()
         var lossSum = 0.0, klSum = 0.0, entSum = 0.0
         for m in 0..<options.gradAccum {
-            let r = loss.step(Array(batch[(m * options.batch)..<((m + 1) * options.batch)]), generationTokens: genTokens,
-                              accumulation: options.gradAccum)
+            let r = loss.step(Array(batch[(m * options.batch)..<((m + 1) * options.batch)]),
+                              generationTokens: genTokens, accumulation: options.gradAccum)
             lossSum += r.loss; klSum += r.kl; entSum += r.entropy
         }
         let norm = clipGradNorm(lora.parameters, maxNorm: options.maxGradNorm)
@@ -215,14 +256,17 @@ public final class GRPOTrainer: ResumableTrainer {
         rec.rewardStd = logged(GRPOMath.nanStd(total[...]))
         metrics.append(rec)
         if options.sampleEvery > 0 && (step % options.sampleEvery == 0 || step == 1) {
-            samples.append(GRPOSampleRecord(step: step, prompt: items[owners[0]].promptText, answer: items[owners[0]].answer,
-                                            completions: Array(texts[0..<G]), rewards: Array(total[0..<G]), advantages: Array(adv[0..<G])))
+            samples.append(GRPOSampleRecord(step: step, prompt: items[owners[0]].promptText,
+                                            answer: items[owners[0]].answer,
+                                            completions: Array(texts[0..<G]), rewards: Array(total[0..<G]),
+                                            advantages: Array(adv[0..<G])))
         }
         return rec
     }
 
     // MARK: checkpoints
 
+    /// Writes the adapter, the optimizer moments, `trainer_state.json`, metrics and samples into `dir`.
     public func writeState(to dir: String) throws {
         try lora.save(directory: dir)
         var moments: [(String, [Int], UnsafeBufferPointer<Float>)] = []
@@ -242,15 +286,20 @@ public final class GRPOTrainer: ResumableTrainer {
         try s.close()
     }
 
+    /// Restores a checkpoint `writeState` wrote; a usage error if it was made with other options.
     public func restore(from dir: String) throws {
         let (st, statePath) = try Checkpoint.readState(GRPOState.self, from: dir)
         var a = st.options, b = options
         a.maxSteps = nil; b.maxSteps = nil; a.saveEvery = 0; b.saveEvery = 0
-        guard a == b else { throw TrainError.usage("\(statePath): the checkpoint was made with other options; resume with the same ones") }
+        guard a == b else {
+            throw TrainError.usage("\(statePath): the checkpoint was made with other options; "
+                                   + "resume with the same ones")
+        }
         let saved = try SafeTensors.read(path: dir + "/adapter_model.safetensors")
         for p in lora.parameters {
             guard let t = saved[LoRAAdapter.peftName(p)], t.shape == p.shape else {
-                throw TrainError.badCheckpoint(path: dir, reason: "adapter tensor \(p.name) missing or of another shape")
+                throw TrainError.badCheckpoint(path: dir,
+                                               reason: "adapter tensor \(p.name) missing or of another shape")
             }
             t.values.withUnsafeBufferPointer { p.value.p.update(from: $0.baseAddress!, count: p.count) }
         }
@@ -265,13 +314,16 @@ extension GPT2 {
     /// A model sharing `other`'s parameter objects (no copy): lets a second adapter (the KL reference) be
     /// loaded without touching the trained model.
     convenience init(sharing other: GPT2) {
-        self.init(config: other.config, wte: other.wte, wpe: other.wpe, blocks: other.blocks, lnfW: other.lnfW, lnfB: other.lnfB)
+        self.init(config: other.config, wte: other.wte, wpe: other.wpe, blocks: other.blocks, lnfW: other.lnfW,
+                  lnfB: other.lnfB)
     }
 }
 
 /// The `grpo` stage: trains, committing a complete resumable folder every --save-every steps and at the end.
 public enum GRPOStage {
-    public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String, options o: GRPOOptions,
+    /// Trains (or resumes) into <workdir>/grpo; nil when the stage is up to date.
+    public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String,
+                           options o: GRPOOptions,
                            resume: Bool, force: Bool, stopAfter: Int? = nil,
                            report: (GRPOTrainer, GRPOMetrics) -> Void = { _, _ in }) throws -> GRPOTrainer? {
         var params = o.parameters

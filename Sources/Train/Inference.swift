@@ -3,6 +3,7 @@ import Foundation
 
 /// Keys and values of every layer for a fixed number of sequences, each up to n_positions long.
 public final class KVCache {
+    /// Number of sequences the cache holds.
     public let sequences: Int
     let capacity: Int
     let keys: [FloatBuffer]
@@ -10,6 +11,7 @@ public final class KVCache {
     /// Tokens stored per sequence.
     public private(set) var lengths: [Int]
 
+    /// An empty cache for `sequences` sequences of up to `capacity` tokens (at most n_positions).
     public init(config c: GPT2Config, sequences: Int, capacity: Int? = nil) {
         self.sequences = sequences
         self.capacity = min(capacity ?? c.nPositions, c.nPositions)
@@ -19,6 +21,7 @@ public final class KVCache {
         lengths = Array(repeating: 0, count: sequences)
     }
 
+    /// Empties every sequence.
     public func reset() { lengths = Array(repeating: 0, count: sequences) }
 }
 
@@ -26,9 +29,12 @@ public final class KVCache {
 /// sequence at the next position(s) of that sequence: a prompt's prefill is many tokens of one sequence, a
 /// decoding step one token of each live sequence. Matrix products run over all the tokens of the call at once.
 public final class Decoder {
+    /// The model decoded.
     public let model: GPT2
+    /// The keys and values fed so far.
     public let cache: KVCache
 
+    /// A decoder for `sequences` sequences of up to `capacity` tokens.
     public init(model: GPT2, sequences: Int, capacity: Int? = nil) {
         self.model = model
         cache = KVCache(config: model.config, sequences: sequences, capacity: capacity)
@@ -113,7 +119,8 @@ public final class Decoder {
         let M = logitsFor.count
         let sel = FloatBuffer(M * E), normed = FloatBuffer(M * E), logits = FloatBuffer(M * V)
         for (r, i) in logitsFor.enumerated() { (sel.p + r * E).update(from: x.p + i * E, count: E) }
-        layerNorm(sel.p, model.lnfW.value.p, model.lnfB.value.p, normed.p, nil, nil, rows: M, e: E, eps: c.layerNormEpsilon)
+        layerNorm(sel.p, model.lnfW.value.p, model.lnfB.value.p, normed.p, nil, nil, rows: M, e: E,
+                  eps: c.layerNormEpsilon)
         gemm(false, true, M, V, E, 1, normed.p, E, wte, E, 0, logits.p, V)
         return (0..<M).map { Array(UnsafeBufferPointer(start: logits.p + $0 * V, count: V)) }
     }
@@ -126,16 +133,25 @@ extension KVCache {
 /// How to pick the next token: greedy (argmax, as generate(do_sample=False)) or sampling with temperature,
 /// then top-k, then top-p (nucleus), in transformers' order.
 public struct SamplingOptions: Sendable {
+    /// Tokens generated per sequence at most.
     public var maxNewTokens = 64
+    /// Always pick the most likely token (the other options then do not apply).
     public var greedy = false
+    /// Temperature the logits are divided by.
     public var temperature: Float = 1
+    /// Keep only the k most likely tokens (0: off).
     public var topK = 0
+    /// Keep the smallest set of tokens whose mass reaches top-p (1: off).
     public var topP: Float = 1
+    /// Stop a sequence at this token (nil: only at the length limit).
     public var eosTokenId: Int?
+    /// Random seed of the draws.
     public var seed: UInt64 = 0
+    /// The defaults (sampling at temperature 1, 64 tokens).
     public init() {}
 }
 
+/// Token selection and batched generation with the KV cache.
 public enum Generator {
     /// Picks a token from `logits` (modified in place), in O(V) plus a sort of the kept candidates only:
     /// temperature, then top-k (every token tied with the k-th is kept, as transformers' `TopKLogitsWarper`), then
@@ -228,7 +244,9 @@ public enum Generator {
         let P = model.config.nPositions
         for (i, p) in prompts.enumerated() {
             guard !p.isEmpty else { throw TrainError.usage("prompt \(i + 1) is empty") }
-            guard p.count < P else { throw TrainError.usage("prompt \(i + 1) has \(p.count) tokens; the model has \(P) positions") }
+            guard p.count < P else {
+                throw TrainError.usage("prompt \(i + 1) has \(p.count) tokens; the model has \(P) positions")
+            }
         }
         let capacity = min(P, prompts.map(\.count).max()! + o.maxNewTokens)
         let dec = Decoder(model: model, sequences: prompts.count, capacity: capacity)

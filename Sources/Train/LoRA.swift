@@ -53,7 +53,9 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
             case "mlp.c_proj": out.append(.fcProj)
             case "c_proj": out += [.attnProj, .fcProj]
             case "all", "all-linear": out += LoRATarget.allCases
-            default: throw TrainError.usage("unknown LoRA target '\(t)' (use c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, c_proj or all)")
+            default:
+                throw TrainError.usage("unknown LoRA target '\(t)' "
+                                       + "(use c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, c_proj or all)")
             }
         }
         guard !out.isEmpty else { throw TrainError.usage("--target names no module") }
@@ -63,11 +65,17 @@ public enum LoRATarget: String, CaseIterable, Codable, Sendable {
 
 /// One adapter: A [r, in] and B [out, r] (PEFT's `lora_A.weight` / `lora_B.weight`).
 public final class LoRAAdapter {
+    /// The transformer block the adapter is in.
     public let layer: Int
+    /// The module it adapts.
     public let target: LoRATarget
+    /// Input width of the adapted module.
     public let inDim: Int
+    /// Output width of the adapted module.
     public let outDim: Int
+    /// The down-projection A [r, in].
     public let a: Parameter
+    /// The up-projection B [out, r].
     public let b: Parameter
 
     init(layer: Int, target: LoRATarget, r: Int, inDim: Int, outDim: Int) {
@@ -86,11 +94,17 @@ public final class LoRAAdapter {
 /// kaiming-uniform with a = √5 (U(±1/√in)), B with zeros; the base model is frozen. Attach with `attach`;
 /// the model's forward passes (training and the KV-cache decoder) then include the adapters while `enabled`.
 public final class LoRA {
+    /// LoRA rank.
     public let r: Int
+    /// LoRA alpha.
     public let alpha: Float
+    /// Dropout on the adapter's input while training.
     public let dropout: Float
+    /// Whether the scaling is alpha/√r (rsLoRA) rather than alpha/r.
     public let useRSLoRA: Bool
+    /// The adapted modules.
     public let targets: [LoRATarget]
+    /// Every adapter, in PEFT's order (layer, module).
     public let adapters: [LoRAAdapter]
     /// Adapters by layer·4 + target index.
     let table: [LoRAAdapter?]
@@ -103,10 +117,12 @@ public final class LoRA {
     /// Free-form `base_model_name_or_path` for adapter_config.json.
     public var baseModelName: String
 
+    /// The factor the adapters' output is multiplied by.
     public var scaling: Float { useRSLoRA ? alpha / Float(r).squareRoot() : alpha / Float(r) }
 
     /// Trainable parameters in PEFT's order (layer, module, A then B).
     public var parameters: [Parameter] { adapters.flatMap { [$0.a, $0.b] } }
+    /// Number of trainable parameters.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.count } }
 
     init(config c: GPT2Config, r: Int, alpha: Float, dropout: Float, targets: [LoRATarget], useRSLoRA: Bool = false,
@@ -220,7 +236,8 @@ public final class LoRA {
             log.warning("\(cpath): fan_in_fan_out is false; GPT-2's Conv1D layers use the [in, out] layout anyway")
         }
         guard let wpath = LoRA.find(dir, ["adapter_model.safetensors", "adapter_model.safetensors.zst"]) else {
-            throw TrainError.badCheckpoint(path: dir, reason: "no adapter_model.safetensors in the adapter folder (adapter_model.bin is not read)")
+            throw TrainError.badCheckpoint(path: dir, reason: "no adapter_model.safetensors in the adapter folder "
+                                               + "(adapter_model.bin is not read)")
         }
         let tensors = try SafeTensors.read(path: wpath)
         var targets = Set<LoRATarget>()
@@ -228,7 +245,9 @@ public final class LoRA {
             for t in LoRATarget.allCases where name.contains(".\(t.module).lora_") { targets.insert(t) }
         }
         let ordered = LoRATarget.allCases.filter { targets.contains($0) }
-        guard !ordered.isEmpty else { throw TrainError.badCheckpoint(path: wpath, reason: "no lora_A/lora_B tensors of GPT-2 modules") }
+        guard !ordered.isEmpty else {
+            throw TrainError.badCheckpoint(path: wpath, reason: "no lora_A/lora_B tensors of GPT-2 modules")
+        }
         let lora = LoRA(config: model.config, r: cfg.r, alpha: cfg.lora_alpha, dropout: cfg.lora_dropout,
                         targets: ordered, useRSLoRA: cfg.use_rslora ?? false, seed: 0,
                         baseModelName: cfg.base_model_name_or_path ?? "")
@@ -239,10 +258,12 @@ public final class LoRA {
             // accept names with the adapter name kept (`lora_A.default.weight`)
             let n = name.replacingOccurrences(of: ".default.weight", with: ".weight")
             guard let p = byName[n] else {
-                throw TrainError.badCheckpoint(path: wpath, reason: "unexpected tensor \(name) (layers or modules this GPT-2 does not have)")
+                throw TrainError.badCheckpoint(path: wpath, reason: "unexpected tensor \(name) "
+                                                   + "(layers or modules this GPT-2 does not have)")
             }
             guard t.shape == p.shape else {
-                throw TrainError.badCheckpoint(path: wpath, reason: "tensor \(name) has shape \(t.shape), expected \(p.shape)")
+                throw TrainError.badCheckpoint(path: wpath,
+                                               reason: "tensor \(name) has shape \(t.shape), expected \(p.shape)")
             }
             t.values.withUnsafeBufferPointer { p.value.p.update(from: $0.baseAddress!, count: p.count) }
             seen.insert(n)
@@ -267,7 +288,8 @@ public final class LoRA {
         for ad in lora.adapters {
             let w = ad.target.weight(model.blocks[ad.layer])
             // W[in, out] += s · A[r, in]ᵀ · B[out, r]ᵀ
-            gemm(true, true, ad.inDim, ad.outDim, lora.r, s, ad.a.value.p, ad.inDim, ad.b.value.p, lora.r, 1, w.value.p, ad.outDim)
+            gemm(true, true, ad.inDim, ad.outDim, lora.r, s, ad.a.value.p, ad.inDim, ad.b.value.p, lora.r, 1,
+                 w.value.p, ad.outDim)
         }
         model.lora = nil
         for p in model.parameters { p.frozen = false }
@@ -312,7 +334,8 @@ extension GPT2 {
         gemm(false, true, rows, O, r, lora.scaling, u.p, r, ad.b.value.p, r, 1, y, O)
     }
 
-    /// Backward of `loraForward`: dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·xd, dx += (s·dy·B)·A (through the dropout mask).
+    /// Backward of `loraForward`: dB += s·dyᵀ·u, dA += (s·dy·B)ᵀ·xd, dx += (s·dy·B)·A
+    /// (through the dropout mask).
     func loraBackward(_ layer: Int, _ t: LoRATarget, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                       dx: UnsafeMutablePointer<Float>, rows: Int, acts: LoRAActs?) {
         guard let lora, let ad = lora.adapter(layer, t), let acts else { return }

@@ -2,25 +2,35 @@ import Core
 import Foundation
 
 /// AdamW as torch.optim.AdamW computes it (foreach path, fp32): decoupled weight decay p ← p·(1 − lr·wd) on
-/// parameters with `decay` set, m ← lerp(m, g, 1−β1), v ← β2·v + (1−β2)·g², p ← p − (lr/(1−β1ᵗ)) ·
-/// m / (√v / √(1−β2ᵗ) + ε). Frozen parameters have no state and are never touched.
+/// parameters with `decay` set, m ← lerp(m, g, 1−β1), v ← β2·v + (1−β2)·g²,
+/// p ← p − (lr/(1−β1ᵗ)) · m / (√v / √(1−β2ᵗ) + ε). Frozen parameters have no state and are never
+/// touched.
 public final class AdamW {
+    /// Decay rate of the first moment.
     public var beta1: Float
+    /// Decay rate of the second moment.
     public var beta2: Float
+    /// Term added to the denominator for stability.
     public var eps: Float
+    /// Decoupled weight decay (on parameters with `decay` set).
     public var weightDecay: Float
+    /// Updates done so far.
     public private(set) var step = 0
     /// First and second moments, by parameter name (only unfrozen parameters).
     public private(set) var m: [String: FloatBuffer] = [:]
+    /// Second moments, by parameter name.
     public private(set) var v: [String: FloatBuffer] = [:]
     let parameters: [Parameter]
 
-    public init(parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.01) {
+    /// An optimizer over the unfrozen `parameters`, with zero moments.
+    public init(parameters: [Parameter], beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
+                weightDecay: Float = 0.01) {
         self.parameters = parameters.filter { !$0.frozen }
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
         for p in self.parameters { m[p.name] = FloatBuffer(p.count); v[p.name] = FloatBuffer(p.count) }
     }
 
+    /// One update of every parameter from its gradient at learning rate `lr`.
     public func update(lr: Float) {
         step += 1
         let bc1 = 1 - Foundation.pow(Double(beta1), Double(step))
@@ -53,7 +63,8 @@ public final class AdamW {
         try SafeTensors.stream(path: path) { name, shape in
             let key = String(name.dropFirst(2))
             guard name.hasPrefix("m.") || name.hasPrefix("v."), let want = shapes[key], want == shape else {
-                throw TrainError.badCheckpoint(path: path, reason: "optimizer tensor \(name) does not belong to this model")
+                throw TrainError.badCheckpoint(path: path,
+                                               reason: "optimizer tensor \(name) does not belong to this model")
             }
             seen.insert(name)
             return name.hasPrefix("m.") ? m[key]!.p : v[key]!.p

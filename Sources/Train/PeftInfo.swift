@@ -4,6 +4,7 @@ import Foundation
 /// (`get_nb_trainable_parameters`: every parameter of the PEFT model counted once; GPT-2's LM head is tied
 /// to `wte`, so it is not counted again).
 public enum PeftInfo {
+    /// A PEFT method and its size options.
     public enum Method: Equatable, Sendable {
         case lora(r: Int, targets: [LoRATarget])
         /// Prefix tuning without the reparametrisation MLP (PEFT's default `prefix_projection=False`): an
@@ -33,6 +34,7 @@ public enum PeftInfo {
         c.parameterCount ?? Int.max
     }
 
+    /// Parameters the method trains on a model of shape `c`.
     public static func trainableCount(_ c: GPT2Config, _ m: Method) -> Int {
         switch m {
         case let .lora(r, targets):
@@ -45,7 +47,8 @@ public enum PeftInfo {
     /// PEFT's line: `trainable params: X || all params: Y || trainable%: Z` (`{:,d}` and `{:.4f}`).
     public static func line(_ c: GPT2Config, _ m: Method) -> String {
         let t = trainableCount(c, m), all = baseCount(c) + t
-        return "trainable params: \(grouped(t)) || all params: \(grouped(all)) || trainable%: \(String(format: "%.4f", 100 * Double(t) / Double(all)))"
+        let share = String(format: "%.4f", 100 * Double(t) / Double(all))
+        return "trainable params: \(grouped(t)) || all params: \(grouped(all)) || trainable%: \(share)"
     }
 
     /// Python's `{:,d}`.

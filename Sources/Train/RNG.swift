@@ -5,9 +5,12 @@ import Foundation
 /// of a pair are used). The full state (four words plus a cached normal) is saved in checkpoints so a resumed
 /// run draws the same numbers as an uninterrupted one.
 public struct Xoshiro256: Codable, Equatable, Sendable {
+    /// The four state words.
     public var s: [UInt64]
+    /// The second normal of the last Box–Muller pair, not yet drawn.
     public var spareNormal: Double?
 
+    /// A generator seeded from `seed` (expanded with splitmix64).
     public init(seed: UInt64) {
         var x = seed
         func splitmix() -> UInt64 {
@@ -23,6 +26,7 @@ public struct Xoshiro256: Codable, Equatable, Sendable {
 
     @inline(__always) static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 
+    /// The next 64 random bits.
     public mutating func next() -> UInt64 {
         let result = Xoshiro256.rotl(s[1] &* 5, 7) &* 9
         let t = s[1] << 17

@@ -4,34 +4,53 @@ import Tokenize
 
 /// LoRA hyper-parameters shared by `sft` and `grpo`.
 public struct LoRAOptions: Codable, Equatable, Sendable {
+    /// LoRA rank.
     public var r = 8
+    /// LoRA alpha (scaling = alpha / r).
     public var alpha: Float = 16
+    /// Dropout on the LoRA input while training.
     public var dropout: Float = 0.05
+    /// The modules that get an adapter.
     public var targets: [LoRATarget] = [.cAttn]
+    /// The defaults.
     public init() {}
+    /// The options as the manifest's string parameters.
     public var parameters: [String: String] {
-        ["lora_r": "\(r)", "lora_alpha": "\(alpha)", "lora_dropout": "\(dropout)", "lora_targets": targets.map(\.rawValue).joined(separator: ",")]
+        ["lora_r": "\(r)", "lora_alpha": "\(alpha)", "lora_dropout": "\(dropout)",
+         "lora_targets": targets.map(\.rawValue).joined(separator: ",")]
     }
 }
 
 /// Options of `pipeline sft`.
 public struct SFTOptions: Codable, Equatable, Sendable {
+    /// The adapter's options.
     public var lora = LoRAOptions()
+    /// Passes over the data.
     public var epochs = 1
+    /// Stop after this many optimizer steps (overrides `epochs`).
     public var maxSteps: Int?
     /// Examples per micro-batch.
     public var batch = 4
+    /// Micro-batches per optimizer step.
     public var gradAccum = 1
+    /// Peak learning rate.
     public var lr: Float = 2e-4
+    /// Share of the steps for linear warm-up.
     public var warmupRatio: Float = 0.03
+    /// AdamW weight decay.
     public var weightDecay: Float = 0
+    /// Global gradient-norm clip (0: none).
     public var maxGradNorm: Float = 1
     /// Tokens per example (prompt + completion + EOS), truncated on the right as TRL's `max_length`.
     public var maxLength = 512
+    /// Use only the first N records.
     public var maxExamples: Int?
+    /// Random seed (LoRA init, dropout, shuffling).
     public var seed: UInt64 = 42
+    /// The defaults.
     public init() {}
 
+    /// The options as the manifest's string parameters.
     public var parameters: [String: String] {
         var p = lora.parameters
         p["epochs"] = "\(epochs)"; p["max_steps"] = maxSteps.map(String.init) ?? "-"; p["batch"] = "\(batch)"
@@ -44,8 +63,11 @@ public struct SFTOptions: Codable, Equatable, Sendable {
 
 /// One prompt → completion pair as token ids (the completion already ends with EOS).
 public struct SFTExample: Equatable, Sendable {
+    /// Prompt token ids (no loss).
     public var prompt: [Int]
+    /// Completion token ids, ending with EOS (the loss).
     public var completion: [Int]
+    /// A pair of token-id sequences.
     public init(prompt: [Int], completion: [Int]) { self.prompt = prompt; self.completion = completion }
 }
 
@@ -77,12 +99,19 @@ final class ContextPool {
 /// (TRL's SFTTrainer with `completion_only_loss`): the targets of every position whose next token belongs to
 /// the prompt are −100, as are the padding positions.
 public final class SFTTrainer {
+    /// The options the trainer was made with.
     public let options: SFTOptions
+    /// The model (base weights frozen).
     public let model: GPT2
+    /// The trained adapter.
     public let lora: LoRA
+    /// The optimizer over the adapter's parameters.
     public let optimizer: AdamW
+    /// Optimizer steps done so far.
     public private(set) var step = 0
+    /// One metrics record per step done.
     public private(set) var metrics: [SFTMetrics] = []
+    /// Optimizer steps the run will take.
     public let totalSteps: Int
     let examples: [SFTExample]
     let pool: ContextPool
@@ -91,6 +120,7 @@ public final class SFTTrainer {
     var epoch = 0
     var rng: Xoshiro256
 
+    /// A trainer with a fresh adapter on `model`; a usage error for no examples or invalid options.
     public init(model: GPT2, examples: [SFTExample], options o: SFTOptions, baseModelName: String = "") throws {
         guard !examples.isEmpty else { throw TrainError.usage("sft: no training examples") }
         guard o.batch >= 1, o.gradAccum >= 1, o.epochs >= 1, o.maxLength >= 2 else {
@@ -98,7 +128,10 @@ public final class SFTTrainer {
         }
         var o = o
         if o.batch > examples.count {  // as a data loader would: one batch holds every example
-            log.warning("sft: --batch \(o.batch) is larger than the \(examples.count) training examples; using \(examples.count)")
+            log.warning("""
+                sft: --batch \(o.batch) is larger than the \(examples.count) training examples; \
+                using \(examples.count)
+                """)
             o.batch = examples.count
         }
         try TrainContext.checkMemory(model.config, batch: o.batch, seq: min(o.maxLength, model.config.nPositions),
@@ -159,8 +192,8 @@ public final class SFTTrainer {
         var counted = 0
         let warmup = Int((Float(totalSteps) * options.warmupRatio).rounded(.up))
         for _ in 0..<options.gradAccum {
-            let pb = Self.pack(nextExamples(options.batch), maxLength: options.maxLength, positions: model.config.nPositions,
-                               pad: model.config.eosTokenId)
+            let pb = Self.pack(nextExamples(options.batch), maxLength: options.maxLength,
+                               positions: model.config.nPositions, pad: model.config.eosTokenId)
             let ctx = pool.context(b: pb.b, t: pb.t)
             loss += Double(ctx.forward(tokens: pb.tokens, targets: pb.targets))
             counted += ctx.count
@@ -201,18 +234,24 @@ public enum GSM8KData {
 
     /// Tokenised prompt → target pairs; the completion ends with `eos`.
     public static func sftExamples(_ items: [Item], tokenizer: BPETokenizer, eos: Int) -> [SFTExample] {
-        items.map { SFTExample(prompt: tokenizer.encode($0.promptText, allowSpecial: true), completion: tokenizer.encode($0.targetText, allowSpecial: true) + [eos]) }
+        items.map {
+            SFTExample(prompt: tokenizer.encode($0.promptText, allowSpecial: true),
+                       completion: tokenizer.encode($0.targetText, allowSpecial: true) + [eos])
+        }
     }
 }
 
 /// The `sft` stage: LoRA fine-tuning on the gsm8k records; writes the PEFT adapter, metrics and manifest.
 public enum SFTStage {
-    public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String, options o: SFTOptions,
+    /// Fine-tunes into <workdir>/sft; nil when the stage is up to date.
+    public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String,
+                           options o: SFTOptions,
                            force: Bool, report: (SFTMetrics, Int) -> Void = { _, _ in }) throws -> SFTTrainer? {
         var params = o.parameters
         params["model"] = modelDir
         let inputs = [dataPath] + Checkpoint.modelFiles(modelDir) + BPETokenizer.files(path: tokenizerPath)
-        guard let run = try StageRun.begin(workdir: workdir, stage: "sft", inputs: inputs, parameters: params, force: force) else {
+        guard let run = try StageRun.begin(workdir: workdir, stage: "sft", inputs: inputs, parameters: params,
+                                           force: force) else {
             return nil
         }
         let model = try Checkpoint.load(directory: modelDir)
@@ -220,7 +259,8 @@ public enum SFTStage {
         let items = try GSM8KData.read(path: dataPath, limit: o.maxExamples)
         let examples = GSM8KData.sftExamples(items, tokenizer: tok, eos: model.config.eosTokenId)
         if let bad = examples.flatMap({ $0.prompt + $0.completion }).first(where: { $0 >= model.config.vocabSize }) {
-            throw TrainError.usage("token id \(bad) of tokenizer \(tokenizerPath) is outside the model's vocabulary of \(model.config.vocabSize)")
+            throw TrainError.usage("token id \(bad) of tokenizer \(tokenizerPath) is outside the model's vocabulary "
+                                   + "of \(model.config.vocabSize)")
         }
         let trainer = try SFTTrainer(model: model, examples: examples, options: o, baseModelName: modelDir)
         let progress = Progress("sft", total: trainer.totalSteps, unit: "steps")

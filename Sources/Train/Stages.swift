@@ -19,6 +19,7 @@ public struct LoRAArguments: ParsableArguments {
     @Option(help: "Target modules, comma-separated: c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj, c_proj (both), all.")
     public var target = "c_attn"
 
+    /// The defaults.
     public init() {}
 
     /// The adapter's options; a usage error for a rank, dropout or target out of range.
@@ -94,8 +95,10 @@ extension PretrainStage: Stage {
         @Option(help: "Threads (default: all cores).") public var threads: Int?
         @Option(name: .customLong("log-every"), help: "Print a progress line every N steps.") public var logEvery = 10
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects counts below 1 and a learning rate, weight decay or clip out of range.
         public func validate() throws {
             guard steps >= 1, batch >= 1, seq >= 1, gradAccum >= 1, saveEvery >= 1, evalEvery >= 1, evalBatches >= 1,
                   logEvery >= 1 else {
@@ -127,13 +130,16 @@ extension PretrainStage: Stage {
         every --save-every steps and at the end, so a killed run loses at most the steps since the last save; \
         --resume continues from it exactly as an uninterrupted run (same options required, --steps included \
         for the same schedule). Re-running with the same tokens and options continues an interrupted run by \
-        itself (so `pipeline run` resumes after a kill); a finished one is up to date. Deterministic for a --seed (on the same machine and thread count).
+        itself (so `pipeline run` resumes after a kill); a finished one is up to date. Deterministic for a --seed \
+        (on the same machine and thread count).
         """
 
+    /// Not needed when `[inputs]` names a base model.
     public static func notNeeded(inputs: RunInputs) -> String? {
         inputs.baseModel.isEmpty ? nil : "base model \(inputs.baseModel)"
     }
 
+    /// Pre-trains with these options and reports the steps and the final losses.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         Compute.configure(threads: a.threads ?? Machine.cores)
         let work = context.workdir
@@ -210,8 +216,10 @@ extension SFTStage: Stage {
         @Option(help: "Threads (default: all cores).") public var threads: Int?
         @Option(name: .customLong("log-every"), help: "Print a progress line every N steps.") public var logEvery = 10
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects counts out of range and invalid LoRA options.
         public func validate() throws {
             guard epochs >= 1, batch >= 1, gradAccum >= 1, maxLength >= 2, logEvery >= 1, (maxSteps ?? 1) >= 1,
                   (maxExamples ?? 1) >= 1 else {
@@ -246,10 +254,12 @@ extension SFTStage: Stage {
         """
     public static let wiredArguments: Set<String> = ["model"]
 
+    /// The base model of `[inputs]`, if any.
     public static func runArguments(inputs: RunInputs, workdir: Workdir) -> [String] {
         ModelSupport.baseModelArguments(inputs)
     }
 
+    /// Fine-tunes with these options and reports the steps and the first and last loss.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         setvbuf(stdout, nil, _IOLBF, 0)   // a progress line per step, also into a log file
         Compute.configure(threads: a.threads ?? Machine.cores)
@@ -331,6 +341,7 @@ extension GRPOStage: Stage {
         @Flag(help: "Continue from the checkpoint in <workdir>/grpo.") public var resume = false
         @Option(help: "Threads (default: all cores).") public var threads: Int?
 
+        /// The defaults.
         public init() {}
 
         /// The trainer's options; a usage error for values out of range.
@@ -365,6 +376,7 @@ extension GRPOStage: Stage {
             return o
         }
 
+        /// Rejects the options `options()` rejects.
         public func validate() throws { _ = try options() }
     }
 
@@ -382,7 +394,8 @@ extension GRPOStage: Stage {
         match_format_approximately, check_answer and check_numbers; advantages (r − group mean) / (std + 1e-4) \
         with the Bessel std of the group or batch (--scale-rewards group|batch|none). The generation batch is \
         shuffled and split into --grad-accum micro-batches of --batch completions. Loss per token \
-        −min(ρA, clip(ρ, 1−ε, 1+ε)A) + β·ρ·k3 (ε 0.2; k3 = e^(ref−logp) − (ref−logp) − 1 against the base \
+        −min(ρA, clip(ρ, 1−ε, 1+ε)A) + β·ρ·k3 (ε 0.2; k3 = e^(ref−logp) − (ref−logp) − 1 \
+        against the base \
         model with the adapter disabled, or against a frozen copy of --adapter as TRL 1.x does; --beta 0 skips \
         the reference pass), log-probabilities of logits/temperature, normalised per --loss-type \
         (dapo|grpo|bnpo|dr_grpo). AdamW (β 0.9/0.999, --weight-decay), clipping at --max-grad-norm, linear \
@@ -404,6 +417,7 @@ extension GRPOStage: Stage {
             + (inputs.willExist("sft", "adapter_config.json", in: workdir) ? ["--adapter", workdir.stageDir("sft")] : [])
     }
 
+    /// Trains with these options and reports the steps and the mean reward of the first and last steps.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         setvbuf(stdout, nil, _IOLBF, 0)   // a progress line per step, also into a log file
         Compute.configure(threads: a.threads ?? Machine.cores)
@@ -459,8 +473,10 @@ extension EvalStage: ShardedStage {
         public var metrics = ""
         @Option(help: "Threads (default: all cores).") public var threads: Int?
 
+        /// The defaults.
         public init() {}
 
+        /// Rejects a negative limit and counts below 1.
         public func validate() throws {
             if !metrics.isEmpty {
                 let names: [MetricName]
@@ -471,7 +487,9 @@ extension EvalStage: ShardedStage {
                 }
             }
             guard limit >= 0 else { throw ValidationError("--limit must be ≥ 0") }
-            guard maxNewTokens >= 1, batch >= 1 else { throw ValidationError("--max-new-tokens and --batch must be ≥ 1") }
+            guard maxNewTokens >= 1, batch >= 1 else {
+                throw ValidationError("--max-new-tokens and --batch must be ≥ 1")
+            }
         }
     }
 
@@ -502,6 +520,7 @@ extension EvalStage: ShardedStage {
         return ModelSupport.baseModelArguments(inputs) + (adapter.map { ["--adapter", workdir.stageDir($0)] } ?? [])
     }
 
+    /// Evaluates the model and reports its scores.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let (source, o) = try prepare(a, context)
         guard let s = try execute(source, options: o, shard: nil, force: context.force) else { return upToDate }

@@ -16,8 +16,11 @@ final class LayerActs {
 
 /// The forward/backward workspace for batches of shape B×T.
 public final class TrainContext {
+    /// The model the workspace computes.
     public let model: GPT2
+    /// Sequences per batch (B).
     public let batch: Int
+    /// Tokens per sequence (T).
     public let seq: Int
     let layers: [LayerActs]
     let residual: FloatBuffer      // output of the last block
@@ -49,6 +52,7 @@ public final class TrainContext {
         try Machine.checkMemory(bytes: bytes, for: "training with --batch \(batch) × \(seq) tokens", path: stage)
     }
 
+    /// A workspace for `batch`×`seq` batches of `model`.
     public init(model: GPT2, batch: Int, seq: Int) {
         let c = model.config
         self.model = model
@@ -89,7 +93,8 @@ public final class TrainContext {
         for (l, blk) in model.blocks.enumerated() {
             let a = layers[l]
             let out = l + 1 < layers.count ? layers[l + 1].input : residual
-            layerNorm(a.input.p, blk.ln1w.value.p, blk.ln1b.value.p, a.ln1.p, a.ln1Mean.p, a.ln1Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
+            layerNorm(a.input.p, blk.ln1w.value.p, blk.ln1b.value.p, a.ln1.p, a.ln1Mean.p, a.ln1Rstd.p, rows: N, e: E,
+                      eps: c.layerNormEpsilon)
             linear(a.ln1.p, blk.attnW, blk.attnB, a.qkv.p, rows: N, inDim: E, outDim: 3 * E)
             model.loraForward(l, .cAttn, x: a.ln1.p, y: a.qkv.p, rows: N, acts: loraActs(l, .cAttn))
             // attention per (batch, head): S = Q·Kᵀ·scale (sgemm), causal softmax per row, O = P·V (sgemm)
@@ -121,17 +126,21 @@ public final class TrainContext {
             model.loraForward(l, .attnProj, x: a.attOut.p, y: a.res1.p, rows: N, acts: loraActs(l, .attnProj))
             let inp = a.input.p, r1 = a.res1.p
             parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { r1[i] += inp[i] } }
-            layerNorm(a.res1.p, blk.ln2w.value.p, blk.ln2b.value.p, a.ln2.p, a.ln2Mean.p, a.ln2Rstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
+            layerNorm(a.res1.p, blk.ln2w.value.p, blk.ln2b.value.p, a.ln2.p, a.ln2Mean.p, a.ln2Rstd.p, rows: N, e: E,
+                      eps: c.layerNormEpsilon)
             linear(a.ln2.p, blk.fcW, blk.fcB, a.fc.p, rows: N, inDim: E, outDim: c.inner)
             model.loraForward(l, .fc, x: a.ln2.p, y: a.fc.p, rows: N, acts: loraActs(l, .fc))
             let fc = a.fc.p, g = a.gelu.p, I = c.inner
-            parallelRows(N) { range in for i in (range.lowerBound * I)..<(range.upperBound * I) { g[i] = geluNew(fc[i]) } }
+            parallelRows(N) { range in
+                for i in (range.lowerBound * I)..<(range.upperBound * I) { g[i] = geluNew(fc[i]) }
+            }
             linear(a.gelu.p, blk.fcProjW, blk.fcProjB, out.p, rows: N, inDim: I, outDim: E)
             model.loraForward(l, .fcProj, x: a.gelu.p, y: out.p, rows: N, acts: loraActs(l, .fcProj))
             let op = out.p
             parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { op[i] += r1[i] } }
         }
-        layerNorm(residual.p, model.lnfW.value.p, model.lnfB.value.p, lnf.p, lnfMean.p, lnfRstd.p, rows: N, e: E, eps: c.layerNormEpsilon)
+        layerNorm(residual.p, model.lnfW.value.p, model.lnfB.value.p, lnf.p, lnfMean.p, lnfRstd.p, rows: N, e: E,
+                  eps: c.layerNormEpsilon)
         gemm(false, true, N, V, E, 1, lnf.p, E, wte, E, 0, logits.p, V)
         guard let targets else { self.targets = []; count = 0; return 0 }
         precondition(targets.count == N)
@@ -195,7 +204,8 @@ public final class TrainContext {
         if !wte.frozen { gemm(true, false, V, E, N, 1, lg, V, lnf.p, E, 1, wte.grad.p, E) }
         dres.zero()
         layerNormBackward(dln.p, residual.p, model.lnfW.value.p, lnfMean.p, lnfRstd.p, dres.p,
-                          model.lnfW.frozen ? nil : model.lnfW.grad.p, model.lnfB.frozen ? nil : model.lnfB.grad.p, rows: N, e: E)
+                          model.lnfW.frozen ? nil : model.lnfW.grad.p, model.lnfB.frozen ? nil : model.lnfB.grad.p,
+                          rows: N, e: E)
         let scale = 1 / Float(D).squareRoot()
         for l in stride(from: c.nLayer - 1, through: 0, by: -1) {
             let blk = model.blocks[l], a = layers[l]
@@ -204,17 +214,21 @@ public final class TrainContext {
             linearBackward(dres.p, a.gelu.p, blk.fcProjW, blk.fcProjB, dfc.p, rows: N, inDim: I, outDim: E)
             model.loraBackward(l, .fcProj, dy: dres.p, x: a.gelu.p, dx: dfc.p, rows: N, acts: loraActs(l, .fcProj))
             let dfp = dfc.p, fcp = a.fc.p
-            parallelRows(N) { range in for i in (range.lowerBound * I)..<(range.upperBound * I) { dfp[i] *= geluNewGrad(fcp[i]) } }
+            parallelRows(N) { range in
+                for i in (range.lowerBound * I)..<(range.upperBound * I) { dfp[i] *= geluNewGrad(fcp[i]) }
+            }
             dln.zero()
             linearBackward(dfc.p, a.ln2.p, blk.fcW, blk.fcB, dln.p, rows: N, inDim: E, outDim: I)
             model.loraBackward(l, .fc, dy: dfc.p, x: a.ln2.p, dx: dln.p, rows: N, acts: loraActs(l, .fc))
             // d(res1) = dres + LN2 backward
             layerNormBackward(dln.p, a.res1.p, blk.ln2w.value.p, a.ln2Mean.p, a.ln2Rstd.p, dres.p,
-                              blk.ln2w.frozen ? nil : blk.ln2w.grad.p, blk.ln2b.frozen ? nil : blk.ln2b.grad.p, rows: N, e: E)
+                              blk.ln2w.frozen ? nil : blk.ln2w.grad.p, blk.ln2b.frozen ? nil : blk.ln2b.grad.p,
+                              rows: N, e: E)
             // attention branch: res1 = input + proj(attOut)
             dtmp.zero()
             linearBackward(dres.p, a.attOut.p, blk.projW, blk.projB, dtmp.p, rows: N, inDim: E, outDim: E)
-            model.loraBackward(l, .attnProj, dy: dres.p, x: a.attOut.p, dx: dtmp.p, rows: N, acts: loraActs(l, .attnProj))
+            model.loraBackward(l, .attnProj, dy: dres.p, x: a.attOut.p, dx: dtmp.p, rows: N,
+                               acts: loraActs(l, .attnProj))
             dqkv.zero()
             let qkv = a.qkv.p, att = a.att.p, dao = dtmp.p, dq = dqkv.p, dp = datt.p
             // dP = dO·Vᵀ ; dV = Pᵀ·dO
@@ -247,7 +261,8 @@ public final class TrainContext {
             linearBackward(dqkv.p, a.ln1.p, blk.attnW, blk.attnB, dln.p, rows: N, inDim: E, outDim: 3 * E)
             model.loraBackward(l, .cAttn, dy: dqkv.p, x: a.ln1.p, dx: dln.p, rows: N, acts: loraActs(l, .cAttn))
             layerNormBackward(dln.p, a.input.p, blk.ln1w.value.p, a.ln1Mean.p, a.ln1Rstd.p, dres.p,
-                              blk.ln1w.frozen ? nil : blk.ln1w.grad.p, blk.ln1b.frozen ? nil : blk.ln1b.grad.p, rows: N, e: E)
+                              blk.ln1w.frozen ? nil : blk.ln1w.grad.p, blk.ln1b.frozen ? nil : blk.ln1b.grad.p,
+                              rows: N, e: E)
         }
         // embeddings (in row order: deterministic)
         let wpe = model.wpe

@@ -25,13 +25,16 @@ public struct ChunkRecord: Codable, Sendable, LenientDecodable {
         case chunkId = "chunk_id", docId = "doc_id", source, page, startIndex = "start_index", text
     }
 
+    /// A chunk record of these values.
     public init(chunkId: String, docId: String, source: String, page: Int?, startIndex: Int, text: String) {
         self.chunkId = chunkId; self.docId = docId; self.source = source; self.page = page
         self.startIndex = startIndex; self.text = text
     }
 
+    /// Reads a record strictly: every field present, in its type.
     public init(from decoder: Decoder) throws { try self.init(from: decoder, lenient: false) }
 
+    /// Reads a record; `lenient` accepts what the type's lenient reading allows.
     public init(from decoder: Decoder, lenient: Bool) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         chunkId = try c.decode(String.self, forKey: .chunkId)

@@ -13,6 +13,7 @@ public struct EvalCompletion: Codable, Equatable, Sendable {
     /// The total of `rewards`.
     public var reward: Double
 
+    /// A record of these values.
     public init(id: String, completion: String, tokens: Int, rewards: [String: Double], reward: Double) {
         self.id = id; self.completion = completion; self.tokens = tokens; self.rewards = rewards
         self.reward = reward
@@ -45,6 +46,7 @@ public struct EvalSummary: Codable, Equatable, Sendable {
         case rewardStd = "reward_std", formatExact = "format_exact", meanCompletionTokens = "mean_completion_tokens"
     }
 
+    /// A summary of these values.
     public init(questions: Int, reward: Double, rewardStd: Double, accuracy: Double, means: [String: Double],
                 formatExact: Double, meanCompletionTokens: Double, model: String, adapter: String?) {
         self.questions = questions; self.reward = reward; self.rewardStd = rewardStd; self.accuracy = accuracy

@@ -21,12 +21,15 @@ public struct PageRecord: Codable, Equatable, Sendable, LenientDecodable {
         case docID = "doc_id", source, page, text
     }
 
+    /// A page record of these values.
     public init(docID: String, source: String, page: Int, text: String) {
         self.docID = docID; self.source = source; self.page = page; self.text = text
     }
 
+    /// Reads a record strictly: every field present, in its type.
     public init(from decoder: Decoder) throws { try self.init(from: decoder, lenient: false) }
 
+    /// Reads a record; `lenient` accepts what the type's lenient reading allows.
     public init(from decoder: Decoder, lenient: Bool) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let id = try LenientDocID(c, .docID, lenient: lenient)
@@ -36,6 +39,7 @@ public struct PageRecord: Codable, Equatable, Sendable, LenientDecodable {
         text = try c.decode(String.self, forKey: .text)
     }
 
+    /// Writes the record, `doc_id` in the JSON type it was read as.
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try LenientDocID.encode(docID, isInteger: docIDIsInteger, to: &c, .docID)
@@ -77,19 +81,23 @@ public struct DocumentRecord: Codable, Equatable, Sendable, LenientDecodable {
     /// Fields the line lacked or had as null (lenient reading only); not a field of its own.
     public var absent: Set<CodingKeys> = []
 
+    /// The fields of a document record.
     public enum CodingKeys: String, CodingKey {
         case docID = "doc_id", source, sha256, bytes, pages, title, author, created, status, error
         case duplicateOf = "duplicate_of"
     }
 
+    /// A document record of these values.
     public init(docID: String, source: String, sha256: String, bytes: Int64, pages: Int, title: String?,
                 author: String?, created: String?, status: String, error: String?) {
         self.docID = docID; self.source = source; self.sha256 = sha256; self.bytes = bytes; self.pages = pages
         self.title = title; self.author = author; self.created = created; self.status = status; self.error = error
     }
 
+    /// Reads a record strictly: every field present, in its type.
     public init(from decoder: Decoder) throws { try self.init(from: decoder, lenient: false) }
 
+    /// Reads a record; `lenient` accepts what the type's lenient reading allows.
     public init(from decoder: Decoder, lenient: Bool) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         var absent = Set<CodingKeys>()

@@ -10,8 +10,10 @@ public protocol LenientDecodable: Decodable {
 /// A record read leniently (`JSONLReader.forEach(Lenient<PageRecord>.self, …)`); what leniency allows is said
 /// by each record type.
 public struct Lenient<Record: LenientDecodable>: Decodable {
+    /// The record read.
     public var record: Record
 
+    /// Reads the record leniently.
     public init(from decoder: Decoder) throws {
         record = try Record(from: decoder, lenient: true)
     }

@@ -15,6 +15,7 @@ public protocol StepMetrics: Codable, Sendable {
 /// One line of `pretrain/metrics.jsonl.zst`. `tokens_per_s` is for progress lines only: it is not stored, so
 /// the artifacts of a seed are the same bytes on every run (and after a resume).
 public struct PretrainMetrics: StepMetrics, Equatable {
+    /// The optimizer step, from 1.
     public var step: Int
     /// Mean cross-entropy of the step's batches.
     public var train_loss: Float
@@ -29,11 +30,13 @@ public struct PretrainMetrics: StepMetrics, Equatable {
 
     enum CodingKeys: String, CodingKey { case step, train_loss, val_loss, lr, grad_norm }
 
+    /// A record of these values.
     public init(step: Int, train_loss: Float, val_loss: Float?, lr: Float, grad_norm: Float, tokens_per_s: Double = 0) {
         self.step = step; self.train_loss = train_loss; self.val_loss = val_loss; self.lr = lr
         self.grad_norm = grad_norm; self.tokens_per_s = tokens_per_s
     }
 
+    /// The stored values but `step`, as written.
     public var logged: [(name: String, value: Double)] {
         [("train_loss", asWritten(train_loss))] + (val_loss.map { [("val_loss", asWritten($0))] } ?? [])
             + [("lr", asWritten(lr)), ("grad_norm", asWritten(grad_norm))]
@@ -42,6 +45,7 @@ public struct PretrainMetrics: StepMetrics, Equatable {
 
 /// One line of `sft/metrics.jsonl.zst` (TRL's SFTTrainer log names).
 public struct SFTMetrics: StepMetrics, Equatable {
+    /// The optimizer step, from 1.
     public var step: Int
     /// Epochs done, fractional (step × batch / examples).
     public var epoch: Double
@@ -56,12 +60,14 @@ public struct SFTMetrics: StepMetrics, Equatable {
     /// Seconds the step took.
     public var step_time: Double
 
+    /// A record of these values.
     public init(step: Int, epoch: Double, loss: Float, learning_rate: Float, grad_norm: Float, num_tokens: Int,
                 step_time: Double) {
         self.step = step; self.epoch = epoch; self.loss = loss; self.learning_rate = learning_rate
         self.grad_norm = grad_norm; self.num_tokens = num_tokens; self.step_time = step_time
     }
 
+    /// The values but `step`, as written.
     public var logged: [(name: String, value: Double)] {
         [("epoch", epoch), ("loss", asWritten(loss)), ("learning_rate", asWritten(learning_rate)),
          ("grad_norm", asWritten(grad_norm)), ("num_tokens", Double(num_tokens)), ("step_time", step_time)]
@@ -72,6 +78,7 @@ public struct SFTMetrics: StepMetrics, Equatable {
 /// `completions/mean_length`, `rewards/<function>/mean`, …). A value that came out NaN is not logged (nil);
 /// `kl` is logged only when β ≠ 0. `self["name"]` gives a value by its logged name.
 public struct GRPOMetrics: StepMetrics, Equatable {
+    /// The optimizer step, from 1.
     public var step: Int
     /// Epochs done, fractional (prompts used / prompts).
     public var epoch: Double?
@@ -93,14 +100,18 @@ public struct GRPOMetrics: StepMetrics, Equatable {
     public var completionsClippedRatio: Double?
     /// Mean and standard deviation of each reward function's scores, by the function's name.
     public var rewardMeans: [String: Double] = [:]
+    /// Standard deviation of each reward function's scores, by the function's name.
     public var rewardStds: [String: Double] = [:]
     /// Mean and standard deviation of the weighted total reward.
     public var reward: Double?
+    /// Standard deviation of the weighted total reward.
     public var rewardStd: Double?
     /// Seconds spent sampling the completions, and the whole step.
     public var generationTime: Double?
+    /// Seconds the whole step took.
     public var stepTime: Double?
 
+    /// A record of step `step` with nothing else logged yet.
     public init(step: Int) { self.step = step }
 
     /// The line's values by their logged names, `step` included (what is written; NaN values left out).
@@ -121,6 +132,7 @@ public struct GRPOMetrics: StepMetrics, Equatable {
     /// A value by its logged name (`step` included); nil when not logged.
     public subscript(name: String) -> Double? { values[name] }
 
+    /// The logged values but `step`.
     public var logged: [(name: String, value: Double)] {
         values.filter { $0.key != "step" }.map { ($0.key, $0.value) }
     }
@@ -133,6 +145,7 @@ public struct GRPOMetrics: StepMetrics, Equatable {
         init?(intValue: Int) { nil }
     }
 
+    /// Reads a line as written by `values`: `step` and any other numeric fields.
     public init(from decoder: Decoder) throws {
         var v = try [String: Double](from: decoder)
         guard let s = v.removeValue(forKey: "step") else {
@@ -163,6 +176,7 @@ public struct GRPOMetrics: StepMetrics, Equatable {
 /// One line of `grpo/samples.jsonl.zst`: the first group of completions of a logged step (every
 /// `--sample-every` steps, and step 1).
 public struct GRPOSampleRecord: Codable, Equatable, Sendable {
+    /// The optimizer step the samples were drawn at.
     public var step: Int
     /// The prompt text as given to the model.
     public var prompt: String
@@ -175,6 +189,7 @@ public struct GRPOSampleRecord: Codable, Equatable, Sendable {
     /// Each completion's advantage.
     public var advantages: [Double]
 
+    /// A record of these values.
     public init(step: Int, prompt: String, answer: String, completions: [String], rewards: [Double],
                 advantages: [Double]) {
         self.step = step; self.prompt = prompt; self.answer = answer; self.completions = completions
