@@ -38,7 +38,7 @@ let package = Package(
         // Orchestration: pipeline.toml, the stage registry, the runner and the report; only the CLI uses it
         // (TOMLKit lives here).
         .target(name: "Orchestration", dependencies: [
-            "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train",
+            "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics",
             .product(name: "TOMLKit", package: "TOMLKit"),
             argumentParser,
         ]),
@@ -60,7 +60,7 @@ let package = Package(
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "OrchestrationTests",
-                    dependencies: ["Orchestration", "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train"]),
+                    dependencies: ["Orchestration", "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "GSM8KTests", dependencies: ["GSM8K", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Metrics
 
 /// Small inline-SVG charts for the run report (no scripts, no network).
 public enum SVG {
@@ -185,6 +186,7 @@ public enum RunReport {
         }
         h += "</table><h3>Time per stage (s)</h3>"
         h += SVG.bars(summary.stages.filter { $0.exitCode != nil }.map { ($0.stage, $0.seconds) }, unit: " s")
+        h += scaleOutSection(summary)
 
         for o in summary.stages {
             h += "<h2>\(SVG.esc(o.stage))</h2>"
@@ -203,6 +205,9 @@ public enum RunReport {
                 h += section(o.folder, manifest: m, dir: work.stageDir(o.folder))
             }
         }
+
+        let scores = scoresSection(work.stageDir("score"))
+        if !scores.isEmpty { h += "<h2>Scores (pipeline score --name)</h2>" + scores }
 
         h += "<h2>Comparison with the previous run</h2>"
         if let p = previous, let pname = earlier.last {
@@ -412,6 +417,10 @@ public enum RunReport {
             }
             h += SVG.bars(e.means.keys.sorted().map { (short($0), e.means[$0]!) })
         }
+        if let bytes = try? ByteReader(path: dir + "/metrics.json").readAll(),
+           let report = try? JSONDecoder().decode(ScoreReport.self, from: Data(bytes)) {
+            h += "<h3>Text metrics against the reference reasoning (eval --metrics)</h3>" + scoreBars(report)
+        }
         var samples: [(String, String, Double)] = []
         try? JSONLReader.forEachReadable(EvalCompletion.self, path: dir + "/completions.jsonl.zst") { c in
             if samples.count < 3 { samples.append((c.id, c.completion, c.reward)) }
@@ -424,6 +433,57 @@ public enum RunReport {
             h += "</table>"
         }
         return h
+    }
+
+    /// A score report as bars on one 0–100 scale: BLEU, chrF, ROUGE F1 × 100, QA EM and F1, semsim × 100.
+    static func scoreBars(_ r: ScoreReport) -> String {
+        var bars: [(String, Double)] = []
+        if let b = r.bleu { bars.append(("BLEU", b.score)) }
+        if let c = r.chrf { bars.append(("chrF", c.score)) }
+        for (k, v) in (r.rouge ?? [:]).sorted(by: { $0.key < $1.key }) { bars.append(("\(k) F1", 100 * v.fmeasure)) }
+        if let q = r.qa { bars += [("QA exact match", q.exactMatch), ("QA F1", q.f1)] }
+        if let m = r.semsim { bars.append(("semsim", 100 * m.mean)) }
+        return "<p>\(r.items) items.</p>" + SVG.bars(bars)
+    }
+
+    /// The `pipeline score --name NAME` results kept in `<workdir>/score/` (text metrics and perplexities).
+    static func scoresSection(_ dir: String) -> String {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return "" }
+        var h = ""
+        for name in names.filter({ $0.hasSuffix(".json") }).sorted() {
+            guard let bytes = try? ByteReader(path: dir + "/" + name).readAll() else { continue }
+            let title = "<h3>\(SVG.esc(String(name.dropLast(5))))</h3>"
+            if let r = try? JSONDecoder().decode(ScoreReport.self, from: Data(bytes)), r.items > 0 {
+                h += title + scoreBars(r)
+            } else if let p = try? JSONDecoder().decode([String: Perplexity].self, from: Data(bytes)),
+                      let v = p["perplexity"] {
+                h += title + "<p>perplexity <b>" + String(format: "%.3f", v.perplexity) + "</b> over \(v.tokens) "
+                    + "tokens (window \(v.window), stride \(v.stride))</p>"
+            }
+        }
+        return h
+    }
+
+    /// The `{"perplexity": …}` of `pipeline score perplexity --name`.
+    struct Perplexity: Decodable {
+        var perplexity: Double
+        var tokens: Int
+        var window: Int
+        var stride: Int
+    }
+
+    /// Per sharded stage: its shards, wall time, slowest shard and retries (from `summary.json`).
+    static func scaleOutSection(_ summary: RunSummary) -> String {
+        let sharded = summary.stages.filter { ($0.shards ?? 0) > 1 }
+        guard !sharded.isEmpty else { return "" }
+        var h = "<h3>Scale-out</h3><table><tr><th>stage</th><th>shards</th><th>wall time (s)</th>"
+            + "<th>slowest shard (s)</th><th>merge and waiting (s)</th><th>retries</th></tr>"
+        for o in sharded {
+            let slow = o.slowestShardSeconds ?? 0
+            h += "<tr><td>\(SVG.esc(o.stage))</td><td>\(o.shards ?? 1)</td><td>\(SVG.num(o.seconds))</td>"
+                + "<td>\(SVG.num(slow))</td><td>\(SVG.num(max(0, o.seconds - slow)))</td><td>\(o.retries ?? 0)</td></tr>"
+        }
+        return h + "</table>"
     }
 
     static func vocabTokens(_ path: String) -> [Int]? {
