@@ -21,14 +21,16 @@ struct Pipeline: ParsableCommand {
         """,
         version: Pipeline.versions,
         subcommands: Pipeline.stageCommands
-            + [MergeCommand.self, RunCommand.self, ConfigCommand.self, ReportCommand.self, Status.self, Cat.self, Pack.self]
+            + [MergeCommand.self, RunCommand.self, ConfigCommand.self, ReportCommand.self, Status.self, Cat.self,
+               Pack.self]
             + Pipeline.internalCommands
     )
 }
 
 /// Options every stage command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Work directory holding one folder per stage (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Work directory holding one folder per stage (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
     var workdir: String?
 
     @Flag(name: .long, help: "Re-run the stage even when its manifest says it is up to date.")
@@ -45,12 +47,16 @@ struct GlobalOptions: ParsableArguments {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each stage's state: up to date, stale (and why) or missing.",
-        discussion: "Reads every stage's manifest.json and checks its recorded inputs and outputs against the files as they are now.")
+        discussion: "Reads every stage's manifest.json and checks its recorded inputs and outputs against the files "
+            + "as they are now.")
 
-    @Option(name: .long, help: ArgumentHelp("Work directory (default: $PIPELINE_WORKDIR or ./artifacts).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("Work directory (default: $PIPELINE_WORKDIR or ./artifacts).",
+                                             valueName: "dir"))
     var workdir: String?
 
-    @Flag(name: .long, help: "Hash every output and compare it with the manifest (default: size, modification time and inode; a file whose time or inode changed is hashed).")
+    @Flag(name: .long, help: ArgumentHelp("Hash every output and compare it with the manifest (default: size, "
+                                           + "modification time and inode; a file whose time or inode changed is "
+                                           + "hashed)."))
     var verify = false
 
     func run() throws {

@@ -29,14 +29,16 @@ struct RunCommand: ParsableCommand {
     var until: String?
     @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Run only these stages.", valueName: "stage"))
     var only: [String] = []
-    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Re-run these stages even when up to date (all: every stage).", valueName: "stage"))
+    @Option(name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Re-run these stages even when up to date (all: every stage).", valueName: "stage"))
     var force: [String] = []
     @Option(name: .long, help: ArgumentHelp("Work directory (overrides [run] workdir).", valueName: "dir"))
     var workdir: String?
     @Flag(name: .long, help: "Wait for another run holding the lock instead of exiting.")
     var wait = false
     @Flag(name: .long, inversion: .prefixedNo,
-          help: "Check every stage's outputs by sha256 before calling it up to date (default; --no-verify trusts size, modification time and inode).")
+          help: ArgumentHelp("Check every stage's outputs by sha256 before calling it up to date (default; "
+                             + "--no-verify trusts size, modification time and inode)."))
     var verify = true
 
     @Flag(name: .long, help: "Do not write report.html.")
@@ -77,9 +79,12 @@ struct RunCommand: ParsableCommand {
         var cfg = try RunConfig.load(path: config)
         if let w = workdir { cfg.workdir = w }
         let stages: [StageSpec]
-        do { stages = try RunStages.select(until: until, only: only) } catch let e as CoreError { throw ValidationError(e.message) }
+        do {
+            stages = try RunStages.select(until: until, only: only)
+        } catch let e as CoreError { throw ValidationError(e.message) }
         for f in force where f != "all" && RunStages.spec(f) == nil {
-            throw ValidationError("--force: unknown stage \"\(f)\" (stages: \(RunStages.names.joined(separator: ", ")))")
+            let known = RunStages.names.joined(separator: ", ")
+            throw ValidationError("--force: unknown stage \"\(f)\" (stages: \(known))")
         }
         let available = Set(Pipeline.stageCommands.map { $0._commandName })
         for s in stages where !available.contains(s.name) && (!only.isEmpty || until == s.name) {

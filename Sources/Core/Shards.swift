@@ -203,7 +203,9 @@ public enum ShardMerge {
     public static func forEachBlock(shardDirs dirs: [String], _ body: (Int, Int) throws -> Void) throws {
         let blocks = try dirs.map { dir -> ShardBlocks in
             let p = dir + "/blocks.json"
-            do { return try JSONDecoder().decode(ShardBlocks.self, from: Data(try ByteReader(path: p).readAll())) } catch {
+            do {
+                return try JSONDecoder().decode(ShardBlocks.self, from: Data(try ByteReader(path: p).readAll()))
+            } catch {
                 throw CoreError.badRecord(path: p, line: 1, reason: "unreadable shard blocks: \(error)")
             }
         }

@@ -8,7 +8,8 @@ import Glibc
 public struct StageOutcome: Codable, Equatable, Sendable {
     public var stage: String
     public var folder: String
-    /// ran, up to date, ran with skips, failed, not built, not selected, not needed (no input for it, or pretrain with a base model)
+    /// ran, up to date, ran with skips, failed, not built, not selected, not needed (no input for it, or pretrain
+    /// with a base model); with Slurm also submitted (--detach) and cancelled (an earlier stage failed)
     public var status: String
     public var exitCode: Int32?
     public var seconds: Double
@@ -275,7 +276,9 @@ public struct Runner {
             DispatchQueue.global().async {
                 defer { slots.signal(); group.leave() }
                 let t0 = Date()
-                let r: Result<Int32, Error> = Result { try self.spawn(args: t.args, logPath: t.log, outcomePath: t.outcome) }
+                let r: Result<Int32, Error> = Result {
+                    try self.spawn(args: t.args, logPath: t.log, outcomePath: t.outcome)
+                }
                 results.set(i, r, Date().timeIntervalSince(t0))
             }
         }
@@ -288,7 +291,9 @@ public struct Runner {
         private let lock = NSLock()
         private var items: [(Result<Int32, Error>, Double)?]
         init(count: Int) { items = Array(repeating: nil, count: count) }
-        func set(_ i: Int, _ r: Result<Int32, Error>, _ seconds: Double) { lock.lock(); items[i] = (r, seconds); lock.unlock() }
+        func set(_ i: Int, _ r: Result<Int32, Error>, _ seconds: Double) {
+            lock.lock(); items[i] = (r, seconds); lock.unlock()
+        }
         func values() throws -> [(code: Int32, seconds: Double)] {
             try items.map { item in (try item!.0.get(), item!.1) }
         }
@@ -296,7 +301,8 @@ public struct Runner {
 
     /// Runs one stage command with stdout and stderr into `logPath`; returns its exit status (128+n on signal n).
     private func spawn(args: [String], logPath: String, outcomePath: String) throws -> Int32 {
-        guard FileManager.default.createFile(atPath: logPath, contents: Data(("$ pipeline " + args.joined(separator: " ") + "\n").utf8)),
+        let header = Data(("$ pipeline " + args.joined(separator: " ") + "\n").utf8)
+        guard FileManager.default.createFile(atPath: logPath, contents: header),
               let log = FileHandle(forWritingAtPath: logPath) else {
             throw CoreError.io(path: logPath, operation: "create", errno: errno)
         }
@@ -313,7 +319,8 @@ public struct Runner {
         p.standardError = log
         p.standardInput = FileHandle.nullDevice
         do { try p.run() } catch {
-            throw CoreError.io(path: executable, operation: "spawn", errno: (error as NSError).code == 0 ? EIO : Int32((error as NSError).code))
+            let code = (error as NSError).code
+            throw CoreError.io(path: executable, operation: "spawn", errno: code == 0 ? EIO : Int32(code))
         }
         p.waitUntilExit()
         return p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus

@@ -48,9 +48,10 @@ public enum EvalStage {
     }
 
     /// As above, with the model loaded by `loadModel` only when the stage is not up to date.
-    public static func run(workdir: Workdir, loadModel: @escaping () throws -> GPT2, modelName: String, adapterName: String?,
-                           modelInputs: [String], tokenizer: BPETokenizer, tokenizerInputs: [String], data: String,
-                           options o: Options, force: Bool) throws -> Summary? {
+    public static func run(workdir: Workdir, loadModel: @escaping () throws -> GPT2, modelName: String,
+                           adapterName: String?, modelInputs: [String], tokenizer: BPETokenizer,
+                           tokenizerInputs: [String], data: String, options o: Options,
+                           force: Bool) throws -> Summary? {
         let source = Source(workdir: workdir, loadModel: loadModel, modelName: modelName, adapterName: adapterName,
                             modelInputs: modelInputs, tokenizer: tokenizer, tokenizerInputs: tokenizerInputs,
                             data: data)
