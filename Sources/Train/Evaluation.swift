@@ -55,7 +55,7 @@ public enum EvalStage {
         let source = Source(workdir: workdir, loadModel: loadModel, modelName: modelName, adapterName: adapterName,
                             modelInputs: modelInputs, tokenizer: tokenizer, tokenizerInputs: tokenizerInputs,
                             data: data)
-        return try execute(source, options: o, shard: nil, force: force)
+        return try execute(source, options: o, shard: nil, force: force)?.summary
     }
 
     /// What the stage evaluates: the model (loaded only when needed), the tokenizer, the questions.
@@ -123,8 +123,10 @@ public enum EvalStage {
         return questions
     }
 
-    /// The whole stage (`shard` nil: completions, summary, metrics) or one shard's completions.
-    static func execute(_ source: Source, options o: Options, shard: Shard?, force: Bool) throws -> Summary? {
+    /// The whole stage (`shard` nil: completions, summary, metrics) or one shard's completions (no summary: the
+    /// merge computes it from all of them). Nil when up to date.
+    static func execute(_ source: Source, options o: Options, shard: Shard?,
+                        force: Bool) throws -> (summary: Summary?, answers: Int)? {
         var parameters = source.parameters(o)
         if let shard { parameters["shard"] = shard.description }
         let stageName = shard.map { Workdir.shardStage(stage, $0) } ?? stage
@@ -181,13 +183,11 @@ public enum EvalStage {
             try FileSystem.atomicWrite(try JSON.encode(blocks), to: run.output("blocks.json"))
             run.records["questions"] = completions.count
             try run.commit()
-            return Summary(questions: completions.count, reward: 0, rewardStd: 0, accuracy: 0, means: [:],
-                           formatExact: 0, meanCompletionTokens: 0, model: source.modelName,
-                           adapter: source.adapterName)
+            return (nil, completions.count)
         }
         let result = try summarize(run, completions, questions: all, source, o)
         try run.commit()
-        return result
+        return (result, completions.count)
     }
 
     /// `summary.json` (and `metrics.json` with `--metrics`) and the records, from the completions in order.

@@ -523,7 +523,9 @@ extension EvalStage: ShardedStage {
     /// Evaluates the model and reports its scores.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         let (source, o) = try prepare(a, context)
-        guard let s = try execute(source, options: o, shard: nil, force: context.force) else { return upToDate }
+        guard let s = try execute(source, options: o, shard: nil, force: context.force)?.summary else {
+            return upToDate
+        }
         return summaryResult(s, o, context)
     }
 
@@ -531,11 +533,11 @@ extension EvalStage: ShardedStage {
     public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
         let (source, o) = try prepare(a, context)
         let what = "eval shard \(shard)"
-        guard let s = try execute(source, options: o, shard: shard, force: context.force) else {
+        guard let r = try execute(source, options: o, shard: shard, force: context.force) else {
             return StageResult(stage: what, status: .upToDate)
         }
         let dir = context.workdir.stageDir(Workdir.shardStage(folder, shard))
-        return StageResult(stage: what, status: .ran, lines: ["\(what): \(s.questions) answers -> \(dir)"])
+        return StageResult(stage: what, status: .ran, lines: ["\(what): \(r.answers) answers -> \(dir)"])
     }
 
     public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {

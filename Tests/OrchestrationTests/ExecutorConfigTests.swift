@@ -5,16 +5,7 @@ import XCTest
 /// The `[executor]` section of pipeline.toml.
 final class ExecutorConfigTests: XCTestCase {
     func parseError(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        do {
-            _ = try RunConfig.parse(text, path: "p.toml")
-            XCTFail("no error for:\n\(text)", file: file, line: line)
-        } catch let e as RunError {
-            XCTAssertEqual(e.exitStatus, .usage, file: file, line: line)
-            return e.message
-        } catch {
-            XCTFail("unexpected \(error)", file: file, line: line)
-        }
-        return ""
+        configError(text, file: file, line: line)
     }
 
     func testParsesExecutorSlurmAndStageOverrides() throws {

@@ -5,17 +5,7 @@ import XCTest
 /// pipeline.toml parsing, stage selection, argument building, the work-directory lock, the report's charts.
 final class RunConfigTests: XCTestCase {
     func parseError(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> String {
-        do {
-            _ = try RunConfig.parse(text, path: "p.toml")
-            XCTFail("no error for:\n\(text)", file: file, line: line)
-            return ""
-        } catch let e as RunError {
-            XCTAssertEqual(e.exitStatus, .usage, file: file, line: line)
-            return e.message
-        } catch {
-            XCTFail("unexpected \(error)", file: file, line: line)
-            return ""
-        }
+        configError(text, file: file, line: line)
     }
 
     func testParsesSectionsAndValues() throws {
@@ -128,4 +118,18 @@ final class RunConfigTests: XCTestCase {
         XCTAssertTrue(b.contains("<rect x='190.0' y='8' width='180.0'"), b)   // −4: from 190 to the zero line at 370
         XCTAssertTrue(b.contains("<rect x='370.0' y='30' width='90.0'"), b)   // +2: half as long, to the right
     }
+}
+
+/// The message of the usage error `RunConfig.parse` gives for `text` (a test failure when there is none).
+func configError(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> String {
+    do {
+        _ = try RunConfig.parse(text, path: "p.toml")
+        XCTFail("no error for:\n\(text)", file: file, line: line)
+    } catch let e as RunError {
+        XCTAssertEqual(e.exitStatus, .usage, file: file, line: line)
+        return e.message
+    } catch {
+        XCTFail("unexpected \(error)", file: file, line: line)
+    }
+    return ""
 }
