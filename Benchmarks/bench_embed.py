@@ -74,6 +74,12 @@ def main():
           f"{len(chunks) / ours['embed_seconds']:.1f} chunks/s, {tokens / ours['embed_seconds']:.0f} tokens/s "
           f"(load {ours['load_seconds']:.2f} s)")
     print(f"  speed-up {ref_s / ours['embed_seconds']:.2f}x; {tokens} tokens; max |ours - reference| = {diff:.2e}")
+    peak = json.loads(subprocess.run([BIN, "bench", "peak", "--threads", str(THREADS)], capture_output=True,
+                                     text=True, check=True).stdout)
+    bound = ours["flops"] / (peak["sgemm_gflops"] * 1e9)
+    print(f"  bound {bound:.2f} s ({ours['flops'] / 1e9:.1f} GFLOP without padding over the system OpenBLAS's "
+          f"{peak['sgemm_gflops']:.1f} GFLOP/s, kernel {peak['kernel']}): pipeline {100 * bound / ours['embed_seconds']:.0f}%"
+          f" of it, sentence-transformers {100 * bound / ref_s:.0f}%")
 
     print("dense search (exact top-4 over 384-d float32 vectors, median of 31 queries):")
     for rows in (10_000, 100_000):

@@ -10,6 +10,10 @@ generations per micro-batch, 4 micro-batches per step (8 completions), temperatu
 the mean lengths are printed), beta 0.04 (reference pass included), the four reward functions.
 Ours is timed from its metrics (step_time, generation_time of steps 2..N); TRL from its step timestamps
 (steps 2..N). With --gpt2 also our GRPO steps per hour for GPT-2 124M (random weights, same settings).
+Each row also prints the step's hardware bound: `pipeline bench bound --work grpo` (Core/Cost.swift: the 8
+completions generated as one batch after prompts of the records' mean token length, the LoRA policy's forward and
+backward with the LM head only on completion positions, and the reference forward) over the sgemm peak and read
+bandwidth of the system OpenBLAS measured in the same run (`pipeline bench peak`, 2 threads).
 """
 import argparse, json, os, shutil, subprocess, sys, tempfile, time
 
@@ -55,6 +59,19 @@ def make_model(tmp, shape):
     model.save_pretrained(d)
     tok.save_pretrained(d)
     return d
+
+
+def peak():
+    out = subprocess.run([BIN, "bench", "peak", "--threads", str(THREADS)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def bound(p, model_dir, prompt, completion):
+    out = subprocess.run([BIN, "bench", "bound", "--shape", os.path.join(model_dir, "config.json"), "--work", "grpo",
+                          "--batch", "8", "--prompt", str(round(prompt)), "--new-tokens", str(round(completion)),
+                          "--rank", "8", "--adapted", "2", "--reference", "--gflops", str(p["sgemm_gflops"]),
+                          "--gbs", str(p["read_gbs"])], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)["bound_seconds"]
 
 
 def ours(tmp, model_dir, data, steps, completion):
@@ -128,18 +145,25 @@ def main():
     data = os.path.join(gsm, "gsm8k/train.jsonl.zst")
     text = subprocess.run(["zstd", "-dcq", data], capture_output=True, text=True, check=True).stdout
     records = [json.loads(l) for l in text.splitlines()[:200]]
+    p = peak()
+    prompt_len = sum(len(hf_tokenizer()(r["prompt_text"])["input_ids"]) for r in records) / len(records)
+    print(f"sgemm peak (system OpenBLAS, kernel {p['kernel']}, {THREADS} threads): {p['sgemm_gflops']:.1f} GFLOP/s; "
+          f"read bandwidth {p['read_gbs']:.1f} GB/s; mean prompt {prompt_len:.1f} tokens")
     small = make_model(tmp, "small")
     o_step, o_gen, o_len = ours(tmp, small, data, a.steps, a.completion)
     t_step, t_len = trl(small, records, a.steps, a.completion)
+    b = bound(p, small, prompt_len, o_len)
     print(f"GRPO step, GPT-2 small shape (6x384, vocab 50257), LoRA r=8 c_attn, 8 completions of <= {a.completion} tokens, beta 0.04:")
     print(f"  pipeline grpo: {o_step:.2f} s/step (generation {o_gen:.2f} s, training {o_step - o_gen:.2f} s), mean length {o_len:.1f}")
     print(f"  TRL GRPOTrainer + PEFT (torch, {THREADS} threads): {t_step:.2f} s/step, mean length {t_len:.1f}")
-    print(f"  ratio {t_step / o_step:.2f}x")
+    print(f"  ratio {t_step / o_step:.2f}x; step bound {b:.3f} s: pipeline {100 * b / o_step:.1f}% of it, "
+          f"TRL {100 * b / t_step:.1f}%")
     if a.gpt2:
         big = make_model(tmp, "gpt2")
         g_step, g_gen, g_len = ours(tmp, big, data, 3, a.completion)
+        gb = bound(p, big, prompt_len, g_len)
         print(f"GPT-2 124M, same settings: pipeline grpo {g_step:.1f} s/step (generation {g_gen:.1f} s), "
-              f"{3600 / g_step:.0f} steps/hour")
+              f"{3600 / g_step:.0f} steps/hour; step bound {gb:.3f} s, pipeline {100 * gb / g_step:.1f}% of it")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

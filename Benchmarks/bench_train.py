@@ -6,7 +6,9 @@
   AdamW + clipping; tokens/s over steps 2..N (step 1 is warm-up). With --gpt2 also GPT-2 124M (vocab 50257)
   at batch 4 x 64.
 * generation: greedy, KV cache, 128 new tokens, batch 1 and 8, from the same random weights.
-* achieved GFLOP/s of training (6·P + 12·L·T·E flops per token) against the OpenBLAS sgemm peak measured here.
+* every row's hardware bound: the step's FLOPs (and bytes) from `pipeline bench bound` (Core/Cost.swift: PaLM's
+  6·N + 12·L·T·E per trained token, decode steps with the KV cache read) over the sgemm peak and read bandwidth of
+  the system OpenBLAS measured in the same run (`pipeline bench peak`, 2 threads), and each side's fraction of it.
 """
 import argparse, json, os, re, struct, subprocess, sys, tempfile, time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "2")
@@ -20,20 +22,22 @@ THREADS = 2
 torch.set_num_threads(THREADS)
 
 
-def sgemm_peak():
-    a = np.random.rand(2048, 2048).astype(np.float32)
-    b = np.random.rand(2048, 2048).astype(np.float32)
-    a @ b
-    best = 0
-    for _ in range(5):
-        t = time.perf_counter(); a @ b; dt = time.perf_counter() - t
-        best = max(best, 2 * 2048 ** 3 / dt / 1e9)
-    return best
+def peak():
+    """sgemm GFLOP/s and read GB/s of the system OpenBLAS the project links, as `pipeline bench peak` measures."""
+    out = subprocess.run([BIN, "bench", "peak", "--threads", str(THREADS)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
 
 
-def flops_per_token(c, T):
-    P = sum([c["vocab_size"] * c["n_embd"], c["n_layer"] * (12 * c["n_embd"] ** 2 + 13 * c["n_embd"])])
-    return 6 * P + 12 * c["n_layer"] * T * c["n_embd"]
+def bound(p, cfg_path, *args):
+    """The hardware bound of one row (`pipeline bench bound`), with the measured limits `p`."""
+    out = subprocess.run([BIN, "bench", "bound", "--shape", cfg_path, "--gflops", str(p["sgemm_gflops"]),
+                          "--gbs", str(p["read_gbs"]), *map(str, args)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def bound_text(b, ours_s, ref_s, ref_name):
+    return (f"bound {b['bound_seconds'] * 1e3:.1f} ms ({b['limit']}): pipeline {100 * b['bound_seconds'] / ours_s:.0f}% "
+            f"of it, {ref_name} {100 * b['bound_seconds'] / ref_s:.0f}%")
 
 
 def write_tokens(path, vocab, n):
@@ -58,7 +62,7 @@ def ours_train(tmp, cfg, B, T, steps):
     tps = [float(m.group(1)) for m in re.finditer(r"^step \d+/\d+ .* (\d+) tok/s", out, re.M)][1:]
     if not tps:
         raise SystemExit("bench_train: no 'tok/s' progress lines from pipeline pretrain")
-    return float(np.median(tps)), os.path.join(wd, "pretrain")
+    return float(np.median(tps)), os.path.join(wd, "pretrain"), cfg_path
 
 
 def torch_train(cfg, B, T, steps):
@@ -111,18 +115,20 @@ def main():
     ap.add_argument("--gen-tokens", type=int, default=128)
     ap.add_argument("--gpt2", action="store_true")
     a = ap.parse_args()
-    peak = sgemm_peak()
-    print(f"sgemm peak (OpenBLAS via numpy, {THREADS} threads, 2048^3): {peak:.1f} GFLOP/s")
+    p = peak()
+    print(f"sgemm peak (system OpenBLAS, kernel {p['kernel']}, {THREADS} threads, {p['sgemm_size']}^3): "
+          f"{p['sgemm_gflops']:.1f} GFLOP/s; read bandwidth {p['read_gbs']:.1f} GB/s")
     shapes = [("small", dict(vocab_size=8192, n_positions=512, n_embd=384, n_layer=6, n_head=6), 8, 256)]
     if a.gpt2:
         shapes.append(("gpt2-124M", dict(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12), 4, 64))
     with tempfile.TemporaryDirectory() as tmp:
         for name, cfg, B, T in shapes:
-            ours, model_dir = ours_train(tmp, cfg, B, T, a.steps)
+            ours, model_dir, cfg_path = ours_train(tmp, cfg, B, T, a.steps)
             ref = torch_train(cfg, B, T, a.steps)
-            gf = ours * flops_per_token(cfg, T) / 1e9
+            b = bound(p, cfg_path, "--work", "train", "--batch", B, "--seq", T)
             print(f"train {name} {B}x{T}: pipeline {ours:.0f} tok/s, PyTorch {ref:.0f} tok/s, ratio {ours / ref:.2f}x; "
-                  f"pipeline {gf:.1f} GFLOP/s = {100 * gf / peak:.0f}% of sgemm peak")
+                  f"step {bound_text(b, B * T / ours, B * T / ref, 'PyTorch')} "
+                  f"(pipeline {ours * b['flops'] / (B * T) / 1e9:.1f} GFLOP/s)")
             if name == "small":
                 exp = os.path.join(tmp, "export")
                 subprocess.run([BIN, "export", "model", "-q", "--model", model_dir, "--tokenizer", "/nonexistent", exp],
@@ -130,8 +136,11 @@ def main():
                 for batch in (1, 8):
                     o = ours_generate(exp, batch, a.gen_tokens)
                     r = torch_generate(exp, batch, a.gen_tokens)
+                    n = batch * a.gen_tokens
+                    b = bound(p, cfg_path, "--work", "generate", "--batch", batch, "--prompt", 16,
+                              "--new-tokens", a.gen_tokens)
                     print(f"generate {name} batch {batch}, {a.gen_tokens} new tokens: pipeline {o:.0f} tok/s, "
-                          f"transformers {r:.0f} tok/s, ratio {o / r:.2f}x")
+                          f"transformers {r:.0f} tok/s, ratio {o / r:.2f}x; {bound_text(b, n / o, n / r, 'transformers')}")
 
 
 if __name__ == "__main__":

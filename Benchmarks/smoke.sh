@@ -84,7 +84,7 @@ ok "ingest, chunk, run --shards 2 (identical chunks)"
 # bench_embed: bench embed (JSON with seconds, vectors written), bench dense, and bench sha256.
 if [ -d models/all-MiniLM-L6-v2 ]; then
     json=$("$BIN" bench embed --model models/all-MiniLM-L6-v2 "$T/w/chunk/chunks.jsonl.zst" --vectors-out "$T/v.f32")
-    echo "$json" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['texts'] > 0 and 'embed_seconds' in d" \
+    echo "$json" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['texts'] > 0 and 'embed_seconds' in d and d['flops'] > 0" \
         || fail "bench embed: $json"
     [ -s "$T/v.f32" ] || fail "bench embed --vectors-out"
     ok "bench embed"
@@ -96,6 +96,17 @@ fi
 "$BIN" bench sha256 "$T/corpus.txt" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['MBps'] > 0" \
     || fail "bench sha256"
 ok "bench dense, bench sha256"
+
+# Every benchmark's bound: bench peak (sgemm, read bandwidth) and bench bound for train, generate and grpo.
+peak=$("$BIN" bench peak --threads 2 --size 256)
+echo "$peak" | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['sgemm_gflops'] > 0 and d['read_gbs'] > 0" \
+    || fail "bench peak: $peak"
+for w in "train --batch 2 --seq 32" "generate --batch 2 --prompt 4 --new-tokens 4" \
+         "grpo --batch 8 --prompt 16 --new-tokens 4 --reference"; do
+    "$BIN" bench bound --shape "$T/w/pretrain/config.json" --work $w --gflops 100 --gbs 10 --seconds 1 | python3 -c "
+import json, sys; d = json.load(sys.stdin); assert d['flops'] > 0 and 0 < d['fraction']" || fail "bench bound $w"
+done
+ok "bench peak, bench bound (train, generate, grpo)"
 
 # bench_score: score --json for BLEU+chrF and ROUGE.
 for m in "bleu,chrf" "rouge --stem"; do

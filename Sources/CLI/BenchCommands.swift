@@ -2,14 +2,90 @@ import ArgumentParser
 import Core
 import Foundation
 import Index
+import Train
 
 /// `pipeline bench`: timings the benchmark scripts read (hidden: not part of the product's commands).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Developer timings for Benchmarks/ (embedding, dense search).",
+        abstract: "Developer timings for Benchmarks/ (embedding, dense search, hardware limits, bounds).",
         shouldDisplay: false,
-        subcommands: [BenchEmbed.self, BenchDense.self, BenchSHA256.self])
+        subcommands: [BenchEmbed.self, BenchDense.self, BenchSHA256.self, BenchPeak.self, BenchBound.self])
+}
+
+/// `pipeline bench peak`: the system OpenBLAS's sgemm GFLOP/s and the read bandwidth, as JSON.
+struct BenchPeak: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peak", abstract: "Measure sgemm GFLOP/s (system OpenBLAS) and read bandwidth; print JSON.")
+
+    @Option(help: "Threads (OpenBLAS and the bandwidth readers).") var threads = 2
+    @Option(help: "Side of the square sgemm.") var size = 2048
+
+    func run() throws {
+        print(String(decoding: try JSON.encode(HardwareProbe.measure(threads: threads, sgemmSize: size)), as: UTF8.self))
+    }
+}
+
+/// `pipeline bench bound`: a benchmark row's FLOPs and bytes (Core's `Cost`), the time the measured limits allow,
+/// and the fraction a measured time achieves, as JSON.
+struct BenchBound: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bound",
+        abstract: "FLOPs, bytes, hardware bound and achieved fraction of one benchmark row, as JSON.",
+        discussion: """
+        --work train: one pretraining step of --batch x --seq; lora: one LoRA step (--rank, --adapted matrices per \
+        block, --head-tokens through the LM head per step, default all); generate: --batch sequences, --prompt \
+        tokens prefilled, --new-tokens generated; decode: one decoding step at context --seq; grpo: one GRPO step \
+        of --batch completions (--prompt and --new-tokens; the LoRA policy; --reference adds the reference pass). \
+        --adapted counts an adapted matrix by (in + out) / (2 x width): c_attn is 2. --shape is tiny, small or gpt2 \
+        (with --vocab) or a config.json (GPT-2 or BERT).
+        """)
+
+    enum Work: String, ExpressibleByArgument, CaseIterable { case train, lora, generate, decode, grpo }
+
+    @Option(help: "tiny, small, gpt2, or a config.json path.") var shape: String
+    @Option(help: "Vocabulary of a named shape.") var vocab = 50257
+    @Option(help: "train, lora, generate, decode or grpo.") var work: Work
+    @Option var batch = 1
+    @Option(help: "Sequence length (train, lora) or context (decode).") var seq = 1
+    @Option(help: "Prompt tokens (generate).") var prompt = 1
+    @Option(name: .customLong("new-tokens"), help: "New tokens (generate).") var newTokens = 1
+    @Option(help: "LoRA rank.") var rank = 8
+    @Option(help: "LoRA-adapted width×width matrices per block.") var adapted = 2
+    @Option(name: .customLong("head-tokens"), help: "Tokens through the LM head per step (lora; default all).")
+    var headTokens: Int?
+    @Flag(help: "grpo: with the reference model's pass (beta > 0).") var reference = false
+    @Option(help: "Measured seconds of the work (0: print the bound only).") var seconds = 0.0
+    @Option(help: "Measured sgemm GFLOP/s (bench peak).") var gflops: Double
+    @Option(name: .customLong("gbs"), help: "Measured read bandwidth GB/s (bench peak).") var gbs: Double
+
+    func run() throws {
+        let s: TransformerShape
+        if let c = GPT2Config.named(shape, vocabSize: vocab) { s = c.shape } else {
+            s = try TransformerShape(configJSON: shape)
+        }
+        let (flops, bytes): (Double, Double)
+        switch work {
+        case .train: (flops, bytes) = (Cost.trainStep(s, batch: batch, seq: seq), Cost.trainStepBytes(s))
+        case .lora:
+            flops = Cost.loraStep(s, batch: batch, seq: seq, rank: rank, adaptedPerLayer: adapted,
+                                  headTokens: headTokens)
+            bytes = Cost.loraStepBytes(s)
+        case .generate: (flops, bytes) = Cost.generate(s, batch: batch, prompt: prompt, newTokens: newTokens)
+        case .decode: (flops, bytes) = (Cost.decodeStep(s, batch: batch, context: seq),
+                                        Cost.decodeStepBytes(s, batch: batch, context: seq))
+        case .grpo:
+            (flops, bytes) = Cost.grpoStep(s, completions: batch, prompt: prompt, completion: newTokens, rank: rank,
+                                           adaptedPerLayer: adapted, reference: reference)
+        }
+        let roof = Roofline(flopsPerSecond: gflops * 1e9, bytesPerSecond: gbs * 1e9)
+        let bound = roof.bound(flops: flops, bytes: bytes)
+        var out: [String: Any] = ["flops": flops, "bytes": bytes, "bound_seconds": bound,
+                                  "limit": roof.limit(flops: flops, bytes: bytes)]
+        if seconds > 0 { out["seconds"] = seconds; out["fraction"] = bound / seconds }
+        let data = try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
 }
 
 /// `pipeline bench sha256 FILE`: the manifests' file hashing (system libcrypto), best of three passes.
@@ -70,12 +146,15 @@ extension BenchEmbed {
         let t1 = Date()
         let vecs = embedder.embed(texts)
         let t2 = Date()
-        let tokens = texts.reduce(0) { $0 + embedder.encode($1).count }
+        let lengths = texts.map { embedder.encode($0).count }
         if let out = vectorsOut {
             try FileSystem.atomicWrite(vecs.withUnsafeBytes { Array($0) }, to: out)
         }
-        print(String(format: "{\"texts\": %d, \"tokens\": %d, \"load_seconds\": %.4f, \"embed_seconds\": %.4f}",
-                     texts.count, tokens, t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)))
+        // The encoder's FLOPs without padding (Core's Cost), for the bound the benchmark prints.
+        let flops = Cost.encode(try TransformerShape(configJSON: model + "/config.json"), lengths: lengths)
+        print(String(format: "{\"texts\": %d, \"tokens\": %d, \"flops\": %.0f, \"load_seconds\": %.4f, "
+                     + "\"embed_seconds\": %.4f}", texts.count, lengths.reduce(0, +), flops,
+                     t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)))
     }
 }
 
