@@ -48,7 +48,10 @@ let package = Package(
         .target(name: "Tokenize", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
         .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS", argumentParser],
                 swiftSettings: optimizedInDebug),
-        .target(name: "Train", dependencies: ["Core", "GSM8K", "Tokenize", "Metrics", "COpenBLAS", argumentParser],
+        // CKernels: few-row matrix products for decoding steps (C, AVX2+FMA chosen at run time).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "Train", dependencies: ["Core", "GSM8K", "Tokenize", "Metrics", "COpenBLAS", "CKernels",
+                                              argumentParser],
                 swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [

@@ -67,6 +67,14 @@ public final class Decoder {
             for j in 0..<E { o[j] = a[j] + pe[j] }
         }
         let scale = 1 / Float(D).squareRoot()
+        // A decoding step's few rows go through the few-row kernels; a prefill's many through OpenBLAS.
+        let few = N <= FewRows.maxRows
+        func linear(_ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?, _ y: UnsafeMutablePointer<Float>,
+                    rows: Int, inDim: Int, outDim: Int) {
+            if few { FewRows.linear(x, w, b, y, rows: rows, inDim: inDim, outDim: outDim) } else {
+                Train.linear(x, w, b, y, rows: rows, inDim: inDim, outDim: outDim)
+            }
+        }
         for (l, blk) in model.blocks.enumerated() {
             layerNorm(x.p, blk.ln1w.value.p, blk.ln1b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
             linear(h.p, blk.attnW, blk.attnB, qkv.p, rows: N, inDim: E, outDim: 3 * E)
@@ -121,7 +129,11 @@ public final class Decoder {
         for (r, i) in logitsFor.enumerated() { (sel.p + r * E).update(from: x.p + i * E, count: E) }
         layerNorm(sel.p, model.lnfW.value.p, model.lnfB.value.p, normed.p, nil, nil, rows: M, e: E,
                   eps: c.layerNormEpsilon)
-        gemm(false, true, M, V, E, 1, normed.p, E, wte, E, 0, logits.p, V)
+        if M <= FewRows.maxRows {
+            FewRows.head(normed.p, wte, logits.p, rows: M, width: E, vocab: V)
+        } else {
+            gemm(false, true, M, V, E, 1, normed.p, E, wte, E, 0, logits.p, V)
+        }
         return (0..<M).map { Array(UnsafeBufferPointer(start: logits.p + $0 * V, count: V)) }
     }
 }

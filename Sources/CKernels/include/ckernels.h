@@ -1,0 +1,12 @@
+// Numerical kernels for few-row matrix products (decoding steps), where a packed GEMM spends more time copying the
+// weights into its panels than multiplying: each weight is read once, straight from memory.
+#pragma once
+
+/// y[r, c0:c1] = bias[c0:c1] (or 0) + x[r, :] · w[:, c0:c1], for r < rows; w is row-major [in, out].
+/// Each row's result depends on that row alone (not on `rows` or the other rows).
+void pl_rows_matmul(const float *x, const float *w, const float *bias, float *y,
+                    int rows, int in, int out, int c0, int c1);
+
+/// y[r, v] = x[r, :] · w[v, :] for v in [v0, v1), r < rows; w is row-major [V, in] (an LM head: the token
+/// embedding), y row-major [rows, V]. Each row's result depends on that row alone.
+void pl_rows_matmul_t(const float *x, const float *w, float *y, int rows, int in, int V, int v0, int v1);

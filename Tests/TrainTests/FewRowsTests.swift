@@ -1,0 +1,56 @@
+@testable import Train
+import XCTest
+
+/// The few-row kernels of decoding steps: equal to OpenBLAS's products within float rounding, and each row's result
+/// independent of the other rows of the call (a sequence decodes to the same bits in any batch).
+final class FewRowsTests: XCTestCase {
+    func random(_ n: Int, seed: UInt64) -> FloatBuffer {
+        var rng = Xoshiro256(seed: seed)
+        let b = FloatBuffer(n)
+        for i in 0..<n { b.p[i] = Float(Int(rng.next() % 2001) - 1000) / 1000 }
+        return b
+    }
+
+    func parameter(_ shape: [Int], seed: UInt64) -> Parameter {
+        let p = Parameter("w", shape)
+        let r = random(p.count, seed: seed)
+        p.value.p.update(from: r.p, count: p.count)
+        return p
+    }
+
+    /// The largest |a - b| relative to the largest |b|.
+    func relativeError(_ a: FloatBuffer, _ b: FloatBuffer, _ n: Int) -> Float {
+        var worst: Float = 0, scale: Float = 0
+        for i in 0..<n { worst = max(worst, abs(a.p[i] - b.p[i])); scale = max(scale, abs(b.p[i])) }
+        return worst / scale
+    }
+
+    func testLinearMatchesOpenBLASAndIsRowIndependent() {
+        // 13 rows (a group of four and a remainder), 100 inputs, 75 outputs (not a multiple of 16).
+        let rows = 13, inDim = 100, outDim = 75
+        let x = random(rows * inDim, seed: 1), w = parameter([inDim, outDim], seed: 2), b = parameter([outDim], seed: 3)
+        let ours = FloatBuffer(rows * outDim), blas = FloatBuffer(rows * outDim)
+        FewRows.linear(x.p, w, b, ours.p, rows: rows, inDim: inDim, outDim: outDim)
+        linear(x.p, w, b, blas.p, rows: rows, inDim: inDim, outDim: outDim)
+        XCTAssertLessThan(relativeError(ours, blas, rows * outDim), 1e-6)
+        for r in [0, 5, 12] {
+            let one = FloatBuffer(outDim)
+            FewRows.linear(x.p + r * inDim, w, b, one.p, rows: 1, inDim: inDim, outDim: outDim)
+            for c in 0..<outDim {
+                XCTAssertEqual(one.p[c].bitPattern, ours.p[r * outDim + c].bitPattern, "row \(r) column \(c)")
+            }
+        }
+    }
+
+    func testHeadMatchesOpenBLASAndIsRowIndependent() {
+        let rows = 7, width = 44, vocab = 1_003
+        let x = random(rows * width, seed: 4), wte = random(vocab * width, seed: 5)
+        let ours = FloatBuffer(rows * vocab), blas = FloatBuffer(rows * vocab)
+        FewRows.head(x.p, wte.p, ours.p, rows: rows, width: width, vocab: vocab)
+        gemm(false, true, rows, vocab, width, 1, x.p, width, wte.p, width, 0, blas.p, vocab)
+        XCTAssertLessThan(relativeError(ours, blas, rows * vocab), 1e-6)
+        let one = FloatBuffer(vocab)
+        FewRows.head(x.p + 3 * width, wte.p, one.p, rows: 1, width: width, vocab: vocab)
+        for v in 0..<vocab { XCTAssertEqual(one.p[v].bitPattern, ours.p[3 * vocab + v].bitPattern, "token \(v)") }
+    }
+}
