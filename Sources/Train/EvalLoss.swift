@@ -86,7 +86,8 @@ public enum EvalLoss {
             if ctx == nil || ctx!.batch != pendingRows || ctx!.seq != pendingLength {
                 ctx = TrainContext(model: model, batch: pendingRows, seq: pendingLength)
             }
-            let loss = ctx!.forward(tokens: pendingX, targets: pendingY)
+            let loss = ctx!.forward(tokens: pendingX, targets: pendingY,
+                                    headRows: TrainContext.targetRuns(pendingY))
             total += Double(loss) * Double(pendingScored)
             count += pendingScored
             windows += pendingRows

@@ -205,23 +205,25 @@ public final class GRPOLoss {
         let ctx = pool.context(b: pk.batch.b, t: pk.batch.t)
         let beta = options.beta
         var refLogp: [Double] = []
+        // Logits only where the loss reads them: the completion rows (TRL's logits_to_keep).
+        let head = TrainContext.targetRuns(pk.batch.targets)
         let lora = model.lora
         let wasTraining = lora?.training ?? false
         if beta != 0 {
             lora?.training = false
             if let reference {
                 model.lora = reference
-                ctx.forward(tokens: pk.batch.tokens)
+                ctx.forward(tokens: pk.batch.tokens, headRows: head)
                 model.lora = lora
             } else {
                 lora?.enabled = false
-                ctx.forward(tokens: pk.batch.tokens)
+                ctx.forward(tokens: pk.batch.tokens, headRows: head)
                 lora?.enabled = true
             }
             refLogp = logps(ctx, pk.batch.targets).logp
             lora?.training = wasTraining
         }
-        ctx.forward(tokens: pk.batch.tokens)
+        ctx.forward(tokens: pk.batch.tokens, headRows: head)
         let (lp, ent) = logps(ctx, pk.batch.targets)
         let rows = samples.count
         let microTokens = pk.lengths.reduce(0, +)
@@ -259,10 +261,11 @@ public final class GRPOLoss {
         let invT = Float(1 / options.temperature)
         let lg = ctx.logits.p
         let targets = pk.batch.targets
+        let inHead = ctx.headMask(N)
         g.withUnsafeBufferPointer { gb in
             targets.withUnsafeBufferPointer { tg in
                 parallelRows(N, minimum: 4) { range in
-                    for r in range {
+                    for r in range where inHead[r] {
                         let row = lg + r * V
                         if tg[r] == -100 || gb[r] == 0 { row.update(repeating: 0, count: V); continue }
                         var mx = -Float.infinity

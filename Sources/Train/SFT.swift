@@ -195,7 +195,8 @@ public final class SFTTrainer {
             let pb = Self.pack(nextExamples(options.batch), maxLength: options.maxLength,
                                positions: model.config.nPositions, pad: model.config.eosTokenId)
             let ctx = pool.context(b: pb.b, t: pb.t)
-            loss += Double(ctx.forward(tokens: pb.tokens, targets: pb.targets))
+            loss += Double(ctx.forward(tokens: pb.tokens, targets: pb.targets,
+                                         headRows: TrainContext.targetRuns(pb.targets)))
             counted += ctx.count
             ctx.backward(lossScale: 1 / Float(options.gradAccum))
         }

@@ -31,6 +31,8 @@ public final class TrainContext {
     let rowLSE: FloatBuffer
     var targets: [Int32] = []
     var count = 0
+    /// The row ranges the last forward computed logits for (the LM head's rows); other rows' logits are stale.
+    public private(set) var headRows: [Range<Int>] = []
     // backward scratch
     let dres, dtmp, dln, dqkv, datt, dfc: FloatBuffer
 
@@ -69,10 +71,29 @@ public final class TrainContext {
         dfc = FloatBuffer(n * c.inner)
     }
 
+    /// Whether each of the `n` rows is one of the last forward's `headRows`.
+    public func headMask(_ n: Int) -> [Bool] {
+        var mask = [Bool](repeating: false, count: n)
+        for run in headRows { for r in run { mask[r] = true } }
+        return mask
+    }
+
+    /// The runs of consecutive rows whose target is not −100: the rows a loss reads.
+    public static func targetRuns(_ targets: [Int32]) -> [Range<Int>] {
+        var runs: [Range<Int>] = [], start: Int?
+        for (r, t) in targets.enumerated() {
+            if t != -100 { if start == nil { start = r } } else if let s = start { runs.append(s..<r); start = nil }
+        }
+        if let s = start { runs.append(s..<targets.count) }
+        return runs
+    }
+
     /// Forward pass over `tokens` (B·T ids, row-major). With `targets` (B·T next-token ids, −100 = ignored)
     /// returns the mean cross-entropy over the counted positions (0 when none is counted); logits are kept.
+    /// The LM head runs only on `headRows` (default: every row), as transformers' `logits_to_keep`: a loss over
+    /// completion tokens (`targetRuns(targets)`) pays nothing for the prompt's logits.
     @discardableResult
-    public func forward(tokens: [Int32], targets: [Int32]? = nil) -> Float {
+    public func forward(tokens: [Int32], targets: [Int32]? = nil, headRows: [Range<Int>]? = nil) -> Float {
         let c = model.config
         let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T
         precondition(tokens.count == N && T <= c.nPositions)
@@ -141,7 +162,11 @@ public final class TrainContext {
         }
         layerNorm(residual.p, model.lnfW.value.p, model.lnfB.value.p, lnf.p, lnfMean.p, lnfRstd.p, rows: N, e: E,
                   eps: c.layerNormEpsilon)
-        gemm(false, true, N, V, E, 1, lnf.p, E, wte, E, 0, logits.p, V)
+        self.headRows = headRows ?? [0..<N]
+        for run in self.headRows where !run.isEmpty {
+            gemm(false, true, run.count, V, E, 1, lnf.p + run.lowerBound * E, E, wte, E, 0,
+                 logits.p + run.lowerBound * V, V)
+        }
         guard let targets else { self.targets = []; count = 0; return 0 }
         precondition(targets.count == N)
         self.targets = targets
@@ -175,9 +200,10 @@ public final class TrainContext {
         precondition(targets.count == N, "backward needs a forward pass with targets")
         let lg = logits.p, lse = rowLSE.p
         let inv = count == 0 ? 0 : lossScale / Float(count)
+        let inHead = headMask(N)
         targets.withUnsafeBufferPointer { tg in
             parallelRows(N, minimum: 4) { range in
-                for r in range {
+                for r in range where inHead[r] {
                     let row = lg + r * V
                     if tg[r] == -100 { row.update(repeating: 0, count: V); continue }
                     // softmax from the log-sum-exp saved by forward
@@ -190,9 +216,9 @@ public final class TrainContext {
         backpropagateLogitGradient()
     }
 
-    /// Backward from a logit gradient already stored in `logits` (d(loss)/d(logits) of the last forward pass):
-    /// adds to every unfrozen parameter's (and the attached LoRA's) gradient. Used by losses other than
-    /// cross-entropy (GRPO).
+    /// Backward from a logit gradient already stored in `logits` (d(loss)/d(logits) of the last forward pass, on
+    /// its `headRows`; other rows have no gradient): adds to every unfrozen parameter's (and the attached LoRA's)
+    /// gradient. Used by losses other than cross-entropy (GRPO).
     public func backpropagateLogitGradient() {
         let c = model.config
         let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T, I = c.inner
@@ -200,8 +226,11 @@ public final class TrainContext {
         let wte = model.wte
         // logits = lnf · wteᵀ
         dln.zero()
-        gemm(false, false, N, E, V, 1, lg, V, wte.value.p, E, 0, dln.p, E)
-        if !wte.frozen { gemm(true, false, V, E, N, 1, lg, V, lnf.p, E, 1, wte.grad.p, E) }
+        for run in headRows where !run.isEmpty {
+            let g = lg + run.lowerBound * V, n = run.count
+            gemm(false, false, n, E, V, 1, g, V, wte.value.p, E, 0, dln.p + run.lowerBound * E, E)
+            if !wte.frozen { gemm(true, false, V, E, n, 1, g, V, lnf.p + run.lowerBound * E, E, 1, wte.grad.p, E) }
+        }
         dres.zero()
         layerNormBackward(dln.p, residual.p, model.lnfW.value.p, lnfMean.p, lnfRstd.p, dres.p,
                           model.lnfW.frozen ? nil : model.lnfW.grad.p, model.lnfB.frozen ? nil : model.lnfB.grad.p,

@@ -54,3 +54,35 @@ final class FewRowsTests: XCTestCase {
         for v in 0..<vocab { XCTAssertEqual(one.p[v].bitPattern, ours.p[3 * vocab + v].bitPattern, "token \(v)") }
     }
 }
+
+/// The LM head on the loss's rows only (`headRows`, transformers' logits_to_keep).
+final class HeadRowsTests: XCTestCase {
+    func testTargetRunsAreTheRowsWithATarget() {
+        XCTAssertEqual(TrainContext.targetRuns([-100, 1, 2, -100, 3, -100, -100, 4]), [1..<3, 4..<5, 7..<8])
+        XCTAssertEqual(TrainContext.targetRuns([-100, -100]), [])
+        XCTAssertEqual(TrainContext.targetRuns([5, 6]), [0..<2])
+    }
+
+    func testLossAndGradientsEqualTheFullHeadsOnTheTargetRows() {
+        let model = GPT2(config: .tiny(vocabSize: 97))
+        var rng = Xoshiro256(seed: 9)
+        for p in model.parameters { for i in 0..<p.count { p.value.p[i] = Float(Int(rng.next() % 2001) - 1000) / 20_000 } }
+        let tokens = (0..<2 * 16).map { _ in Int32(rng.next() % 97) }
+        var targets = [Int32](repeating: -100, count: 32)
+        for r in 5..<12 { targets[r] = tokens[r + 1] }
+        for r in 20..<31 { targets[r] = tokens[r + 1] }
+        func run(_ head: [Range<Int>]?) -> (Float, [Float]) {
+            for p in model.parameters { p.grad.zero() }
+            let ctx = TrainContext(model: model, batch: 2, seq: 16)
+            let loss = ctx.forward(tokens: tokens, targets: targets, headRows: head)
+            ctx.backward()
+            return (loss, model.parameters.flatMap { Array(UnsafeBufferPointer(start: $0.grad.p, count: $0.count)) })
+        }
+        let (full, gFull) = run(nil)
+        let (kept, gKept) = run(TrainContext.targetRuns(targets))
+        XCTAssertEqual(kept, full, accuracy: 1e-6 * abs(full))
+        let scale = gFull.map(abs).max()!
+        let worst = zip(gFull, gKept).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst / scale, 1e-6)
+    }
+}
