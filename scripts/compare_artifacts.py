@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Compare two work directories made by `pipeline run` on the same config, artifact by artifact.
 
-Usage: compare_artifacts.py BASE NEW
+Usage: compare_artifacts.py [--new-stage FOLDER]... BASE NEW
 
 Every file must exist on both sides with the same bytes, except:
 - manifest.json: compared on parameters (the work directory's path replaced), records and the list of outputs
   (not on times, tool version or hashes of files that hold timings);
 - JSON Lines metrics (`*metrics.jsonl.zst`): compared record by record without the timing fields
   (step_time, generation_time, tokens_per_s, *_seconds);
-- trainer_state.json and adapter_config.json: compared as JSON with the work directory's path replaced.
+- trainer_state.json and adapter_config.json: compared as JSON with the work directory's path replaced;
+- the folder of a stage BASE's revision did not have (--new-stage FOLDER): allowed in NEW only (listed).
 Prints one line per difference and exits 1 if there is any.
 """
 import json
@@ -46,9 +47,18 @@ def relocated(text, root):
 
 
 def main():
-    base, new = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    new_stages = set()
+    while args and args[0] == "--new-stage":
+        new_stages.add(args[1])
+        args = args[2:]
+    base, new = args
     problems = []
     fb, fn = files(base), files(new)
+    added = [f for f in fn if f.split(os.sep)[0] in new_stages and f not in fb]
+    if added:
+        print(f"new stage files (allowed): {', '.join(added)}")
+    fn = [f for f in fn if f not in added]
     for f in sorted(set(fb) ^ set(fn)):
         problems.append(f"{f}: only in {'base' if f in fb else 'new'}")
     for f in sorted(set(fb) & set(fn)):

@@ -29,16 +29,29 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The demo config with the run logs kept in the temporary folder.
 sed 's|^runs = .*|runs = "'"$work"'/runs"|' pipeline.toml > "$work/pipeline.toml"
+# Stages the base revision lacks (NEW_STAGES, default decontaminate): their sections are dropped from the base's
+# config, and ours runs decontaminate with report_only = true, so that every training stage reads the same text
+# as the base's (the demo's planted leak is listed, not removed); the new stages' folders are the only files
+# allowed on one side alone (compare_artifacts.py --new-stage).
+new_stages=${NEW_STAGES-decontaminate}
+cp "$work/pipeline.toml" "$work/ours.toml"
+new_args=()
+for stage in $new_stages; do
+    awk -v s="[$stage]" '$0 == s { skip = 1; next } /^\[/ { skip = 0 } !skip' "$work/pipeline.toml" > "$work/base.toml"
+    mv "$work/base.toml" "$work/pipeline.toml"
+    new_args+=(--new-stage "$stage")
+done
+sed -i 's|^report_only = .*|report_only = true|' "$work/ours.toml"
 # Every side runs in the same folder (paths appear in some artifacts), one after the other: the base binary, ours,
 # and ours with each of EXTRA_RUNS (';'-separated option lists; default: the local executor with 3 shards).
 IFS=';' read -r -a extra <<< "${EXTRA_RUNS---shards 3}"
 sides=(base ours)
 for i in "${!extra[@]}"; do sides+=("extra$i"); done
 for side in "${sides[@]}"; do
-    exe=$root/$ours; opts=()
-    [ "$side" = base ] && exe=$bin
+    exe=$root/$ours; opts=(); config=$work/ours.toml
+    [ "$side" = base ] && exe=$bin && config=$work/pipeline.toml
     case $side in extra*) read -r -a opts <<< "${extra[${side#extra}]}" ;; esac
-    "$exe" run --config "$work/pipeline.toml" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
+    "$exe" run --config "$config" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
         echo "compare_demo: the $side run (${opts[*]}) failed:"; tail -5 "$work/$side.log"; exit 1; }
     mv "$work/w" "$work/$side"
 done
@@ -46,6 +59,6 @@ status=0
 for side in "${sides[@]:1}"; do
     label=ours; case $side in extra*) label="ours ${extra[${side#extra}]}" ;; esac
     echo "compare_demo: $rev vs $label"
-    python3 scripts/compare_artifacts.py "$work/base" "$work/$side" || status=1
+    python3 scripts/compare_artifacts.py "${new_args[@]}" "$work/base" "$work/$side" || status=1
 done
 exit $status

@@ -137,28 +137,31 @@ final class RunProcessTests: XCTestCase {
         let cfg = try writeConfig("a")
         var (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
         XCTAssertTrue(out.contains("ingest: not needed"), out)
+        XCTAssertTrue(out.contains("gsm8k: ran"), out)
+        XCTAssertTrue(out.contains("decontaminate: ran"), out)
         XCTAssertTrue(out.contains("bpe-train: ran"), out)
         XCTAssertTrue(out.contains("tokenize: ran"), out)
-        XCTAssertFalse(out.contains("gsm8k:"), out)
+        XCTAssertFalse(out.contains("chunk:"), out)
         let runs = RunReport.runNames(runs: root + "/a-runs")
         XCTAssertEqual(runs.count, 1)
         let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
         XCTAssertEqual(s.status, "ok")
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
-        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "not selected", "not selected", "not selected",
+        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "ran", "ran", "not selected", "not selected",
                                                  "not selected", "not selected", "not selected", "not selected"])
-        XCTAssertTrue((257...400).contains(s.stages[1].records["vocab_size"] ?? 0))
-        XCTAssertGreaterThan(s.stages[2].records["tokens"] ?? 0, 0)
+        XCTAssertEqual(s.stages[2].records["records"], 48, "decontaminate checked the train split's records")
+        XCTAssertTrue((257...400).contains(s.stages[3].records["vocab_size"] ?? 0))
+        XCTAssertGreaterThan(s.stages[4].records["tokens"] ?? 0, 0)
         let dir = root + "/a-runs/" + runs[0]
         XCTAssertTrue(FileSystem.exists(dir + "/bpe-train.log"))
         XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
         XCTAssertTrue(FileSystem.exists(dir + "/report.html"))
         let firstReport = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
 
-        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
-        XCTAssertTrue(out.contains("bpe-train: up to date"), out)
-        XCTAssertTrue(out.contains("tokenize: up to date"), out)
-        XCTAssertTrue(out.contains("gsm8k: ran"), out)
+        (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
+        for stage in ["gsm8k", "decontaminate", "bpe-train", "tokenize"] {
+            XCTAssertTrue(out.contains("\(stage): up to date"), out)
+        }
 
         (_, out) = try run(["run", "--config", cfg, "--only", "gsm8k", "bpe-train", "--force", "gsm8k"])
         XCTAssertTrue(out.contains("bpe-train: up to date"), out)
@@ -272,7 +275,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(code, 0, out)
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/full-clean-work")
-        for stage in ["ingest", "tokenize", "tokens", "gsm8k", "chunk", "index", "pretrain", "eval"] {
+        for stage in ["ingest", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain", "eval"] {
             XCTAssertNotNil(expected[stage + "/manifest.json"], stage)
         }
         let cfg = try demoConfig("full")
