@@ -179,20 +179,20 @@ public struct EvalNGrams {
     }
 
     /// The distinct grams of this set that `words` contains, each with the position of its first occurrence,
-    /// ordered by that position (then by length).
-    public func matches(in words: NormalizedWords) -> [(gram: Int32, position: Int)] {
-        var found: [(gram: Int32, position: Int)] = []
+    /// ordered by that position, then by length.
+    public func matches(in words: NormalizedWords) -> [(gram: Int32, position: Int, length: Int)] {
+        var found: [(gram: Int32, position: Int, length: Int)] = []
         var seen = Set<Int32>()
         for (length, table) in tables.sorted(by: { $0.key < $1.key }) where words.count >= length {
             words.forEachGramHash(length) { i, h in
                 guard let candidates = table[h] else { return }
                 let bytes = words.gram(i, length)
                 for g in candidates where grams[Int(g)].elementsEqual(bytes) && seen.insert(g).inserted {
-                    found.append((g, i))
+                    found.append((g, i, length))
                 }
             }
         }
-        if tables.count > 1 { found.sort { ($0.position, $0.gram) < ($1.position, $1.gram) } }
+        if tables.count > 1 { found.sort { ($0.position, $0.length) < ($1.position, $1.length) } }
         return found
     }
 
