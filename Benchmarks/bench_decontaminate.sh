@@ -22,17 +22,8 @@ rm -rf "$TMP"; mkdir -p "$TMP/corpus" "$TMP/gsm8k"
 "$PY" -c "import lm_eval.decontamination.janitor" 2>/dev/null \
   || { echo "bench_decontaminate: needs lm-eval in $PY (pip install --no-deps lm-eval; make venv)"; exit 1; }
 
-if [ -n "${BENCH_PDFS:-}" ]; then
-  find "$BENCH_PDFS" -iname '*.pdf' -type f -exec cp {} "$TMP/corpus/" \;
-else
-  SHARED=../shared/data/pdfs
-  [ -d "$SHARED" ] || SHARED=/work/shared/data/pdfs
-  [ -d "$SHARED" ] && cp "$SHARED"/*.pdf "$TMP/corpus/"
-  while IFS= read -r -d '' f; do
-    name="$(basename "$(dirname "$f")")__$(basename "$f")"
-    case "$f" in *.gz) gzip -dc "$f" > "$TMP/corpus/${name%.gz}" ;; *) cp "$f" "$TMP/corpus/$name" ;; esac
-  done < <(find /usr/share/doc \( -name '*.pdf' -o -name '*.pdf.gz' \) -type f -print0 2>/dev/null)
-fi
+. Benchmarks/real_pdfs.sh
+real_pdfs "$TMP/corpus"
 cp data/papers/* "$TMP/corpus/"
 # Planted leaks: test questions pasted into a text document; test records in place of train records.
 python3 - "$DATA" "$TMP" "$LEAKS" <<'PY'
