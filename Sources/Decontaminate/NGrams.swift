@@ -130,6 +130,9 @@ public struct NormalizedWords {
 /// item, and for an item shorter than `n` words the whole item (the GPT-3 paper's rule: "or that overlap with the
 /// whole example when it is shorter than 13-grams"). Lookups hash the n-gram and compare its bytes, so a hash
 /// collision never makes a false overlap.
+///
+/// Stored flat (one byte buffer, one array per field, a hash table of first grams with chains through `next`):
+/// about 100 bytes per distinct gram, instead of an array allocation or two for each.
 public struct EvalNGrams {
     /// The n-gram length (13 in the GPT-3 paper).
     public let n: Int
@@ -137,20 +140,42 @@ public struct EvalNGrams {
     public private(set) var itemIDs: [String] = []
     /// Items with no word at all (nothing to look for).
     public private(set) var emptyItems = 0
-    /// Every distinct gram's bytes.
-    private var grams: [[UInt8]] = []
-    /// The items each gram occurs in (ascending, distinct).
-    private var gramItems: [[Int32]] = []
-    /// Gram length in words → gram hash → gram indices.
-    private var tables: [Int: [UInt64: [Int32]]] = [:]
+    /// Every distinct gram's bytes, one after the other; gram `g` is `bytes[offsets[g] ..< offsets[g + 1]]`.
+    private var bytes: [UInt8] = []
+    private var offsets: [Int] = [0]
+    /// The first item each gram occurs in; the later ones (few: a gram shared by items) in `moreItems`.
+    private var firstItem: [Int32] = []
+    private var moreItems: [Int32: [Int32]] = [:]
+    /// The next gram with the same length and hash (-1: none).
+    private var next: [Int32] = []
+    /// Gram length in words → gram hash → the first gram of its chain.
+    private var tables: [Int: [UInt64: Int32]] = [:]
 
     /// An empty set of `n`-grams.
     public init(n: Int) { self.n = n }
 
     /// The number of distinct grams.
-    public var count: Int { grams.count }
+    public var count: Int { firstItem.count }
     /// The gram lengths looked up: `n`, and each shorter item's length.
     public var lengths: [Int] { tables.keys.sorted() }
+
+    /// The gram of `table` with this hash and these bytes, if any.
+    private func find(_ table: [UInt64: Int32], _ h: UInt64, _ gram: ArraySlice<UInt8>) -> Int32? {
+        var g = table[h] ?? -1
+        while g >= 0 {
+            if bytes[offsets[Int(g)] ..< offsets[Int(g) + 1]].elementsEqual(gram) { return g }
+            g = next[Int(g)]
+        }
+        return nil
+    }
+
+    /// The items gram `g` occurs in, ascending.
+    public func items(_ g: Int32) -> [Int32] { [firstItem[Int(g)]] + (moreItems[g] ?? []) }
+
+    /// A gram's text.
+    public func text(_ g: Int32) -> String {
+        String(decoding: bytes[offsets[Int(g)] ..< offsets[Int(g) + 1]], as: UTF8.self)
+    }
 
     /// Adds an item's grams (the item is `itemIDs.count` before the call).
     public mutating func add(id: String, words: NormalizedWords) {
@@ -158,24 +183,22 @@ public struct EvalNGrams {
         itemIDs.append(id)
         guard words.count > 0 else { emptyItems += 1; return }
         let length = min(n, words.count)
-        var table = tables[length] ?? [:]
-        tables[length] = nil // unique while it grows
+        var table = tables.removeValue(forKey: length) ?? [:] // unique while it grows
         words.forEachGramHash(length) { i, h in
-            let bytes = words.gram(i, length)
-            if let g = table[h]?.first(where: { grams[Int($0)].elementsEqual(bytes) }) {
-                if gramItems[Int(g)].last != item { gramItems[Int(g)].append(item) }
+            let gram = words.gram(i, length)
+            if let g = find(table, h, gram) {
+                let last = moreItems[g]?.last ?? firstItem[Int(g)]
+                if last != item { moreItems[g, default: []].append(item) }
             } else {
-                table[h, default: []].append(Int32(grams.count))
-                grams.append(Array(bytes))
-                gramItems.append([item])
+                let g = Int32(firstItem.count)
+                bytes.append(contentsOf: gram)
+                offsets.append(bytes.count)
+                firstItem.append(item)
+                next.append(table[h] ?? -1)
+                table[h] = g
             }
         }
         tables[length] = table
-    }
-
-    /// A gram's text and the items it occurs in.
-    public func gram(_ g: Int32) -> (text: String, items: [Int32]) {
-        (String(decoding: grams[Int(g)], as: UTF8.self), gramItems[Int(g)])
     }
 
     /// The distinct grams of this set that `words` contains, each with the position of its first occurrence,
@@ -185,11 +208,10 @@ public struct EvalNGrams {
         var seen = Set<Int32>()
         for (length, table) in tables.sorted(by: { $0.key < $1.key }) where words.count >= length {
             words.forEachGramHash(length) { i, h in
-                guard let candidates = table[h] else { return }
-                let bytes = words.gram(i, length)
-                for g in candidates where grams[Int(g)].elementsEqual(bytes) && seen.insert(g).inserted {
-                    found.append((g, i, length))
+                guard table[h] != nil, let g = find(table, h, words.gram(i, length)), seen.insert(g).inserted else {
+                    return
                 }
+                found.append((g, i, length))
             }
         }
         if tables.count > 1 { found.sort { ($0.position, $0.length) < ($1.position, $1.length) } }
@@ -201,13 +223,10 @@ public struct EvalNGrams {
     public func overlaps(in words: NormalizedWords) -> [(item: Int32, ngram: String, shared: Int)] {
         var perItem: [Int32: (first: Int32, shared: Int)] = [:]
         for m in matches(in: words) {
-            for item in gramItems[Int(m.gram)] {
+            for item in items(m.gram) {
                 if let p = perItem[item] { perItem[item] = (p.first, p.shared + 1) } else { perItem[item] = (m.gram, 1) }
             }
         }
-        return perItem.keys.sorted().map { item in
-            let p = perItem[item]!
-            return (item, String(decoding: grams[Int(p.first)], as: UTF8.self), p.shared)
-        }
+        return perItem.keys.sorted().map { item in (item, text(perItem[item]!.first), perItem[item]!.shared) }
     }
 }
