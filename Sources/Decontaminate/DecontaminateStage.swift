@@ -26,6 +26,7 @@ public enum DecontaminateError: PipelineError {
 /// `tokenize`) and `<split>.jsonl.zst` (the kept lines of each GSM8K training split unchanged, for `sft` and
 /// `grpo`). With `reportOnly` only the overlaps are written and the training stages read the unfiltered text.
 public enum DecontaminateStage {
+    /// The command, the config section and the folder.
     public static let name = "decontaminate"
     /// Bumped when the outputs change for the same inputs and parameters.
     public static let formatVersion = "1"
@@ -34,13 +35,15 @@ public enum DecontaminateStage {
     public struct Options: Sendable {
         /// The n-gram length in words.
         public var n = 13
-        /// A JSON Lines file (plain or zstd) of evaluation items instead of the GSM8K split, and its text field.
+        /// A JSON Lines file (plain or zstd) of evaluation items instead of the GSM8K split.
         public var evalFile: String?
+        /// The text field of each `evalFile` row.
         public var field: String?
         /// The GSM8K split that is the evaluation set (when no `evalFile`) and is never training text.
         public var evalSplit = "test"
         /// List the overlaps only; write no filtered copies.
         public var reportOnly = false
+        /// Run even when up to date.
         public var force = false
         /// Options of the defaults.
         public init() {}
@@ -50,18 +53,23 @@ public enum DecontaminateStage {
     public struct Outcome: Sendable {
         /// False when the stage was up to date.
         public var ran = false
+        /// The evaluation set, for the summary (`GSM8K test`, or the file and its field).
         public var evalName = ""
+        /// Evaluation items read, and their distinct n-grams (whole items for the short ones).
         public var evalItems = 0
         public var evalNgrams = 0
+        /// Training texts checked: corpus documents, GSM8K training records.
         public var documents = 0
         public var records = 0
         /// (training text, evaluation item) pairs sharing an n-gram.
         public var overlaps = 0
+        /// Training texts sharing an n-gram with an evaluation item, and the evaluation items concerned.
         public var contaminatedDocuments = 0
         public var contaminatedRecords = 0
         public var contaminatedEvalItems = 0
         /// Training texts left out of the filtered copies (0 with `reportOnly`).
         public var removed = 0
+        /// The stage's folder.
         public var outputDir = ""
     }
 
@@ -100,7 +108,9 @@ public enum DecontaminateStage {
             ?? readGSM8KEval(evalPath, n: o.n)
         outcome.evalItems = index.itemIDs.count
         outcome.evalNgrams = index.count
-        if index.emptyItems > 0 { log.warning("\(evalPath): \(index.emptyItems) item(s) without any word, not checked") }
+        if index.emptyItems > 0 {
+            log.warning("\(evalPath): \(index.emptyItems) item(s) without any word, not checked")
+        }
 
         let overlapsOut = try JSONLWriter<OverlapRecord>(path: run.output("overlaps.jsonl.zst"))
         var dirtyItems = Set<Int32>()
@@ -110,8 +120,9 @@ public enum DecontaminateStage {
             let found = index.overlaps(in: words)
             for f in found {
                 dirtyItems.insert(f.item)
-                try overlapsOut.write(OverlapRecord(trainID: id, trainSource: source, evalID: index.itemIDs[Int(f.item)],
-                                                    ngram: f.ngram, sharedNgrams: f.shared, removed: !o.reportOnly))
+                try overlapsOut.write(OverlapRecord(trainID: id, trainSource: source,
+                                                    evalID: index.itemIDs[Int(f.item)], ngram: f.ngram,
+                                                    sharedNgrams: f.shared, removed: !o.reportOnly))
             }
             outcome.overlaps += found.count
             if !found.isEmpty && !o.reportOnly { outcome.removed += 1 }

@@ -224,7 +224,8 @@ public struct EvalNGrams {
         var perItem: [Int32: (first: Int32, shared: Int)] = [:]
         for m in matches(in: words) {
             for item in items(m.gram) {
-                if let p = perItem[item] { perItem[item] = (p.first, p.shared + 1) } else { perItem[item] = (m.gram, 1) }
+                let p = perItem[item]
+                perItem[item] = (p?.first ?? m.gram, (p?.shared ?? 0) + 1)
             }
         }
         return perItem.keys.sorted().map { item in (item, text(perItem[item]!.first), perItem[item]!.shared) }

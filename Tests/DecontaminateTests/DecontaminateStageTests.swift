@@ -21,7 +21,8 @@ final class DecontaminateStageTests: XCTestCase {
     static let fixtures = DecontaminationNGramTests.fixtures
     /// The eval set: three GSM8K test rows (Fixtures/eval.jsonl); the first is Janet's ducks.
     static var evalRows: [String] {
-        (try? String(contentsOfFile: fixtures + "/eval.jsonl", encoding: .utf8))!.split(separator: "\n").map(String.init)
+        let text = (try? String(contentsOfFile: fixtures + "/eval.jsonl", encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init)
     }
 
     static let pasted = "Some notes on farms. Janet’s ducks lay 16 eggs per day. She eats three for breakfast every "
@@ -47,12 +48,15 @@ final class DecontaminateStageTests: XCTestCase {
             ("0000000000000004", "far.txt", [Self.farParaphrase]),
         ]
         for (id, source, texts) in docs {
-            for (k, t) in texts.enumerated() { try pages.write(PageRecord(docID: id, source: source, page: k, text: t)) }
+            for (k, t) in texts.enumerated() {
+                try pages.write(PageRecord(docID: id, source: source, page: k, text: t))
+            }
         }
         try pages.close()
         let test = root + "/test.jsonl", train = root + "/train.jsonl"
         try (Self.evalRows.joined(separator: "\n") + "\n").write(toFile: test, atomically: true, encoding: .utf8)
-        let clean = #"{"question": "Tom has 5 apples and buys 7 more. How many apples does he have?", "answer": "5 + 7 = 12\n#### 12"}"#
+        let clean = #"{"question": "Tom has 5 apples and buys 7 more. How many apples does he have?", "#
+            + #""answer": "5 + 7 = 12\n#### 12"}"#
         try ([clean, Self.evalRows[1], clean].joined(separator: "\n") + "\n")
             .write(toFile: train, atomically: true, encoding: .utf8)
         _ = try GSM8KStage.run(workdir: work, files: [train, test])
@@ -176,7 +180,8 @@ final class DecontaminateStageTests: XCTestCase {
             return (p.terminationStatus, try String(contentsOfFile: out, encoding: .utf8))
         }
         let clean = root + "/clean.md"
-        try "# Clean\n\nA page with nothing from any exam on it.\n".write(toFile: clean, atomically: true, encoding: .utf8)
+        try "# Clean\n\nA page with nothing from any exam on it.\n"
+            .write(toFile: clean, atomically: true, encoding: .utf8)
         XCTAssertEqual(try pipeline(["ingest", Self.fixtures + "/leak.pdf", clean]).0, 0)
         XCTAssertEqual(try pipeline(["gsm8k", Self.fixtures + "/eval.jsonl", "--split", "test"]).0, 0)
         let (status, out) = try pipeline(["decontaminate"])

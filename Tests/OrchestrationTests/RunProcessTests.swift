@@ -147,8 +147,9 @@ final class RunProcessTests: XCTestCase {
         let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
         XCTAssertEqual(s.status, "ok")
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
-        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "ran", "ran", "not selected", "not selected",
-                                                 "not selected", "not selected", "not selected", "not selected"])
+        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "ran", "ran", "not selected",
+                                                 "not selected", "not selected", "not selected", "not selected",
+                                                 "not selected"])
         XCTAssertEqual(s.stages[2].records["records"], 48, "decontaminate checked the train split's records")
         XCTAssertTrue((257...400).contains(s.stages[3].records["vocab_size"] ?? 0))
         XCTAssertGreaterThan(s.stages[4].records["tokens"] ?? 0, 0)
@@ -253,6 +254,18 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(records["grpo"]?["steps"], 6)
         XCTAssertTrue(html.contains("Sample completions (step"), "grpo section")
         XCTAssertTrue(html.contains("<h3>reward</h3>"), "grpo reward curve")
+        // The demo's one planted leak (a test question in field-notes.md) is caught and kept out of training.
+        XCTAssertEqual(records["decontaminate"]?["contaminated_documents"], 1)
+        XCTAssertEqual(records["decontaminate"]?["contaminated_records"], 0)
+        let leaks = try JSONLReader.readAll(OverlapRecord.self,
+                                            path: root + "/demo-work/decontaminate/overlaps.jsonl.zst")
+        XCTAssertEqual(leaks.map(\.trainSource), ["data/papers/field-notes.md"])
+        XCTAssertEqual(leaks.map(\.evalID), ["test-0"])
+        let corpus = String(decoding: try ByteReader(path: root + "/demo-work/decontaminate/corpus.txt.zst").readAll(),
+                            as: UTF8.self)
+        XCTAssertFalse(corpus.contains("A baker uses 3 eggs per cake"))
+        XCTAssertTrue(html.contains("share a 13-gram with <b>1 evaluation items</b>"), "decontaminate section")
+        XCTAssertTrue(html.contains("Questions decontaminated: the training data was checked"), "eval section")
 
         // search finds the index's own model (recorded by the index stage) from any directory.
         let (_, found) = try run(["search", "how are pages split", "--mode", "dense", "-k", "1", "--json",
