@@ -338,7 +338,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(try snapshot(work), before)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work).filter { $0.hasPrefix(".tmp-") }, [])
         let (_, status) = try run(["status", "--workdir", work])
-        XCTAssertTrue(status.contains("tokens    up to date"), status)
+        XCTAssertTrue(status.contains("tokens         up to date"), status)
     }
 
     func testLockContention() throws {
@@ -368,10 +368,10 @@ final class RunProcessTests: XCTestCase {
     func testKillAndResumeGivesIdenticalArtifacts() throws {
         let clean = try writeConfig("clean")
         let t0 = Date()
-        try run(["run", "--config", clean, "--no-report", "--until", "gsm8k"])
+        try run(["run", "--config", clean, "--no-report", "--until", "tokenize"])
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/clean-work")
-        XCTAssertEqual(expected.count, 10, "\(expected.keys.sorted())")
+        XCTAssertEqual(expected.count, 13, "\(expected.keys.sorted())")
 
         let cfg = try writeConfig("k")
         var rng = SystemRandomNumberGenerator()
@@ -384,7 +384,7 @@ final class RunProcessTests: XCTestCase {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             // Every other attempt forces everything, so kills also land inside committed stages' rewrites.
-            p.arguments = ["run", "--config", cfg, "--no-report", "--until", "gsm8k"] + (i % 2 == 1 ? ["--force", "all"] : [])
+            p.arguments = ["run", "--config", cfg, "--no-report", "--until", "tokenize"] + (i % 2 == 1 ? ["--force", "all"] : [])
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -394,12 +394,12 @@ final class RunProcessTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.2) // let the orphaned stage receive its parent-death SIGKILL
         }
         XCTAssertGreaterThan(kills, 0)
-        try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
+        try run(["run", "--config", cfg, "--no-report", "--until", "tokenize"])
         XCTAssertEqual(try snapshot(root + "/k-work"), expected)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/k-work").filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".old-") }
         XCTAssertEqual(leftovers, [])
         // And one more run is a no-op.
-        let (_, out) = try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
-        XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 3, out)
+        let (_, out) = try run(["run", "--config", cfg, "--no-report", "--until", "tokenize"])
+        XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 4, out)
     }
 }
