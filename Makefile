@@ -81,6 +81,9 @@ venv: $(VENV)/.ok
 $(VENV)/.ok: Benchmarks/requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r Benchmarks/requirements.txt
+	# lm-evaluation-harness for its decontamination code only (bench_decontaminate, the Decontaminate fixtures):
+	# its janitor needs none of the package's dependencies.
+	$(VENV)/bin/pip install -q --no-deps lm-eval==0.4.13
 	touch $@
 
 ## bench: side-by-side benchmarks against the reference tools

@@ -38,13 +38,16 @@ let package = Package(
         // Orchestration: pipeline.toml, the stage registry, the runner and the report; only the CLI uses it
         // (TOMLKit lives here).
         .target(name: "Orchestration", dependencies: [
-            "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics",
+            "Core", "Ingest", "GSM8K", "Decontaminate", "Tokenize", "Index", "Train", "Metrics",
             .product(name: "TOMLKit", package: "TOMLKit"),
             argumentParser,
         ]),
         .target(name: "Ingest", dependencies: ["Core", "CPoppler", argumentParser]),
         // GSM8K's domain: rows → records, the prompt format, answer extraction, the four rewards, synth-gsm8k.
         .target(name: "GSM8K", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
+        // `pipeline decontaminate`: evaluation n-grams against the training texts (reads GSM8K's records).
+        .target(name: "Decontaminate", dependencies: ["Core", "GSM8K", argumentParser],
+                swiftSettings: optimizedInDebug),
         .target(name: "Tokenize", dependencies: ["Core", argumentParser], swiftSettings: optimizedInDebug),
         .target(name: "Index", dependencies: ["Core", "Tokenize", "CSQLite", "COpenBLAS", argumentParser],
                 swiftSettings: optimizedInDebug),
@@ -55,7 +58,7 @@ let package = Package(
                 swiftSettings: optimizedInDebug),
         .target(name: "Metrics", dependencies: ["Core"], swiftSettings: optimizedInDebug),
         .executableTarget(name: "CLI", dependencies: [
-            "Core", "Orchestration", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics",
+            "Core", "Orchestration", "Ingest", "GSM8K", "Decontaminate", "Tokenize", "Index", "Train", "Metrics",
             argumentParser,
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -63,9 +66,11 @@ let package = Package(
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "OrchestrationTests",
-                    dependencies: ["Orchestration", "Core", "Ingest", "GSM8K", "Tokenize", "Index", "Train", "Metrics"]),
+                    dependencies: ["Orchestration", "Core", "Ingest", "GSM8K", "Decontaminate", "Tokenize", "Index",
+                                   "Train", "Metrics"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "GSM8KTests", dependencies: ["GSM8K", "Core"], exclude: ["Fixtures"]),
+        .testTarget(name: "DecontaminateTests", dependencies: ["Decontaminate", "GSM8K", "Core"]),
         .testTarget(name: "TokenizeTests", dependencies: ["Tokenize", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Core", "Tokenize"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainTests", dependencies: ["Train", "GSM8K", "Metrics", "Core"], exclude: ["Fixtures"]),

@@ -18,17 +18,8 @@ REPEAT=${REPEAT:-1}
 TMP=${TMPDIR:-/tmp}/pipeline-bench-ingest
 rm -rf "$TMP"; mkdir -p "$TMP/src" "$TMP/corpus" "$TMP/pdftotext"
 
-if [ -n "${BENCH_PDFS:-}" ]; then
-  find "$BENCH_PDFS" -iname '*.pdf' -type f -exec cp {} "$TMP/src/" \;
-else
-  SHARED=../shared/data/pdfs
-  [ -d "$SHARED" ] || SHARED=/work/shared/data/pdfs
-  [ -d "$SHARED" ] && cp "$SHARED"/*.pdf "$TMP/src/"
-  while IFS= read -r -d '' f; do
-    name="$(basename "$(dirname "$f")")__$(basename "$f")"
-    case "$f" in *.gz) gzip -dc "$f" > "$TMP/src/${name%.gz}" ;; *) cp "$f" "$TMP/src/$name" ;; esac
-  done < <(find /usr/share/doc \( -name '*.pdf' -o -name '*.pdf.gz' \) -type f -print0 2>/dev/null)
-fi
+. Benchmarks/real_pdfs.sh
+real_pdfs "$TMP/src"
 # Nothing else on this machine: the repository's sample papers (tiny; the figures then mostly measure start-up).
 ls "$TMP/src"/*.pdf > /dev/null 2>&1 || cp data/papers/*.pdf "$TMP/src/"
 for r in $(seq 1 "$REPEAT"); do

@@ -23,6 +23,8 @@ os.makedirs(f"{t}/docs")
 for d in range(150):
     open(f"{t}/docs/d{d:03d}.txt", "w").write("\n\n".join(" ".join(rng.choice(words) for _ in range(60))
                                                           for _ in range(5)))
+# One planted leak for bench_decontaminate: the first question of data/gsm8k/test.jsonl.
+open(f"{t}/docs/leak.txt", "w").write("Copied: " + json.loads(open("data/gsm8k/test.jsonl").readline())["question"])
 with open(f"{t}/pred.jsonl", "w") as p, open(f"{t}/ref.jsonl", "w") as r:
     for i in range(50):
         p.write(json.dumps({"id": str(i), "prediction": " ".join(rng.choice(words) for _ in range(9))}) + "\n")
@@ -80,6 +82,16 @@ cp "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst"
 "$BIN" run --config "$T/shards.toml" --only chunk --no-report --shards 2 --force chunk > /dev/null
 cmp -s "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst" || fail "chunk as 2 shards differs from one run"
 ok "ingest, chunk, run --shards 2 (identical chunks)"
+
+# bench_decontaminate: decontaminate (the leak is caught; the overlaps are the file the script compares).
+out=$("$BIN" decontaminate $W --force)
+echo "$out" | grep -q "1 documents and 0 records share a 13-gram with 1 eval items" || fail "decontaminate: $out"
+zstd -dcq "$T/w/decontaminate/overlaps.jsonl.zst" | python3 -c "
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert len(rows) == 1 and rows[0]['eval_id'] == 'test-0', rows
+for k in ('train_id', 'eval_id', 'ngram', 'shared_ngrams'): assert k in rows[0], k" || fail "decontaminate overlaps"
+ok "decontaminate (planted leak caught)"
 
 # bench_embed: bench embed (JSON with seconds, vectors written), bench dense, and bench sha256.
 if [ -d models/all-MiniLM-L6-v2 ]; then

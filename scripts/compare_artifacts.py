@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Compare two work directories made by `pipeline run` on the same config, artifact by artifact.
 
-Usage: compare_artifacts.py BASE NEW [--rounding STAGE,...]
+Usage: compare_artifacts.py [--new-stage FOLDER]... [--rounding STAGE,...] BASE NEW
 
 Every file must exist on both sides with the same bytes, except:
 - manifest.json: compared on parameters (the work directory's path replaced), records and the list of outputs
   (not on times, tool version or hashes of files that hold timings);
 - JSON Lines metrics (`*metrics.jsonl.zst`): compared record by record without the timing fields
   (step_time, generation_time, tokens_per_s, *_seconds);
-- trainer_state.json and adapter_config.json: compared as JSON with the work directory's path replaced.
+- trainer_state.json and adapter_config.json: compared as JSON with the work directory's path replaced;
+- the folder of a stage BASE's revision did not have (--new-stage FOLDER): allowed in NEW only (listed).
 With --rounding, the listed stages' weights (`*.safetensors[.zst]`) and metrics may differ in float rounding
 (a change of summation order on purpose, e.g. the LM head computed on the loss's rows only): the same tensors and
 shapes with every value within 1e-4 of the tensor's largest magnitude (optimizer state: names and shapes only), the
-same metric records with every number within 1e-4 relative (1e-6 absolute). Everything else stays exact. Such stages are listed as "within rounding".
+same metric records with every number within 1e-4 relative (1e-6 absolute). Everything else stays exact. Such
+stages are listed as "within rounding".
 Prints one line per difference and exits 1 if there is any.
 """
 import array
@@ -102,14 +104,20 @@ def relocated(text, root):
 
 def main():
     args = sys.argv[1:]
-    rounding = set()
-    if "--rounding" in args:
-        i = args.index("--rounding")
-        rounding = {x for x in args[i + 1].split(",") if x}
-        del args[i:i + 2]
-    base, new = args[0], args[1]
+    new_stages, rounding = set(), set()
+    while args and args[0] in ("--new-stage", "--rounding"):
+        if args[0] == "--new-stage":
+            new_stages.add(args[1])
+        else:
+            rounding |= {x for x in args[1].split(",") if x}
+        args = args[2:]
+    base, new = args
     problems, rounded = [], set()
     fb, fn = files(base), files(new)
+    added = [f for f in fn if f.split(os.sep)[0] in new_stages and f not in fb]
+    if added:
+        print(f"new stage files (allowed): {', '.join(added)}")
+    fn = [f for f in fn if f not in added]
     for f in sorted(set(fb) ^ set(fn)):
         problems.append(f"{f}: only in {'base' if f in fb else 'new'}")
     for f in sorted(set(fb) & set(fn)):

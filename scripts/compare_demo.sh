@@ -30,25 +30,39 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The demo config with the run logs kept in the temporary folder.
 sed 's|^runs = .*|runs = "'"$work"'/runs"|' pipeline.toml > "$work/pipeline.toml"
+# Stages the base revision lacks (NEW_STAGES, default decontaminate): their sections are dropped from the base's
+# config, and ours runs decontaminate with report_only = true, so that every training stage reads the same text
+# as the base's (the demo's planted leak is listed, not removed); the new stages' folders are the only files
+# allowed on one side alone (compare_artifacts.py --new-stage).
+new_stages=${NEW_STAGES-decontaminate}
+cp "$work/pipeline.toml" "$work/ours.toml"
+new_args=()
+for stage in $new_stages; do
+    awk -v s="[$stage]" '$0 == s { skip = 1; next } /^\[/ { skip = 0 } !skip' "$work/pipeline.toml" > "$work/base.toml"
+    mv "$work/base.toml" "$work/pipeline.toml"
+    new_args+=(--new-stage "$stage")
+done
+sed -i 's|^report_only = .*|report_only = true|' "$work/ours.toml"
 # Every side runs in the same folder (paths appear in some artifacts), one after the other: the base binary, ours,
 # and ours with each of EXTRA_RUNS (';'-separated option lists; default: the local executor with 3 shards).
 IFS=';' read -r -a extra <<< "${EXTRA_RUNS---shards 3}"
 sides=(base ours)
 for i in "${!extra[@]}"; do sides+=("extra$i"); done
 for side in "${sides[@]}"; do
-    exe=$root/$ours; opts=()
-    [ "$side" = base ] && exe=$bin
+    exe=$root/$ours; opts=(); config=$work/ours.toml
+    [ "$side" = base ] && exe=$bin && config=$work/pipeline.toml
     case $side in extra*) read -r -a opts <<< "${extra[${side#extra}]}" ;; esac
-    "$exe" run --config "$work/pipeline.toml" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
+    "$exe" run --config "$config" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
         echo "compare_demo: the $side run (${opts[*]}) failed:"; tail -5 "$work/$side.log"; exit 1; }
     mv "$work/w" "$work/$side"
 done
 status=0
 # Base against ours: exact, except the stages listed in BASE_ROUNDING, whose weights and metrics may differ in
-# float rounding since the base revision on purpose (the LM head on the loss's rows only, few-row decoding kernels).
-# Each extra run against ours: exact for every stage (shards and executors must not change a bit).
+# float rounding since the base revision on purpose (the LM head on the loss's rows only, few-row decoding kernels),
+# and the folders of stages the base did not have. Each extra run against ours: exact for every stage.
 echo "compare_demo: $rev vs ours"
-python3 scripts/compare_artifacts.py "$work/base" "$work/ours" --rounding "${BASE_ROUNDING-sft,grpo}" || status=1
+python3 scripts/compare_artifacts.py "${new_args[@]}" --rounding "${BASE_ROUNDING-sft,grpo}" "$work/base" \
+    "$work/ours" || status=1
 for side in "${sides[@]:2}"; do
     echo "compare_demo: ours vs ours ${extra[${side#extra}]}"
     python3 scripts/compare_artifacts.py "$work/ours" "$work/$side" || status=1

@@ -9,7 +9,8 @@ public struct Workdir: Sendable {
     public let path: String
 
     /// Every stage's folder name, in pipeline order.
-    public static let stages = ["ingest", "tokenize", "tokens", "gsm8k", "chunk", "index", "pretrain", "sft", "grpo", "eval"]
+    public static let stages = ["ingest", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain",
+                                "sft", "grpo", "eval"]
 
     /// `explicit` (a `--workdir` flag) wins over `PIPELINE_WORKDIR`, which wins over `./artifacts`.
     public init(explicit: String? = nil) {

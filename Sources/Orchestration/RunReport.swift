@@ -289,6 +289,13 @@ public enum RunReport {
             h += ingestSection(dir)
         case "eval":
             h += evalSection(dir)
+            // The questions evaluated: the eval's JSON Lines input.
+            if let data = m.inputs.first(where: { $0.path.hasSuffix(".jsonl.zst") || $0.path.hasSuffix(".jsonl") }) {
+                let work = Workdir(path: (dir as NSString).deletingLastPathComponent)
+                h += "<p>Questions " + SVG.esc(work.decontaminationStatement(evalData: data.path)) + ".</p>"
+            }
+        case "decontaminate":
+            h += decontaminationSection(m, dir: dir)
         case "grpo":
             h += grpoSamples(dir)
         case "gsm8k":
@@ -361,6 +368,31 @@ public enum RunReport {
         }
         if !perPage.isEmpty {
             h += "<h3>Characters per page</h3>" + SVG.histogram(perPage, bins: 20, xLabel: "characters")
+        }
+        return h
+    }
+
+    /// The decontaminate stage's counts in words and its first overlaps (training text, eval item, shared n-gram).
+    static func decontaminationSection(_ m: Manifest, dir: String) -> String {
+        let r = m.records, n = m.parameters["ngram"] ?? "13"
+        let reportOnly = m.parameters["report_only"] == "true"
+        var h = "<p>\(r["eval_items"] ?? 0) evaluation items (\(SVG.esc(m.parameters["eval"] ?? "?"))) against "
+            + "\(r["documents"] ?? 0) documents and \(r["records"] ?? 0) GSM8K training records: <b>"
+            + "\(r["contaminated_documents"] ?? 0) documents and \(r["contaminated_records"] ?? 0) records</b> "
+            + "share a \(n)-gram with <b>\(r["contaminated_eval_items"] ?? 0) evaluation items</b> ("
+            + (reportOnly ? "report only: kept in training" : "removed from the training copies") + ").</p>"
+        var rows: [OverlapRecord] = []
+        try? JSONLReader.forEachReadable(OverlapRecord.self, path: dir + "/overlaps.jsonl.zst") {
+            if rows.count < 10 { rows.append($0) }
+        }
+        if !rows.isEmpty {
+            h += "<table><tr><th>training text</th><th>source</th><th>eval item</th><th>shared</th>"
+                + "<th>first shared \(n)-gram</th></tr>"
+            for o in rows {
+                h += "<tr><td>\(SVG.esc(o.trainID))</td><td>\(SVG.esc(o.trainSource))</td><td>\(SVG.esc(o.evalID))"
+                    + "</td><td>\(o.sharedNgrams)</td><td>\(SVG.esc(o.ngram))</td></tr>"
+            }
+            h += "</table>"
         }
         return h
     }

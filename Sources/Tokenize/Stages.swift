@@ -3,10 +3,9 @@ import Foundation
 
 /// The stage entry points behind the CLI commands.
 public enum TokenizeStages {
-    /// Default training input: the ingest stage's corpus.
-    public static func defaultCorpus(_ workdir: Workdir) -> String {
-        workdir.stageDir("ingest") + "/corpus.txt.zst"
-    }
+    /// Default training input: the decontaminate stage's filtered corpus when it wrote one, else the ingest
+    /// stage's corpus (`Workdir.trainingCorpus`).
+    public static func defaultCorpus(_ workdir: Workdir) -> String { workdir.trainingCorpus }
 
     /// `bpe-train`: trains on `files` and writes `tokenizer.json.zst`, `vocab.json.zst`, `merges.txt.zst`
     /// to the `tokenize` stage folder. Returns nil when up to date.

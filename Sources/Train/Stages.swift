@@ -192,7 +192,8 @@ extension SFTStage: Stage {
         @OptionGroup public var lora: LoRAArguments
         @Option(help: ArgumentHelp("Base model folder (default <workdir>/pretrain).", valueName: "dir"))
         public var model: String?
-        @Option(help: ArgumentHelp("gsm8k records (default <workdir>/gsm8k/train).", valueName: "path"))
+        @Option(help: ArgumentHelp("gsm8k records (default <workdir>/decontaminate/train when decontaminate wrote it, "
+                                   + "else <workdir>/gsm8k/train).", valueName: "path"))
         public var data: String?
         @Option(help: ArgumentHelp("Tokenizer (default: model folder, else <workdir>/tokenize).", valueName: "path"))
         public var tokenizer: String?
@@ -238,8 +239,9 @@ extension SFTStage: Stage {
     public static let abstract =
         "Supervised LoRA warm-up on GSM8K prompt_text → target_text (loss on completion tokens only)."
     public static let discussion = """
-        Reads the gsm8k stage's records (--data, default <workdir>/gsm8k/train; a .jsonl(.zst) file or a split \
-        name without extension), tokenises prompt_text and target_text with --tokenizer (default: the model \
+        Reads the gsm8k stage's records (--data, default <workdir>/gsm8k/train, or decontaminate's filtered copy \
+        <workdir>/decontaminate/train once that stage has written one; a .jsonl(.zst) file or a split name \
+        without extension), tokenises prompt_text and target_text with --tokenizer (default: the model \
         folder's tokenizer.json, else <workdir>/tokenize) and appends the model's EOS to the completion. The \
         base model (--model, default <workdir>/pretrain) is frozen; a LoRA (--lora-r, --lora-alpha, \
         --lora-dropout, --target) is trained with AdamW (β 0.9/0.999, --weight-decay), --batch examples per \
@@ -266,7 +268,7 @@ extension SFTStage: Stage {
         let work = context.workdir
         let modelDir = a.model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
-        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.stageDir("gsm8k") + "/train")
+        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.trainingRecords("train"))
         var o = SFTOptions()
         o.lora = try a.lora.options()
         o.epochs = a.epochs; o.maxSteps = a.maxSteps; o.batch = a.batch; o.gradAccum = a.gradAccum; o.lr = a.lr
@@ -299,7 +301,8 @@ extension GRPOStage: Stage {
         public var model: String?
         @Option(help: ArgumentHelp("PEFT LoRA adapter to continue (e.g. <workdir>/sft).", valueName: "dir"))
         public var adapter: String?
-        @Option(help: ArgumentHelp("gsm8k records (default <workdir>/gsm8k/train).", valueName: "path"))
+        @Option(help: ArgumentHelp("gsm8k records (default <workdir>/decontaminate/train when decontaminate wrote it, "
+                                   + "else <workdir>/gsm8k/train).", valueName: "path"))
         public var data: String?
         @Option(help: ArgumentHelp("Tokenizer (default: model folder, else <workdir>/tokenize).", valueName: "path"))
         public var tokenizer: String?
@@ -384,7 +387,8 @@ extension GRPOStage: Stage {
     public static let abstract =
         "GRPO on GSM8K prompts with a LoRA and the four reward functions (TRL GRPOTrainer semantics, CPU)."
     public static let discussion = """
-        Reads the gsm8k stage's records (--data, default <workdir>/gsm8k/train: prompt_text and answer), the \
+        Reads the gsm8k stage's records (--data, default <workdir>/gsm8k/train, or decontaminate's filtered copy \
+        <workdir>/decontaminate/train once that stage has written one: prompt_text and answer), the \
         base model --model (default <workdir>/pretrain) and either a fresh LoRA (--lora-r, --lora-alpha, \
         --lora-dropout, --target) or a PEFT adapter to continue (--adapter, e.g. <workdir>/sft). Each optimizer \
         step samples --batch × --grad-accum completions: that many / --num-generations prompts (shuffled per \
@@ -425,7 +429,7 @@ extension GRPOStage: Stage {
         let modelDir = a.model ?? work.stageDir("pretrain")
         guard FileSystem.isDirectory(modelDir) else { throw CoreError.notFound(path: modelDir) }
         if let adapter = a.adapter, !FileSystem.isDirectory(adapter) { throw CoreError.notFound(path: adapter) }
-        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.stageDir("gsm8k") + "/train")
+        let dataPath = try GSM8KStage.recordsFile(a.data ?? work.trainingRecords("train"))
         let o = try a.options()
         let tok = ModelSupport.tokenizerPath(explicit: a.tokenizer, modelDir: modelDir, work: work)
         let t = try run(workdir: work, modelDir: modelDir, dataPath: dataPath, tokenizerPath: tok, options: o,
@@ -526,7 +530,7 @@ extension EvalStage: ShardedStage {
         guard let s = try execute(source, options: o, shard: nil, force: context.force)?.summary else {
             return upToDate
         }
-        return summaryResult(s, o, context)
+        return summaryResult(s, o, data: source.data, context)
     }
 
     /// Shard I/N answers the questions of its blocks (whole decoding batches); `merge` scores them all.
@@ -543,17 +547,18 @@ extension EvalStage: ShardedStage {
     public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
         let (source, o) = try prepare(a, context)
         guard let s = try merge(source, options: o, shards: shards, force: context.force) else { return upToDate }
-        return summaryResult(s, o, context)
+        return summaryResult(s, o, data: source.data, context)
     }
 
-    static func summaryResult(_ s: Summary, _ o: Options, _ context: StageContext) -> StageResult {
+    static func summaryResult(_ s: Summary, _ o: Options, data: String, _ context: StageContext) -> StageResult {
         let dir = context.workdir.stageDir("eval")
         return StageResult(stage: name, status: .ran, lines: [
             "eval: \(s.questions) questions, reward \(fmt("%.3f", s.reward)) ± \(fmt("%.3f", s.rewardStd)), "
                 + "accuracy \(fmt("%.1f", s.accuracy * 100))%, format exact \(fmt("%.1f", s.formatExact * 100))%, "
                 + "\(fmt("%.1f", s.meanCompletionTokens)) tokens per answer -> \(dir)",
         ] + RewardFunction.allCases.map { f in "  \(f.logKey): \(fmt("%.4f", s.means[f.logKey] ?? 0))" }
-          + (o.metrics.isEmpty ? [] : ["  text metrics against the reference reasoning: \(dir)/metrics.json"]))
+          + (o.metrics.isEmpty ? [] : ["  text metrics against the reference reasoning: \(dir)/metrics.json"])
+          + ["  questions " + context.workdir.decontaminationStatement(evalData: data)])
     }
 
     /// The model (loaded only when the stage is not up to date), tokenizer, questions and options of a run.

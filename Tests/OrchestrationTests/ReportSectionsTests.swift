@@ -32,4 +32,26 @@ final class ReportSectionsTests: XCTestCase {
         XCTAssertTrue(html.contains("perplexity <b>7.389</b> over 300 tokens (window 64, stride 32)"), html)
         XCTAssertEqual(RunReport.evalSection(work + "/eval").contains("Text metrics against the reference"), true)
     }
+
+    /// The decontaminate section: the counts from the manifest and the first overlaps.
+    func testDecontaminationCountsAndOverlapsAreShown() throws {
+        let dir = NSTemporaryDirectory() + "report-decon-\(UUID().uuidString)"
+        defer { FileSystem.remove(dir) }
+        try FileSystem.makeDirectory(dir)
+        let out = try JSONLWriter<OverlapRecord>(path: dir + "/overlaps.jsonl.zst")
+        try out.write(OverlapRecord(trainID: "85917b1d440080d1", trainSource: "data/papers/field-notes.md",
+                                    evalID: "test-0", ngram: "a baker uses 3 eggs", sharedNgrams: 4, removed: true))
+        try out.close()
+        let m = Manifest(stage: "decontaminate", toolVersion: "t", parameters: ["ngram": "13", "eval": "gsm8k:test",
+                                                                                "report_only": "false"],
+                         inputs: [], outputs: [], started: "s", finished: "f", seconds: 0,
+                         records: ["eval_items": 4, "documents": 4, "records": 12, "contaminated_documents": 1,
+                                   "contaminated_records": 0, "contaminated_eval_items": 1])
+        let html = RunReport.section("decontaminate", manifest: m, dir: dir)
+        XCTAssertTrue(html.contains("4 evaluation items (gsm8k:test) against 4 documents and 12 GSM8K training "
+                                    + "records: <b>1 documents and 0 records</b> share a 13-gram with <b>1 "
+                                    + "evaluation items</b> (removed from the training copies)"), html)
+        XCTAssertTrue(html.contains("<tr><td>85917b1d440080d1</td><td>data/papers/field-notes.md</td><td>test-0</td>"
+                                    + "<td>4</td><td>a baker uses 3 eggs</td></tr>"), html)
+    }
 }

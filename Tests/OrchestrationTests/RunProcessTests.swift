@@ -137,28 +137,32 @@ final class RunProcessTests: XCTestCase {
         let cfg = try writeConfig("a")
         var (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
         XCTAssertTrue(out.contains("ingest: not needed"), out)
+        XCTAssertTrue(out.contains("gsm8k: ran"), out)
+        XCTAssertTrue(out.contains("decontaminate: ran"), out)
         XCTAssertTrue(out.contains("bpe-train: ran"), out)
         XCTAssertTrue(out.contains("tokenize: ran"), out)
-        XCTAssertFalse(out.contains("gsm8k:"), out)
+        XCTAssertFalse(out.contains("chunk:"), out)
         let runs = RunReport.runNames(runs: root + "/a-runs")
         XCTAssertEqual(runs.count, 1)
         let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
         XCTAssertEqual(s.status, "ok")
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
-        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "not selected", "not selected", "not selected",
-                                                 "not selected", "not selected", "not selected", "not selected"])
-        XCTAssertTrue((257...400).contains(s.stages[1].records["vocab_size"] ?? 0))
-        XCTAssertGreaterThan(s.stages[2].records["tokens"] ?? 0, 0)
+        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "ran", "ran", "not selected",
+                                                 "not selected", "not selected", "not selected", "not selected",
+                                                 "not selected"])
+        XCTAssertEqual(s.stages[2].records["records"], 48, "decontaminate checked the train split's records")
+        XCTAssertTrue((257...400).contains(s.stages[3].records["vocab_size"] ?? 0))
+        XCTAssertGreaterThan(s.stages[4].records["tokens"] ?? 0, 0)
         let dir = root + "/a-runs/" + runs[0]
         XCTAssertTrue(FileSystem.exists(dir + "/bpe-train.log"))
         XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
         XCTAssertTrue(FileSystem.exists(dir + "/report.html"))
         let firstReport = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
 
-        (_, out) = try run(["run", "--config", cfg, "--until", "gsm8k"])
-        XCTAssertTrue(out.contains("bpe-train: up to date"), out)
-        XCTAssertTrue(out.contains("tokenize: up to date"), out)
-        XCTAssertTrue(out.contains("gsm8k: ran"), out)
+        (_, out) = try run(["run", "--config", cfg, "--until", "tokenize"])
+        for stage in ["gsm8k", "decontaminate", "bpe-train", "tokenize"] {
+            XCTAssertTrue(out.contains("\(stage): up to date"), out)
+        }
 
         (_, out) = try run(["run", "--config", cfg, "--only", "gsm8k", "bpe-train", "--force", "gsm8k"])
         XCTAssertTrue(out.contains("bpe-train: up to date"), out)
@@ -250,6 +254,18 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(records["grpo"]?["steps"], 6)
         XCTAssertTrue(html.contains("Sample completions (step"), "grpo section")
         XCTAssertTrue(html.contains("<h3>reward</h3>"), "grpo reward curve")
+        // The demo's one planted leak (a test question in field-notes.md) is caught and kept out of training.
+        XCTAssertEqual(records["decontaminate"]?["contaminated_documents"], 1)
+        XCTAssertEqual(records["decontaminate"]?["contaminated_records"], 0)
+        let leaks = try JSONLReader.readAll(OverlapRecord.self,
+                                            path: root + "/demo-work/decontaminate/overlaps.jsonl.zst")
+        XCTAssertEqual(leaks.map(\.trainSource), ["data/papers/field-notes.md"])
+        XCTAssertEqual(leaks.map(\.evalID), ["test-0"])
+        let corpus = String(decoding: try ByteReader(path: root + "/demo-work/decontaminate/corpus.txt.zst").readAll(),
+                            as: UTF8.self)
+        XCTAssertFalse(corpus.contains("A baker uses 3 eggs per cake"))
+        XCTAssertTrue(html.contains("share a 13-gram with <b>1 evaluation items</b>"), "decontaminate section")
+        XCTAssertTrue(html.contains("Questions decontaminated: the training data was checked"), "eval section")
 
         // search finds the index's own model (recorded by the index stage) from any directory.
         let (_, found) = try run(["search", "how are pages split", "--mode", "dense", "-k", "1", "--json",
@@ -272,7 +288,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(code, 0, out)
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/full-clean-work")
-        for stage in ["ingest", "tokenize", "tokens", "gsm8k", "chunk", "index", "pretrain", "eval"] {
+        for stage in ["ingest", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain", "eval"] {
             XCTAssertNotNil(expected[stage + "/manifest.json"], stage)
         }
         let cfg = try demoConfig("full")
@@ -322,7 +338,7 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(try snapshot(work), before)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: work).filter { $0.hasPrefix(".tmp-") }, [])
         let (_, status) = try run(["status", "--workdir", work])
-        XCTAssertTrue(status.contains("tokens    up to date"), status)
+        XCTAssertTrue(status.contains("tokens         up to date"), status)
     }
 
     func testLockContention() throws {
@@ -352,10 +368,10 @@ final class RunProcessTests: XCTestCase {
     func testKillAndResumeGivesIdenticalArtifacts() throws {
         let clean = try writeConfig("clean")
         let t0 = Date()
-        try run(["run", "--config", clean, "--no-report", "--until", "gsm8k"])
+        try run(["run", "--config", clean, "--no-report", "--until", "tokenize"])
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/clean-work")
-        XCTAssertEqual(expected.count, 10, "\(expected.keys.sorted())")
+        XCTAssertEqual(expected.count, 13, "\(expected.keys.sorted())")
 
         let cfg = try writeConfig("k")
         var rng = SystemRandomNumberGenerator()
@@ -368,7 +384,7 @@ final class RunProcessTests: XCTestCase {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             // Every other attempt forces everything, so kills also land inside committed stages' rewrites.
-            p.arguments = ["run", "--config", cfg, "--no-report", "--until", "gsm8k"] + (i % 2 == 1 ? ["--force", "all"] : [])
+            p.arguments = ["run", "--config", cfg, "--no-report", "--until", "tokenize"] + (i % 2 == 1 ? ["--force", "all"] : [])
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             try p.run()
@@ -378,12 +394,12 @@ final class RunProcessTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.2) // let the orphaned stage receive its parent-death SIGKILL
         }
         XCTAssertGreaterThan(kills, 0)
-        try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
+        try run(["run", "--config", cfg, "--no-report", "--until", "tokenize"])
         XCTAssertEqual(try snapshot(root + "/k-work"), expected)
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: root + "/k-work").filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".old-") }
         XCTAssertEqual(leftovers, [])
         // And one more run is a no-op.
-        let (_, out) = try run(["run", "--config", cfg, "--no-report", "--until", "gsm8k"])
-        XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 3, out)
+        let (_, out) = try run(["run", "--config", cfg, "--no-report", "--until", "tokenize"])
+        XCTAssertEqual(out.components(separatedBy: ": up to date").count - 1, 4, out)
     }
 }
