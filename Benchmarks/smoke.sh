@@ -80,6 +80,10 @@ cp "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst"
 "$BIN" run --config "$T/shards.toml" --only chunk --no-report --shards 2 --force chunk > /dev/null
 cmp -s "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst" || fail "chunk as 2 shards differs from one run"
 ok "ingest, chunk, run --shards 2 (identical chunks)"
+# bench_shards itself on tiny inputs: ingest, chunk and index without shards and as 2 shards, compared.
+out=$(BIN=$BIN SHARDS="1 2" Benchmarks/bench_shards.sh 20 1 1) || fail "bench_shards.sh"
+echo "$out" | grep -q "^rates (1 shard(s)): ingest .* pages/s" || fail "bench_shards rates: $out"
+ok "bench_shards (ingest, chunk, index as 1 and 2 shards: identical)"
 
 # bench_embed: bench embed (JSON with seconds, vectors written), bench dense, and bench sha256.
 if [ -d models/all-MiniLM-L6-v2 ]; then
