@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local executor's overhead, per sharded stage: the same input without shards and as N shards + a merge
 # (`pipeline run --shards N`), seconds from each run's summary.json, the artifacts compared byte for byte.
-#   ingest: the PDFs of /work/shared/data/pdfs and data/papers, each in COPIES copies made distinct by a trailing
-#           PDF comment (same text, other sha256: every copy is extracted);
+#   ingest: the PDFs of /work/shared/data/pdfs, data/papers and the manuals under /usr/share/doc (gunzipped), each
+#           in COPIES copies made distinct by a trailing PDF comment (same text, other sha256: every copy is
+#           extracted);
 #   chunk:  DOCS synthetic text documents of ~15 kB;
 #   index:  the chunks of the first INDEX_DOCS of them (distinct texts, so every chunk is embedded).
 # Also the per-unit costs docs/scale-out.md predicts from: PDF pages/s, chunks embedded/s (all cores).
@@ -33,12 +34,15 @@ for d in range(n):
     open(f"{out}/docs/doc-{d:05d}.txt", "w").write(text)
     if d < k:
         open(f"{out}/index-docs/doc-{d:05d}.txt", "w").write(text)
-for folder in sys.argv[5:]:
-    for p in sorted(glob.glob(folder + "/*.pdf")):
-        data = open(p, "rb").read()
-        for c in range(copies):
-            name = os.path.basename(p)[:-4]
-            open(f"{out}/pdfs/{name}-{c}.pdf", "wb").write(data + b"\n%% copy %d\n" % c)
+import gzip
+found = [p for folder in sys.argv[5:] for p in sorted(glob.glob(folder + "/*.pdf"))]
+found += sorted(glob.glob("/usr/share/doc/**/*.pdf", recursive=True) + glob.glob("/usr/share/doc/**/*.pdf.gz",
+                                                                                  recursive=True))
+for i, p in enumerate(found):
+    data = gzip.open(p).read() if p.endswith(".gz") else open(p, "rb").read()
+    name = os.path.basename(p).removesuffix(".gz")[:-4]
+    for c in range(copies):
+        open(f"{out}/pdfs/{i:03d}-{name}-{c}.pdf", "wb").write(data + b"\n%% copy %d\n" % c)
 PY
 # seconds and slowest shard of STAGE in the latest run of RUNS
 seconds() {

@@ -52,7 +52,7 @@ extension IndexBuilder: ShardedStage {
         guard let s = try runShard(workdir: context.workdir, modelDir: a.model, shard: shard,
                                    force: context.force) else { return StageResult(stage: what, status: .upToDate) }
         return StageResult(stage: what, status: .ran, lines: [
-            "\(what): \(s.chunks) chunks, \(s.embedded) texts embedded → "
+            "\(what): \(s.chunks) chunks, \(s.embedded) texts embedded, \(s.reused) reused → "
                 + context.workdir.stageDir(Workdir.shardStage(stage, shard)) + "/" + vectorsName,
         ])
     }

@@ -12,6 +12,8 @@ extension IndexBuilder {
         public var chunks = 0
         /// Distinct chunk texts embedded.
         public var embedded = 0
+        /// Distinct chunk texts whose vector the stage's current database already held (same model file).
+        public var reused = 0
     }
 
     /// Shard `shard` of the index: embeds the distinct texts of the chunks of its blocks (`Shard.blockSize`
@@ -28,24 +30,31 @@ extension IndexBuilder {
             return nil
         }
         let embedder = try SentenceEmbedder(folder: src.modelDir)
+        let previous = try previousVectors(workdir: workdir, embedder: embedder)
         let out = try FileOutput(path: run.output(vectorsName))
         var summary = ShardSummary()
-        var pending: [(hash: String, text: String)] = []
+        // In order of first appearance: the vector when the previous database had it, else embedded at the flush.
+        var pending: [(hash: String, text: String, vector: [UInt8]?)] = []
+        var toEmbed = 0
         var seen = Set<String>()
         let progress = Progress("index shard \(shard)", unit: "chunks")
 
         func flush() throws {
             guard !pending.isEmpty else { return }
-            let vecs = embedder.embed(pending.map(\.text))
-            let dim = embedder.dimension
+            let vecs = embedder.embed(pending.filter { $0.vector == nil }.map(\.text))
+            let size = embedder.dimension * 4
+            var k = 0
             try vecs.withUnsafeBytes { raw in
-                for (i, p) in pending.enumerated() {
+                for p in pending {
                     try out.write(p.hash)
-                    try out.write(UnsafeRawBufferPointer(rebasing: raw[(i * dim * 4)..<((i + 1) * dim * 4)]))
+                    if let v = p.vector { try out.write(v); continue }
+                    try out.write(UnsafeRawBufferPointer(rebasing: raw[(k * size)..<((k + 1) * size)]))
+                    k += 1
                 }
             }
-            summary.embedded += pending.count
+            summary.embedded += k
             pending.removeAll(keepingCapacity: true)
+            toEmbed = 0
         }
 
         var position = 0
@@ -56,15 +65,44 @@ extension IndexBuilder {
             progress.advance()
             let hash = Hashing.sha256(c.text)
             guard seen.insert(hash).inserted else { return }
-            pending.append((hash, c.text))
-            if pending.count >= batchSize { try flush() }
+            let vector = try previous.flatMap { q -> [UInt8]? in
+                q.bind(1, hash)
+                defer { q.reset() }
+                return try q.step() ? Array(q.blob(0)) : nil
+            }
+            if vector != nil { summary.reused += 1 } else { toEmbed += 1 }
+            pending.append((hash, c.text, vector))
+            if toEmbed >= batchSize { try flush() }
         }
         try flush()
         try out.close()
         progress.finish()
-        run.records = ["chunks": summary.chunks, "embedded": summary.embedded]
+        run.records = ["chunks": summary.chunks, "embedded": summary.embedded, "reused": summary.reused]
         try run.commit()
         return summary
+    }
+}
+
+extension IndexBuilder {
+    /// A lookup of vectors by text sha256 in the stage's current database, when it was made with this model file
+    /// and dimension (and passes SQLite's quick check); nil otherwise. A shard reuses them as `run` does.
+    static func previousVectors(workdir: Workdir, embedder: SentenceEmbedder) throws -> Statement? {
+        let path = workdir.stageDir(stage) + "/" + databaseName
+        guard FileSystem.exists(path) else { return nil }
+        let modelSHA = try Hashing.sha256(path: embedder.folder + "/model.safetensors")
+        do {
+            let db = try SQLiteDB(path: path, readOnly: true)
+            let check = try db.prepare("PRAGMA quick_check(1)")
+            guard try check.step(), check.string(0) == "ok" else { return nil }
+            let q = try db.prepare("SELECT key, value FROM meta WHERE key IN ('model_sha256', 'dimension')")
+            var meta: [String: String] = [:]
+            while try q.step() { meta[q.string(0)] = q.string(1) }
+            guard meta["model_sha256"] == modelSHA, meta["dimension"] == String(embedder.dimension) else { return nil }
+            return try db.prepare("SELECT vector FROM embeddings WHERE text_sha256 = ?")
+        } catch {
+            log.warning("previous index unusable, embedding everything again: \(error)")
+            return nil
+        }
     }
 }
 

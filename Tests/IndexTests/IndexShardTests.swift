@@ -88,6 +88,41 @@ final class IndexShardTests: XCTestCase {
         }
     }
 
+    /// Shards reuse the vectors of the stage's current database (same model file), as a run without shards does:
+    /// after a change only the new texts are embedded, and the merge equals a fresh run.
+    func testShardsReuseTheVectorsOfThePreviousDatabase() throws {
+        let model = try modelFolder()
+        let work = try makeWorkdir("reuse"), fresh = try makeWorkdir("fresh")
+        for i in 0..<2 {
+            _ = try IndexBuilder.runShard(workdir: work, modelDir: model, shard: try Shard(index: i, count: 2),
+                                          force: false)
+        }
+        XCTAssertNotNil(try IndexBuilder.merge(workdir: work, modelDir: model, shards: 2, force: false))
+        let path = work.stageDir("chunk") + "/chunks.jsonl.zst"
+        var chunks = Array(try JSONLReader.readAll(ChunkRecord.self, path: path).prefix(150))
+        for (i, text) in ["an entirely new text", "and another one", "a third, never seen"].enumerated() {
+            chunks.append(ChunkRecord(chunkId: "new:\(i):0", docId: "d19", source: "d19.pdf", page: i,
+                                      startIndex: 0, text: text))
+        }
+        for w in [work, fresh] {
+            let out = try JSONLWriter<ChunkRecord>(path: w.stageDir("chunk") + "/chunks.jsonl.zst")
+            for c in chunks { try out.write(c) }
+            try out.close()
+        }
+        var embedded = 0, reused = 0
+        for i in 0..<2 {
+            let s = try XCTUnwrap(IndexBuilder.runShard(workdir: work, modelDir: model,
+                                                        shard: try Shard(index: i, count: 2), force: false))
+            embedded += s.embedded; reused += s.reused
+        }
+        XCTAssertEqual(embedded, 3, "only the new texts are embedded")
+        XCTAssertGreaterThan(reused, 100)
+        XCTAssertNotNil(try IndexBuilder.merge(workdir: work, modelDir: model, shards: 2, force: false))
+        XCTAssertNotNil(try IndexBuilder.run(workdir: fresh, modelDir: model, force: false))
+        XCTAssertTrue(try Data(contentsOf: URL(fileURLWithPath: work.stageDir("index") + "/index.sqlite"))
+                      == Data(contentsOf: URL(fileURLWithPath: fresh.stageDir("index") + "/index.sqlite")))
+    }
+
     func testMergeNamesAMissingOrStaleShard() throws {
         let model = try modelFolder()
         let work = try makeWorkdir("stale")
