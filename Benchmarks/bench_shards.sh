@@ -45,10 +45,13 @@ for i, p in enumerate(found):
         open(f"{out}/pdfs/{i:03d}-{name}-{c}.pdf", "wb").write(data + b"\n%% copy %d\n" % c)
 PY
 # seconds and slowest shard of STAGE in the latest run of RUNS
+# (and, with shards, the merge's own seconds from the stage's manifest)
 seconds() {
     python3 -c "import json,glob,sys; r=sorted(glob.glob(sys.argv[1] + '/*/summary.json'))[-1]; \
-c=[x for x in json.load(open(r))['stages'] if x['stage']==sys.argv[2]][0]; \
-print(c['seconds'], c.get('slowest_shard_seconds') or '-')" "$1" "$2"
+s=json.load(open(r)); c=[x for x in s['stages'] if x['stage']==sys.argv[2]][0]; \
+m=json.load(open(s['workdir'] + '/' + c['folder'] + '/manifest.json'))['seconds']; \
+print(c['seconds'], c.get('slowest_shard_seconds') or '-', '(merge %s)' % m if (c.get('shards') or 1) > 1 else '')" \
+        "$1" "$2"
 }
 record() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['records'][sys.argv[2]])" "$1" "$2"; }
 for n in $shards; do
@@ -66,21 +69,22 @@ TOML
     done
     "$BIN" run --config "$tmp/pdfs$n.toml" --only ingest --no-report --shards "$n" > /dev/null
     echo "shards $n: ingest ($(record "$tmp/w-pdfs$n/ingest/manifest.json" documents) PDFs," \
-        "$(record "$tmp/w-pdfs$n/ingest/manifest.json" pages) pages) seconds / slowest shard:" \
+        "$(record "$tmp/w-pdfs$n/ingest/manifest.json" pages) pages) seconds / slowest shard (merge):" \
         "$(seconds "$tmp/runs-pdfs$n" ingest)"
     for f in pages.jsonl.zst documents.jsonl.zst corpus.txt.zst; do
         cmp "$tmp/w-pdfs$n/ingest/$f" "$tmp/w-pdfs${shards%% *}/ingest/$f"
     done
     "$BIN" run --config "$tmp/docs$n.toml" --only ingest --no-report > /dev/null
     "$BIN" run --config "$tmp/docs$n.toml" --only chunk --no-report --shards "$n" > /dev/null
-    echo "shards $n: chunk ($(record "$tmp/w-docs$n/chunk/manifest.json" pages) pages) seconds / slowest shard:" \
+    echo "shards $n: chunk ($(record "$tmp/w-docs$n/chunk/manifest.json" pages) pages) seconds / slowest shard" \
+        "(merge):" \
         "$(seconds "$tmp/runs-docs$n" chunk)"
     cmp "$tmp/w-docs$n/chunk/chunks.jsonl.zst" "$tmp/w-docs${shards%% *}/chunk/chunks.jsonl.zst"
     if [ -d "$model" ]; then
         "$BIN" run --config "$tmp/index$n.toml" --only ingest chunk --no-report > /dev/null
         "$BIN" run --config "$tmp/index$n.toml" --only index --no-report --shards "$n" > /dev/null
         echo "shards $n: index ($(record "$tmp/w-index$n/index/manifest.json" chunks) chunks) seconds / slowest" \
-            "shard: $(seconds "$tmp/runs-index$n" index)"
+            "shard (merge): $(seconds "$tmp/runs-index$n" index)"
         cmp "$tmp/w-index$n/index/index.sqlite" "$tmp/w-index${shards%% *}/index/index.sqlite"
     fi
 done
