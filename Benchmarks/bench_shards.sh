@@ -102,7 +102,8 @@ s = stage("pdfs", "ingest")
 print(f"rates ({n} shard(s)): ingest {m['pages'] / s:.1f} pages/s, {m['documents'] / s:.2f} PDFs/s", end="")
 try:
     c = json.load(open(f"{tmp}/w-index{n}/index/manifest.json"))["records"]["chunks"]
-    print(f"; index {c / stage('index', 'index'):.1f} chunks/s")
+    t = stage("index", "index")
+    print(f"; index {c / t:.1f} chunks/s" if t > 0 else "; index: no time in summary.json")
 except FileNotFoundError:
     print()
 PY
