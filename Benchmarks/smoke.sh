@@ -82,6 +82,10 @@ cp "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst"
 "$BIN" run --config "$T/shards.toml" --only chunk --no-report --shards 2 --force chunk > /dev/null
 cmp -s "$T/w/chunk/chunks.jsonl.zst" "$T/chunks-plain.zst" || fail "chunk as 2 shards differs from one run"
 ok "ingest, chunk, run --shards 2 (identical chunks)"
+# bench_shards itself on tiny inputs: ingest, chunk and index without shards and as 2 shards, compared.
+out=$(BIN=$BIN SHARDS="1 2" Benchmarks/bench_shards.sh 20 1 1) || fail "bench_shards.sh"
+echo "$out" | grep -q "^rates (1 shard(s)): ingest .* pages/s" || fail "bench_shards rates: $out"
+ok "bench_shards (ingest, chunk, index as 1 and 2 shards: identical)"
 
 # bench_decontaminate: decontaminate (the leak is caught; the overlaps are the file the script compares).
 out=$("$BIN" decontaminate $W --force)

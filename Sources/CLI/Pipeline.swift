@@ -48,7 +48,10 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each stage's state: up to date, stale (and why) or missing.",
         discussion: "Reads every stage's manifest.json and checks its recorded inputs and outputs against the files "
-            + "as they are now.")
+            + "as they are now, and lists each shard of a sharded stage. When the latest run under the runs folder "
+            + "([run] runs of --config, default runs) submitted a Slurm chain (`pipeline run --executor slurm`, "
+            + "e.g. with --detach), each of its tasks follows with its job id and state (done, running, pending, "
+            + "failed with its exit status or Slurm's state), from the tasks' status files, squeue and sacct.")
 
     @Option(name: .long, help: ArgumentHelp("Work directory (default: $PIPELINE_WORKDIR or ./artifacts).",
                                              valueName: "dir"))
@@ -58,6 +61,9 @@ struct Status: ParsableCommand {
                                            + "modification time and inode; a file whose time or inode changed is "
                                            + "hashed)."))
     var verify = false
+
+    @Option(name: .long, help: ArgumentHelp("Config file (for the runs folder).", valueName: "file"))
+    var config = "pipeline.toml"
 
     func run() throws {
         let work = Workdir(explicit: workdir)
@@ -72,6 +78,20 @@ struct Status: ParsableCommand {
             }
             print(line)
             for shard in work.shardStates(stage, verify: verify) { print("  shard \(shard.name): \(shard.state)") }
+        }
+        slurmJobs()
+    }
+
+    /// The tasks of the latest run's Slurm chain, if it submitted one.
+    func slurmJobs() {
+        let runs = FileSystem.exists(config) ? ((try? RunConfig.load(path: config))?.runsDir ?? "runs") : "runs"
+        guard let last = RunReport.runNames(runs: runs).last,
+              FileSystem.exists(runs + "/" + last + "/slurm/jobs.json") else { return }
+        print("slurm jobs of \(runs)/\(last):")
+        do {
+            for line in try SlurmExecutor().statusLines(runDir: runs + "/" + last) ?? [] { print(line) }
+        } catch {
+            print("  unknown: \(error)")
         }
     }
 }

@@ -133,6 +133,23 @@ public final class LineReader {
             start = end
         }
     }
+
+    /// The next `count` bytes; an error naming the file when it ends first.
+    public func next(bytes count: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            if start == end {
+                let n = eof ? 0 : try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+                if n == 0 { eof = true; throw CoreError.truncated(path: path) }
+                start = 0; end = n
+            }
+            let take = min(count - out.count, end - start)
+            out.append(contentsOf: buffer[start..<(start + take)])
+            start += take
+        }
+        return out
+    }
 }
 
 /// What one shard of a record-stream stage wrote per block it owns: the number of output lines of that block.

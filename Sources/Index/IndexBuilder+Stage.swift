@@ -3,7 +3,7 @@ import Core
 import Foundation
 
 /// `pipeline index`.
-extension IndexBuilder: Stage {
+extension IndexBuilder: ShardedStage {
     /// The options of `pipeline index` and the keys of `[index]`.
     public struct Arguments: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp("Sentence-transformers model folder.", valueName: "dir"))
@@ -42,10 +42,29 @@ extension IndexBuilder: Stage {
 
     /// Builds the index and reports the chunks, documents and embeddings.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
-        let work = context.workdir
-        guard let s = try run(workdir: work, modelDir: a.model, force: context.force, archive: a.archive) else {
-            return upToDate
-        }
+        result(try run(workdir: context.workdir, modelDir: a.model, force: context.force, archive: a.archive),
+               context.workdir)
+    }
+
+    /// Embeds the chunks of shard `shard`'s blocks into `index/shards/I-of-N/vectors.bin`.
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        let what = "index shard \(shard)"
+        guard let s = try runShard(workdir: context.workdir, modelDir: a.model, shard: shard,
+                                   force: context.force) else { return StageResult(stage: what, status: .upToDate) }
+        return StageResult(stage: what, status: .ran, lines: [
+            "\(what): \(s.chunks) chunks, \(s.embedded) texts embedded, \(s.reused) reused → "
+                + context.workdir.stageDir(Workdir.shardStage(stage, shard)) + "/" + vectorsName,
+        ])
+    }
+
+    /// Builds the database from the `shards` shards' vectors.
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        result(try merge(workdir: context.workdir, modelDir: a.model, shards: shards, force: context.force,
+                         archive: a.archive), context.workdir)
+    }
+
+    static func result(_ summary: Summary?, _ work: Workdir) -> StageResult {
+        guard let s = summary else { return upToDate }
         return StageResult(stage: name, status: .ran, lines: [
             "index: \(s.chunks) chunks (\(s.embedded) embedded, \(s.reused) reused), \(s.documents) documents → "
                 + "\(work.stageDir("index"))/\(databaseName)",

@@ -40,32 +40,67 @@ public enum IndexBuilder {
     /// (what the nightly run keeps).
     public static func run(workdir: Workdir, modelDir given: String, force: Bool,
                            archive: Bool = false) throws -> Summary? {
-        // Recorded as an absolute path, so `search` finds the index's own model from any directory.
-        let modelDir = URL(fileURLWithPath: given).standardizedFileURL.path
-        let chunks = workdir.stageDir("chunk") + "/chunks.jsonl.zst"
-        guard FileSystem.exists(chunks) else {
-            throw IndexError.search("\(chunks): no chunks (run `pipeline chunk` first)")
+        try assemble(workdir: workdir, modelDir: given, force: force, archive: archive, shards: nil)
+    }
+
+    /// The stage's database from the vectors of its `shards` shards (`runShard`), byte-identical to `run`'s; up to
+    /// date like `run`. An error names the first shard that is missing or stale.
+    public static func merge(workdir: Workdir, modelDir given: String, shards: Int, force: Bool,
+                             archive: Bool = false) throws -> Summary? {
+        try assemble(workdir: workdir, modelDir: given, force: force, archive: archive, shards: shards)
+    }
+
+    /// What the stage reads: the chunks, the model folder (its absolute path and name), the documents if present.
+    struct Sources {
+        let chunks: String
+        let documents: String?
+        let modelDir: String
+        let modelName: String
+        /// What a shard reads: the chunks and the model files.
+        var shardInputs: [String] { [chunks] + modelInputs(modelDir) }
+        /// What the whole stage (or its merge) reads.
+        var inputs: [String] { [chunks] + (documents.map { [$0] } ?? []) + modelInputs(modelDir) }
+        /// A shard's parameters (without its `shard`); the stage's without `archive`.
+        var parameters: [String: String] { ["model": modelName, "schema": schemaVersion] }
+
+        init(workdir: Workdir, modelDir given: String) throws {
+            // Recorded as an absolute path, so `search` finds the index's own model from any directory.
+            modelDir = URL(fileURLWithPath: given).standardizedFileURL.path
+            chunks = workdir.stageDir("chunk") + "/chunks.jsonl.zst"
+            guard FileSystem.exists(chunks) else {
+                throw IndexError.search("\(chunks): no chunks (run `pipeline chunk` first)")
+            }
+            guard FileSystem.exists(modelDir + "/config.json") else {
+                throw IndexError.model(path: modelDir,
+                                       reason: "no model folder here (run `make model`, or pass --model DIR)")
+            }
+            let docs = workdir.stageDir("ingest") + "/documents.jsonl.zst"
+            documents = FileSystem.exists(docs) ? docs : nil
+            modelName = URL(fileURLWithPath: modelDir).standardizedFileURL.lastPathComponent
         }
-        guard FileSystem.exists(modelDir + "/config.json") else {
-            throw IndexError.model(path: modelDir,
-                                   reason: "no model folder here (run `make model`, or pass --model DIR)")
-        }
-        let documents = workdir.stageDir("ingest") + "/documents.jsonl.zst"
-        var inputs = [chunks]
-        if FileSystem.exists(documents) { inputs.append(documents) }
-        inputs += modelInputs(modelDir)
-        let name = URL(fileURLWithPath: modelDir).standardizedFileURL.lastPathComponent
-        var parameters = ["model": name, "schema": schemaVersion]
+    }
+
+    /// The whole stage, or (`shards` set) its merge.
+    static func assemble(workdir: Workdir, modelDir given: String, force: Bool, archive: Bool,
+                         shards: Int?) throws -> Summary? {
+        let src = try Sources(workdir: workdir, modelDir: given)
+        var parameters = src.parameters
         if archive { parameters["archive"] = "zstd" }
-        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: inputs,
+        let dirs = try shards.map {
+            try ShardMerge.checkShards(workdir: workdir, folder: stage, shards: $0, inputs: src.shardInputs,
+                                       parameters: src.parameters)
+        }
+        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: src.inputs,
                                            parameters: parameters, force: force) else {
             return nil
         }
-        let embedder = try SentenceEmbedder(folder: modelDir)
+        let embedder = try SentenceEmbedder(folder: src.modelDir)
         let previous = run.previousDir.map { $0 + "/" + databaseName }.flatMap { FileSystem.exists($0) ? $0 : nil }
-        let summary = try build(chunksPath: chunks, documentsPath: FileSystem.exists(documents) ? documents : nil,
-                                embedder: embedder, output: run.output(databaseName), previous: previous,
-                                displayOutput: workdir.stageDir(stage) + "/" + databaseName)
+        let summary = try build(chunksPath: src.chunks, documentsPath: src.documents, embedder: embedder,
+                                output: run.output(databaseName), previous: dirs == nil ? previous : nil,
+                                displayOutput: workdir.stageDir(stage) + "/" + databaseName,
+                                shardVectors: try dirs.map { try ShardVectors(shardDirs: $0,
+                                                                              dimension: embedder.dimension) })
         run.records["chunks"] = summary.chunks
         run.records["documents"] = summary.documents
         run.records["embedded"] = summary.embedded
@@ -94,7 +129,7 @@ public enum IndexBuilder {
     /// Writes a new database at `output` (which must not exist).
     public static func build(chunksPath: String, documentsPath: String?, embedder: SentenceEmbedder,
                              output: String, previous: String?, batchSize: Int = 512,
-                             displayOutput: String? = nil) throws -> Summary {
+                             displayOutput: String? = nil, shardVectors: ShardVectors? = nil) throws -> Summary {
         var summary = Summary()
         let modelFile = embedder.folder + "/model.safetensors"
         let modelSHA = try Hashing.sha256(path: modelFile)
@@ -194,11 +229,21 @@ public enum IndexBuilder {
             try insChunk.run()
             insFTS.bind(1, id); insFTS.bind(2, c.text)
             try insFTS.run()
+            // A merge reads every chunk's place in its shard's vectors, needed or not.
+            let computed = try shardVectors?.take(position: id - 1, hash: hash)
             if pendingSet.contains(hash) { return }
             have.bind(1, hash)
             let exists = try have.step()
             have.reset()
             if exists { return }
+            if let shardVectors {
+                // The first chunk of this text in the whole input is also the first in its shard.
+                guard let vector = computed else { throw shardVectors.missing(hash, line: line) }
+                insVec.bind(1, hash)
+                try vector.withUnsafeBytes { insVec.bind(2, blob: $0); try insVec.run() }
+                summary.embedded += 1
+                return
+            }
             if let r = reuse {
                 r.bind(1, hash)
                 try r.run()

@@ -5,7 +5,7 @@ import Foundation
 extension Normalization: ExpressibleByArgument {}
 
 /// `pipeline ingest`.
-extension IngestStage: Stage {
+extension IngestStage: ShardedStage {
     /// The options of `pipeline ingest` and the keys of `[ingest]`.
     public struct Arguments: ParsableArguments {
         @Argument(help: ArgumentHelp("PDF, text or Markdown files, or folders holding them.", valueName: "path"))
@@ -101,18 +101,36 @@ extension IngestStage: Stage {
 
     /// Ingests the files and reports the documents, pages and skips.
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
-        let options = Options(
-            paths: a.paths,
-            text: TextOptions(normalization: a.normalize, dehyphenate: a.dehyphenate, stripHeaders: a.stripHeaders),
-            password: a.password, jobs: a.jobs ?? Machine.cores, docTimeout: a.docTimeout,
-            worker: WorkerCommand(executable: SelfProcess.executable()), force: context.force)
-        let o = try run(workdir: context.workdir, options: options)
-        guard o.ran else { return upToDate }
+        result(try run(workdir: context.workdir, options: options(a, context)), what: name)
+    }
+
+    /// Ingests the files of shard `shard` (by their sha256) into `ingest/shards/I-of-N/`.
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        result(try runShard(workdir: context.workdir, options: options(a, context), shard: shard),
+               what: "ingest shard \(shard)")
+    }
+
+    /// Builds pages, documents and corpus from the `shards` shards.
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        result(try merge(workdir: context.workdir, options: options(a, context), shards: shards),
+               what: name, merged: shards)
+    }
+
+    static func options(_ a: Arguments, _ context: StageContext) -> Options {
+        Options(paths: a.paths,
+                text: TextOptions(normalization: a.normalize, dehyphenate: a.dehyphenate, stripHeaders: a.stripHeaders),
+                password: a.password, jobs: a.jobs ?? Machine.cores, docTimeout: a.docTimeout,
+                worker: WorkerCommand(executable: SelfProcess.executable()), force: context.force)
+    }
+
+    static func result(_ o: Outcome, what: String, merged shards: Int? = nil) -> StageResult {
+        guard o.ran else { return StageResult(stage: what, status: .upToDate) }
         let dups = o.duplicates > 0 ? ", \(o.duplicates) duplicate\(o.duplicates == 1 ? "" : "s")" : ""
+        let how = shards.map { "merged from \($0) shards" } ?? "\(o.extracted) extracted, \(o.reused) reused"
         return StageResult(
-            stage: name, status: o.skipped > 0 ? .ranWithSkips : .ran,
-            lines: ["ingest: \(o.documents) documents (\(o.extracted) extracted, \(o.reused) reused, "
-                    + "\(o.skipped) skipped\(dups)), \(o.pages) pages → \(o.outputDir)"],
+            stage: what, status: o.skipped > 0 ? .ranWithSkips : .ran,
+            lines: ["\(what): \(o.documents) documents (\(how), \(o.skipped) skipped\(dups)), \(o.pages) pages → "
+                    + o.outputDir],
             skipped: o.skippedInputs)
     }
 }

@@ -180,12 +180,43 @@ public enum IngestStage {
 
     /// Ingests `o.paths` into <workdir>/ingest (unless up to date) and says what it did.
     public static func run(workdir: Workdir, options o: Options) throws -> Outcome {
+        try execute(workdir: workdir, options: o, shard: nil)
+    }
+
+    /// Shard `shard` of the stage: the input files whose sha256 is the shard's (`Shard.owns(sha256:)`), in
+    /// `ingest/shards/I-of-N/`. Every path to the same bytes lands in the same shard, so a duplicate and the file it
+    /// duplicates are always side by side. The shard's corpus has no blank line between documents; its
+    /// `corpus_extents.json` gives each document's bytes there, for the merge. Not run when it is up to date.
+    public static func runShard(workdir: Workdir, options o: Options, shard: Shard) throws -> Outcome {
+        try execute(workdir: workdir, options: o, shard: shard)
+    }
+
+    /// The checks every ingest run makes, and its input files.
+    static func validInputs(_ o: Options) throws -> [String] {
         guard !o.paths.isEmpty else { throw IngestError.usage("ingest: give at least one file or folder") }
         guard o.jobs >= 1 else { throw IngestError.usage("--jobs must be at least 1") }
         guard o.docTimeout > 0 else { throw IngestError.usage("--doc-timeout must be positive") }
         let inputs = try findInputs(o.paths)
         guard !inputs.isEmpty else { throw IngestError.noInputs(paths: o.paths) }
-        let params = parameters(o)
+        return inputs
+    }
+
+    /// The whole stage (`shard` nil) or one shard of it.
+    static func execute(workdir: Workdir, options o: Options, shard: Shard?) throws -> Outcome {
+        var inputs = try validInputs(o)
+        var params = parameters(o)
+        let stage = shard.map { Workdir.shardStage(Self.stage, $0) } ?? Self.stage
+        // A shard hashes every input to find its own; those hashes are not computed again.
+        var known: [String: String] = [:]
+        if let shard {
+            params["shard"] = shard.description
+            var mine: [String] = []
+            for path in inputs {
+                let sha = try Hashing.sha256(path: path)
+                if shard.owns(sha256: sha) { mine.append(path); known[path] = sha }
+            }
+            inputs = mine
+        }
         var outcome = Outcome(ran: false, outputDir: workdir.stageDir(stage))
         // Documents skipped last time for a worker crash or time-out are tried again, even if nothing changed.
         let retry = (workdir.manifest(stage)?.records["retry"] ?? 0) > 0
@@ -193,13 +224,12 @@ public enum IngestStage {
                                            force: o.force || retry) else { return outcome }
         outcome.ran = true
 
-        // Identity of each input.
         // Identity of each input; a later file with the same bytes is a duplicate of the first (not extracted).
         var records: [DocumentRecord] = []
         records.reserveCapacity(inputs.count)
         var firstSource: [String: String] = [:]
         for path in inputs {
-            let sha = try Hashing.sha256(path: path)
+            let sha = try known[path] ?? Hashing.sha256(path: path)
             var r = DocumentRecord(docID: String(sha.prefix(16)), source: path, sha256: sha,
                                    bytes: try FileSystem.fileSize(path), pages: 0, title: nil, author: nil,
                                    created: nil, status: "ok", error: nil)
@@ -222,6 +252,7 @@ public enum IngestStage {
         let docsOut = try JSONLWriter<DocumentRecord>(path: run.output("documents.jsonl.zst"))
         let corpus = try ZstdWriter(path: run.output("corpus.txt.zst"))
         var corpusDocs = 0
+        var extents: [Int] = []   // a shard's corpus bytes of each document
         let progress = Progress("ingest", total: inputs.count, unit: "documents")
 
         /// Writes document `i` and its pages.
@@ -235,9 +266,12 @@ public enum IngestStage {
             if doc.status == "ok" && !pages.isEmpty {
                 var text = pages.joined(separator: "\n")
                 if !text.hasSuffix("\n") { text += "\n" }
-                try corpus.write(corpusDocs > 0 ? "\n" + text : text)
+                try corpus.write(corpusDocs > 0 && shard == nil ? "\n" + text : text)
                 corpusDocs += 1
                 outcome.pages += pages.count
+                extents.append(text.utf8.count)
+            } else {
+                extents.append(0)
             }
             outcome.documents += 1
             if doc.isDuplicate {
@@ -346,6 +380,7 @@ public enum IngestStage {
         try corpus.close()
         cache?.close()
         FileSystem.remove(run.output(".reuse.tmp"))
+        if shard != nil { try FileSystem.atomicWrite(try JSON.encode(extents), to: run.output(extentsName)) }
         run.records = ["documents": outcome.documents, "pages": outcome.pages, "skipped": outcome.skipped,
                        "retry": outcome.transient]
         if outcome.duplicates > 0 { run.records["duplicates"] = outcome.duplicates }

@@ -403,7 +403,10 @@ extension SlurmExecutor {
             SlurmUnit(stage: 0, name: $0.stage, isMerge: $0.merge, isArray: $0.array, arguments: [],
                       tasks: $0.tasks.map { SlurmTask(job: $0.isEmpty ? nil : $0, attempts: 1) }, retried: $0.retried)
         })
-        let queue = try queue(chain.units.flatMap { $0.tasks.compactMap(\.job) })
+        let jobs = chain.units.flatMap { $0.tasks.compactMap(\.job) }
+        var queue = try queue(jobs)
+        // Jobs squeue has forgotten: sacct knows how they ended, where accounting is on.
+        for (job, state) in accounting(jobs.filter { queue[$0] == nil }) where queue[job] == nil { queue[job] = state }
         // squeue forgets finished jobs after MinJobAge: a task neither there nor with a status file is failed.
         for _ in 0..<3 { chain.update(queue: queue) }
         return chain.units.flatMap { u in

@@ -39,15 +39,17 @@ extension RunProcessTests {
         let sharded = try writeShardConfig("sharded")
         let (_, out) = try run(["run", "--config", sharded, "--no-report", "--only"] + stages
                                 + ["--shards", "3", "--jobs", "2"])
-        XCTAssertTrue(out.contains("chunk: ran") && out.contains("tokenize: ran"), out)
+        XCTAssertTrue(out.contains("chunk: ran") && out.contains("tokenize: ran") && out.contains("ingest: ran"), out)
         func artifacts(_ work: String) throws -> [String: String] {
-            try snapshot(work).filter {
-                !$0.key.contains("/shards/") && ($0.key.hasPrefix("chunk/") || $0.key.hasPrefix("tokens/"))
+            try snapshot(work).filter { file in
+                !file.key.contains("/shards/") && ["ingest/", "chunk/", "tokens/"].contains { file.key.hasPrefix($0) }
             }
         }
         XCTAssertEqual(try artifacts(root + "/sharded-work"), try artifacts(root + "/plain-work"))
         for i in 0..<3 {
-            XCTAssertTrue(FileSystem.exists(root + "/sharded-work/chunk/shards/\(i)-of-3/manifest.json"))
+            for stage in ["ingest", "chunk"] {
+                XCTAssertTrue(FileSystem.exists(root + "/sharded-work/\(stage)/shards/\(i)-of-3/manifest.json"))
+            }
         }
         // Once more: every shard and the merge are up to date.
         let (_, again) = try run(["run", "--config", sharded, "--no-report", "--only"] + stages + ["--shards", "3"])
