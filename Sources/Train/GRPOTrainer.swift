@@ -287,33 +287,26 @@ public final class GRPOTrainer: ResumableTrainer {
 
     var evaluating: Bool { !evalItems.isEmpty }
 
-    /// Greedy answers of the current adapter to `evalItems` (prompts left-truncated as in training, at most
-    /// --max-completion-length tokens, in batches of 8), scored with the four rewards. Consumes no randomness.
+    /// Greedy answers of the current adapter to `evalItems`, decoded and scored exactly as the eval stage does
+    /// (batches of 8, at most --max-completion-length tokens). Consumes no randomness.
     func evaluate() throws -> GRPOEvalRecord {
-        var so = SamplingOptions()
-        so.greedy = true; so.maxNewTokens = options.loss.maxCompletionLength; so.eosTokenId = model.config.eosTokenId
         let wasTraining = lora.training
         lora.training = false
         defer { lora.training = wasTraining }
         var summary = RewardSummary()
         var exact = 0
         var kept: [GRPOEvalSample] = []
-        let exactIndex = RewardFunction.allCases.firstIndex(of: .matchFormatExactly)!
-        for start in stride(from: 0, to: evalItems.count, by: 8) {
-            let group = evalItems[start..<min(start + 8, evalItems.count)]
-            let prompts = group.map { q -> [Int] in
-                let ids = tokenizer.encode(q.promptText, allowSpecial: true)
-                return ids.count > options.maxPromptLength ? Array(ids.suffix(options.maxPromptLength)) : ids
-            }
-            for (q, ids) in zip(group, try Generator.generate(model: model, prompts: prompts, options: so)) {
-                let text = tokenizer.decode(ids.last == so.eosTokenId ? Array(ids.dropLast()) : ids)
-                let scores = rewards.scores(completion: text, answer: q.answer)
-                summary.add(scores)
-                if scores[exactIndex] > 0 { exact += 1 }
-                if kept.count < Self.evalSamples {
-                    kept.append(GRPOEvalSample(id: q.id, question: q.question, answer: q.answer, completion: text,
-                                               reward: scores.reduce(0, +)))
-                }
+        var index = 0
+        try EvalStage.answer(evalItems, model: model, tokenizer: tokenizer, maxNewTokens: options.loss.maxCompletionLength,
+                             batch: 8, rewards: rewards) { c in
+            let scores = RewardFunction.allCases.map { c.rewards[$0.name] ?? 0 }
+            summary.add(scores)
+            if (c.rewards[RewardFunction.matchFormatExactly.name] ?? 0) > 0 { exact += 1 }
+            let q = evalItems[index]
+            index += 1
+            if kept.count < Self.evalSamples {
+                kept.append(GRPOEvalSample(id: q.id, question: q.question, answer: q.answer, completion: c.completion,
+                                           reward: c.reward))
             }
         }
         return GRPOEvalRecord(step: step, questions: summary.count, accuracy: summary.accuracy,
