@@ -62,7 +62,8 @@ struct SynthGSM8KCommand: ParsableCommand {
         if let corpus {
             let text = SyntheticGSM8K.corpus(trainRows, separator: eos ? "<|endoftext|>" : "\n\n")
             try FileSystem.atomicWrite(Array(text.utf8), to: corpus)
-            print("synth-gsm8k: reasoning corpus of \(trainRows.count) problems (\(text.utf8.count) bytes) -> \(corpus)")
+            print("synth-gsm8k: reasoning corpus of \(trainRows.count) problems (\(text.utf8.count) bytes) "
+                  + "-> \(corpus)")
         }
     }
 }

@@ -132,7 +132,8 @@ public enum TokenizeStages {
     @discardableResult
     public static func tokenize(workdir: Workdir, corpus: String?, tokenizer: String?, force: Bool,
                                 threads: Int = max(1, Machine.cores), shard: Shard? = nil,
-                                blockSize: Int = 4 << 20, special: Bool = false) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
+                                blockSize: Int = 4 << 20,
+                                special: Bool = false) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
@@ -182,7 +183,8 @@ public enum TokenizeStages {
     /// to date. The shards' token files are read back block by block in order into one writer.
     @discardableResult
     public static func mergeTokens(workdir: Workdir, corpus: String?, tokenizer: String?, shards: Int,
-                                   force: Bool, special: Bool = false) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
+                                   force: Bool,
+                                   special: Bool = false) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }

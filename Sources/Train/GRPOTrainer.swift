@@ -297,8 +297,8 @@ public final class GRPOTrainer: ResumableTrainer {
         var exact = 0
         var kept: [GRPOEvalSample] = []
         var index = 0
-        try EvalStage.answer(evalItems, model: model, tokenizer: tokenizer, maxNewTokens: options.loss.maxCompletionLength,
-                             batch: 8, rewards: rewards) { c in
+        try EvalStage.answer(evalItems, model: model, tokenizer: tokenizer,
+                             maxNewTokens: options.loss.maxCompletionLength, batch: 8, rewards: rewards) { c in
             let scores = RewardFunction.allCases.map { c.rewards[$0.name] ?? 0 }
             summary.add(scores)
             if (c.rewards[RewardFunction.matchFormatExactly.name] ?? 0) > 0 { exact += 1 }

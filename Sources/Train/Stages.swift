@@ -338,12 +338,14 @@ extension GRPOStage: Stage {
         @Option(name: .customLong("sample-every"), help: "Log a group of completions every N steps (0: never).")
         public var sampleEvery = 10
         @Option(name: .customLong("eval-every"),
-                help: "Greedy accuracy on held-out questions before step 1, every N steps and at the end (default: never).")
+                help: ArgumentHelp("Greedy accuracy on held-out questions before step 1, every N steps and at the "
+                                   + "end (default: never)."))
         public var evalEvery: Int?
         @Option(name: .customLong("eval-limit"), help: "Held-out questions of --eval-every (the first N).")
         public var evalLimit = 100
         @Option(name: .customLong("eval-data"),
-                help: ArgumentHelp("Held-out records of --eval-every (default <workdir>/gsm8k/test).", valueName: "path"))
+                help: ArgumentHelp("Held-out records of --eval-every (default <workdir>/gsm8k/test).",
+                                   valueName: "path"))
         public var evalData: String?
         @Option(help: "Random seed.") public var seed: UInt64 = 42
         @Flag(help: "Continue from the checkpoint in <workdir>/grpo.") public var resume = false

@@ -89,7 +89,9 @@ final class TokenStageTests: XCTestCase {
         let work = Workdir(path: tmp + "/special")
         let corpus = tmp + "/markers.txt"
         var text = ""
-        for i in 0..<40 { text += "Q: \(i) + 2?\n<start_working_out>\(i) + 2 = \(i + 2)<end_working_out><|endoftext|>\n" }
+        for i in 0..<40 {
+            text += "Q: \(i) + 2?\n<start_working_out>\(i) + 2 = \(i + 2)<end_working_out><|endoftext|>\n"
+        }
         try FileSystem.atomicWrite(text, to: corpus)
         var o = TrainerOptions()
         o.vocabSize = 300
@@ -102,8 +104,9 @@ final class TokenStageTests: XCTestCase {
         XCTAssertNil(try manifest().parameters["special"], "unchanged without --special")
         let (_, plainIds) = try TokenFile.readAll(path: work.stageDir("tokens") + "/tokens.bin.zst")
         XCTAssertFalse(plainIds.contains(0) || plainIds.contains(1) || plainIds.contains(2))
-        let special = try XCTUnwrap(TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: nil, force: false,
-                                                            threads: 2, special: true), "a new parameter: not up to date")
+        let special = try XCTUnwrap(TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: nil,
+                                                            force: false, threads: 2, special: true),
+                                    "a new parameter: not up to date")
         XCTAssertEqual(try manifest().parameters["special"], "added-tokens")
         let (_, ids) = try TokenFile.readAll(path: work.stageDir("tokens") + "/tokens.bin.zst")
         XCTAssertLessThan(special.tokens, plain.tokens)

@@ -199,8 +199,9 @@ final class GRPOTrainerTests: XCTestCase {
         let (model, data, tok) = try setUpRun(tmp)
         var o = options()
         o.evalEvery = 3; o.evalLimit = 3
-        let plain = try XCTUnwrap(GRPOStage.run(workdir: Workdir(explicit: tmp + "/w0"), modelDir: model, dataPath: data,
-                                                tokenizerPath: tok, options: options(), resume: false, force: false))
+        let plain = try XCTUnwrap(GRPOStage.run(workdir: Workdir(explicit: tmp + "/w0"), modelDir: model,
+                                                dataPath: data, tokenizerPath: tok, options: options(), resume: false,
+                                                force: false))
         let w = Workdir(explicit: tmp + "/w1")
         let t = try XCTUnwrap(GRPOStage.run(workdir: w, modelDir: model, dataPath: data, tokenizerPath: tok, options: o,
                                             evalData: data, resume: false, force: false))
@@ -221,9 +222,10 @@ final class GRPOTrainerTests: XCTestCase {
         try LoRA.load(directory: w.stageDir("grpo"), into: net)
         var eo = EvalStage.Options()
         eo.limit = 3; eo.maxNewTokens = o.loss.maxCompletionLength
-        let summary = try XCTUnwrap(EvalStage.run(workdir: Workdir(explicit: tmp + "/we"), model: net, modelName: model,
-                                                  adapterName: nil, modelInputs: [], tokenizer: try BPETokenizer(path: tok),
-                                                  tokenizerInputs: [], data: data, options: eo, force: false))
+        let summary = try XCTUnwrap(EvalStage.run(workdir: Workdir(explicit: tmp + "/we"), model: net,
+                                                  modelName: model, adapterName: nil, modelInputs: [],
+                                                  tokenizer: try BPETokenizer(path: tok), tokenizerInputs: [],
+                                                  data: data, options: eo, force: false))
         XCTAssertEqual(summary.accuracy, evals[2].accuracy)
         XCTAssertEqual(summary.formatExact, evals[2].formatExact)
         let answers = try JSONLReader.readAll(EvalCompletion.self, path: tmp + "/we/eval/completions.jsonl.zst")
@@ -231,10 +233,10 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertEqual(answers.map(\.reward), evals[2].samples.map(\.reward))
         // interrupted after 2 steps and resumed: the same evaluations
         let w2 = Workdir(explicit: tmp + "/w2")
-        _ = try GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok, options: o, evalData: data,
-                              resume: false, force: false, stopAfter: 2)
-        let r = try XCTUnwrap(GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok, options: o,
-                                            evalData: data, resume: true, force: false))
+        _ = try GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok, options: o,
+                              evalData: data, resume: false, force: false, stopAfter: 2)
+        let r = try XCTUnwrap(GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok,
+                                            options: o, evalData: data, resume: true, force: false))
         XCTAssertEqual(r.evals, t.evals)
     }
 }
