@@ -106,7 +106,7 @@ def grpo_chart(browser, html, out):
     with open(page, "w", encoding="utf-8") as f:
         f.write("<!DOCTYPE html><html><head><meta charset='utf-8'>" + (style.group(0) if style else "")
                 + "</head><body>" + block.group(0) + "</body></html>")
-    render(browser, page, os.path.abspath(out), (1010, 380))
+    render(browser, page, os.path.abspath(out), (1120, 400))
     print(f"{out}: the GRPO accuracy chart and reward curve")
     return True
 
