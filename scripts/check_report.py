@@ -2,12 +2,13 @@
 """Checks a run report as a user sees it: renders report.html in headless Chromium to a PNG and verifies that
 the charts were drawn with data.
 
-    scripts/check_report.py RUN_DIR [--png OUT.png]
+    scripts/check_report.py RUN_DIR [--png OUT.png] [--grpo-chart OUT.png]
 
 1. In the HTML: every <svg> chart holds data marks (bars, lines or points) and none says "no data".
 2. In the rendered PNG (Chromium --headless --screenshot, the whole page): the chart colour covers at least a
    minimum number of pixels per chart, so the charts are drawn, not empty axes.
-Standard library only (the PNG is decoded here). Exit status 0 when both checks pass.
+--grpo-chart OUT.png also renders the report's GRPO accuracy chart and reward curve (grpo --eval-every) alone,
+as the README shows it. Standard library only (the PNG is decoded here). Exit status 0 when both checks pass.
 """
 import os
 import re
@@ -87,6 +88,29 @@ def chart_pixels(path):
     return width, height, count
 
 
+def render(browser, html_path, png, size):
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                    "--force-device-scale-factor=0.5" if size[1] > 2000 else "--force-device-scale-factor=1",
+                    f"--window-size={size[0]},{size[1]}", f"--screenshot={png}", "file://" + html_path],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def grpo_chart(browser, html, out):
+    """The report's held-out accuracy chart beside the reward curve, in a page of its own, as a PNG."""
+    style = re.search(r"<style>.*?</style>", html, flags=re.S)
+    block = re.search(r"<h3>Held-out greedy accuracy over the GRPO steps</h3>.*?</svg></div></div>", html, flags=re.S)
+    if not block:
+        print("the report has no GRPO accuracy chart (grpo --eval-every): --grpo-chart not rendered")
+        return False
+    page = os.path.join(tempfile.mkdtemp(), "grpo-chart.html")
+    with open(page, "w", encoding="utf-8") as f:
+        f.write("<!DOCTYPE html><html><head><meta charset='utf-8'>" + (style.group(0) if style else "")
+                + "</head><body>" + block.group(0) + "</body></html>")
+    render(browser, page, os.path.abspath(out), (1120, 400))
+    print(f"{out}: the GRPO accuracy chart and reward curve")
+    return True
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__)
@@ -102,10 +126,9 @@ def main():
         print("chromium is not installed (apt-get install chromium): the rendering check was not run")
         return 1
     # Tall enough for the whole report; half scale keeps the PNG small.
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                    "--force-device-scale-factor=0.5", "--window-size=1100,12000",
-                    f"--screenshot={png}", "file://" + html_path],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    render(browser, html_path, png, (1100, 12000))
+    if "--grpo-chart" in sys.argv and not grpo_chart(browser, html, sys.argv[sys.argv.index("--grpo-chart") + 1]):
+        return 1
     width, height, blue = chart_pixels(png)
     per_chart = blue / max(n_charts, 1)
     print(f"{png}: {width}x{height} rendered by {os.path.basename(browser)}; {blue} chart-coloured pixels "

@@ -18,6 +18,12 @@ struct SynthGSM8KCommand: ParsableCommand {
         Deterministic: the same --seed and options give the same files, byte for byte. Questions are distinct \
         across both files (no test question is in train). Written atomically to DIR/train.jsonl and \
         DIR/test.jsonl.
+
+        --corpus FILE also writes the reasoning text of the train split as a pretraining corpus: per problem \
+        the gsm8k stage's prompt_text followed by its target_text (the worked steps between the standard \
+        markers, then the answer between <SOLUTION> and </SOLUTION>), then <|endoftext|> with --eos, else a \
+        blank line. Give bpe-train the markers and <|endoftext|> as --special-tokens and tokenize it with \
+        --special so each is one token.
         """)
 
     @Argument(help: ArgumentHelp("Output folder (created).", valueName: "dir"))
@@ -29,6 +35,10 @@ struct SynthGSM8KCommand: ParsableCommand {
     @Option(name: .customLong("max-number"), help: "Largest number a problem states.") var maxNumber = 20
     @Option(name: .customLong("max-factor"), help: "Largest factor of a product step.") var maxFactor = 5
     @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(help: ArgumentHelp("Also write the train split's prompt and target texts as a pretraining corpus.",
+                               valueName: "file"))
+    var corpus: String?
+    @Flag(help: "End each corpus problem with <|endoftext|> (else a blank line).") var eos = false
 
     var generator: SyntheticGSM8K {
         SyntheticGSM8K(steps: steps, maxNumber: maxNumber, maxFactor: maxFactor, seed: seed)
@@ -49,5 +59,11 @@ struct SynthGSM8KCommand: ParsableCommand {
         }
         print("synth-gsm8k: \(trainRows.count) train and \(testRows.count) test problems (\(steps) step"
               + "\(steps == 1 ? "" : "s"), numbers ≤ \(maxNumber)) -> \(output)")
+        if let corpus {
+            let text = SyntheticGSM8K.corpus(trainRows, separator: eos ? "<|endoftext|>" : "\n\n")
+            try FileSystem.atomicWrite(Array(text.utf8), to: corpus)
+            print("synth-gsm8k: reasoning corpus of \(trainRows.count) problems (\(text.utf8.count) bytes) "
+                  + "-> \(corpus)")
+        }
     }
 }

@@ -56,6 +56,18 @@ public struct SyntheticGSM8K: Sendable {
         return (Array(rows[0..<train]), Array(rows[train...]))
     }
 
+    /// The reasoning text of `rows` as a pretraining corpus: for each row the gsm8k stage's `prompt_text` then
+    /// `target_text` (standard markers), then `separator`; the text ends with a newline. A row without a
+    /// `####` answer is left out (the gsm8k stage rejects it too).
+    public static func corpus(_ rows: [Row], separator: String) -> String {
+        var out = ""
+        for r in rows {
+            guard let rec = GSM8K.record(id: "", question: r.question, answer: r.answer) else { continue }
+            out += rec.promptText + rec.targetText + separator
+        }
+        return out.hasSuffix("\n") ? out : out + "\n"
+    }
+
     // MARK: - Problems
 
     static let names = ["Ava", "Ben", "Chloe", "Dev", "Emma", "Finn", "Grace", "Hugo", "Isla", "Jack", "Kira", "Leo",

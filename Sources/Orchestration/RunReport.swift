@@ -297,7 +297,7 @@ public enum RunReport {
         case "decontaminate":
             h += decontaminationSection(m, dir: dir)
         case "grpo":
-            h += grpoSamples(dir)
+            h += grpoEvals(dir) + grpoSamples(dir)
         case "gsm8k":
             let lengths = fieldLengths(m, dir: dir, record: GSM8KRecord.self, skip: "rejects.jsonl.zst") { $0.answer }
             if !lengths.isEmpty {
@@ -422,6 +422,37 @@ public enum RunReport {
         for (i, c) in completions.prefix(4).enumerated() {
             let r = i < rewards.count ? SVG.num(rewards[i]) : "", a = i < advantages.count ? SVG.num(advantages[i]) : ""
             h += "<tr><td>\(i + 1)</td><td>\(r)</td><td>\(a)</td><td>\(completionCell(c))</td></tr>"
+        }
+        return h + "</table>"
+    }
+
+    /// `grpo --eval-every`: the held-out greedy accuracy over the steps beside the mean sampled reward, and the
+    /// first questions' answers before the first step and after the last.
+    static func grpoEvals(_ dir: String) -> String {
+        var evals: [GRPOEvalRecord] = []
+        try? JSONLReader.forEachReadable(GRPOEvalRecord.self, path: dir + "/evals.jsonl.zst") { evals.append($0) }
+        guard let first = evals.first, let last = evals.last else { return "" }
+        var reward: [(Double, Double)] = []
+        try? JSONLReader.forEachReadable(GRPOMetrics.self, path: dir + "/metrics.jsonl.zst") { m in
+            if let r = m.reward { reward.append((Double(m.step), r)) }
+        }
+        let pct = { (x: Double) in String(format: "%.1f%%", 100 * x) }
+        var h = "<h3>Held-out greedy accuracy over the GRPO steps</h3><p>\(last.questions) held-out questions: "
+            + "accuracy <b>\(pct(first.accuracy))</b> at step \(first.step) → <b>\(pct(last.accuracy))</b> at step "
+            + "\(last.step); exact format \(pct(first.formatExact)) → \(pct(last.formatExact)).</p>"
+            + "<div style='display:flex;flex-wrap:wrap;gap:12px'><div>"
+            + SVG.lines([("accuracy %", evals.map { (Double($0.step), 100 * $0.accuracy) }),
+                         ("exact format %", evals.map { (Double($0.step), 100 * $0.formatExact) })],
+                        xLabel: "GRPO step (greedy, held-out)", width: 480)
+            + "</div><div>" + SVG.lines([("mean sampled reward", reward)], xLabel: "GRPO step", width: 480)
+            + "</div></div>"
+        guard last.step != first.step else { return h }
+        h += "<h3>The same questions before and after GRPO (greedy)</h3><table><tr><th>question</th><th>answer</th>"
+            + "<th>step \(first.step) (reward)</th><th>step \(last.step) (reward)</th></tr>"
+        for (a, b) in zip(first.samples, last.samples) where a.id == b.id {
+            h += "<tr><td>\(SVG.esc(a.question))</td><td>\(SVG.esc(a.answer))</td>"
+                + "<td>\(SVG.num(a.reward))\(completionCell(a.completion))</td>"
+                + "<td>\(SVG.num(b.reward))\(completionCell(b.completion))</td></tr>"
         }
         return h + "</table>"
     }

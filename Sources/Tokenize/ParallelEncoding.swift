@@ -14,10 +14,13 @@ public final class ParallelEncoder {
     public private(set) var lines = 0
     /// Input bytes read so far.
     public private(set) var bytes: Int64 = 0
+    /// Whether occurrences of the tokenizer's added tokens become their ids (as `encode(_:allowSpecial:)`).
+    public let allowSpecial: Bool
 
-    /// An encoder over `threads` copies of `tokenizer`'s encoder.
-    public init(tokenizer: BPETokenizer, threads: Int = max(1, Machine.cores)) {
+    /// An encoder over `threads` copies of `tokenizer`'s encoder; `allowSpecial` matches added tokens in the text.
+    public init(tokenizer: BPETokenizer, threads: Int = max(1, Machine.cores), allowSpecial: Bool = false) {
         self.tokenizer = tokenizer
+        self.allowSpecial = allowSpecial
         encoders = (0..<max(1, threads)).map { _ in tokenizer.makeEncoder() }
     }
 
@@ -137,7 +140,7 @@ public final class ParallelEncoder {
         let replaced = UnsafeMutablePointer<Int>.allocate(capacity: t)
         let lineCounts = UnsafeMutablePointer<Int>.allocate(capacity: t)
         defer { replaced.deallocate(); lineCounts.deallocate() }
-        let encoders = self.encoders
+        let encoders = self.encoders, special = allowSpecial
         outputs.withUnsafeMutableBufferPointer { outs in
             buffer.withUnsafeBufferPointer { b in
                 let base = b.baseAddress!
@@ -147,7 +150,8 @@ public final class ParallelEncoder {
                     // Only the start of the whole text may get the tokenizer's prefix space.
                     let prefix = perLine || (k == 0 && first)
                     let (r, l) = ParallelEncoder.encodeRange(base + cuts[k], cuts[k + 1] - cuts[k], perLine: perLine,
-                                                             prefix: prefix, encoder: encoders[k], into: &out)
+                                                             prefix: prefix, special: special, encoder: encoders[k],
+                                                             into: &out)
                     replaced[k] = r
                     lineCounts[k] = l
                     outs[k] = out
@@ -162,12 +166,18 @@ public final class ParallelEncoder {
     }
 
     /// Encodes `p[0..<n]` line by line (or as one text); returns (lines with invalid UTF-8, lines).
-    static func encodeRange(_ p: UnsafePointer<UInt8>, _ n: Int, perLine: Bool, prefix: Bool = true, encoder: Encoder,
-                            into out: inout [UInt32]) -> (Int, Int) {
+    static func encodeRange(_ p: UnsafePointer<UInt8>, _ n: Int, perLine: Bool, prefix: Bool = true,
+                            special: Bool = false, encoder: Encoder, into out: inout [UInt32]) -> (Int, Int) {
         var replaced = 0
         var lines = 0
         func one(_ q: UnsafePointer<UInt8>, _ len: Int) {
             let buf = UnsafeBufferPointer(start: q, count: len)
+            if special {  // added tokens split out first; invalid UTF-8 replaced (and counted) as below
+                var s = String(decoding: buf, as: UTF8.self)
+                if !s.utf8.elementsEqual(buf) { replaced += 1 }
+                s.withUTF8 { encoder.encode($0, allowSpecial: true, prefix: prefix, into: &out) }
+                return
+            }
             if !encoder.encodeIfValid(buf, prefix: prefix, into: &out) {
                 replaced += 1
                 var s = String(decoding: buf, as: UTF8.self)

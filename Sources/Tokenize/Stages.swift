@@ -131,13 +131,14 @@ public enum TokenizeStages {
     @discardableResult
     public static func tokenize(workdir: Workdir, corpus: String?, tokenizer: String?, force: Bool,
                                 threads: Int = max(1, Machine.cores), shard: Shard? = nil,
-                                blockSize: Int = 4 << 20) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
+                                blockSize: Int = 4 << 20,
+                                special: Bool = false) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
         let tokenizerFiles = BPETokenizer.files(path: tokPath)
         let tok = try BPETokenizer(path: tokPath)
-        var parameters = tokensParameters
+        var parameters = tokensParameters(special: special)
         if let shard { parameters["shard"] = shard.description }
         let stage = shard.map { Workdir.shardStage("tokens", $0) } ?? "tokens"
         guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [input] + tokenizerFiles,
@@ -145,7 +146,7 @@ public enum TokenizeStages {
             return nil
         }
         let writer = try BackgroundTokenWriter(path: run.output("tokens.bin.zst"), vocabSize: tok.vocabSize)
-        let enc = ParallelEncoder(tokenizer: tok, threads: threads)
+        let enc = ParallelEncoder(tokenizer: tok, threads: threads, allowSpecial: special)
         let progress = Core.Progress("tokenize", unit: "bytes")
         var blocks = shard.map { ShardBlocks(shard: $0) }
         try enc.encodeLines(file: input, progress: progress, blockSize: blockSize,
@@ -164,7 +165,12 @@ public enum TokenizeStages {
         return (writer.count, enc.replacedLines, enc.bytes)
     }
 
-    static let tokensParameters = ["segmentation": "lines", "format": "PTOK1"]
+    /// The tokens stage's manifest parameters (`special` recorded only when set, so older manifests still match).
+    static func tokensParameters(special: Bool) -> [String: String] {
+        var p = ["segmentation": "lines", "format": "PTOK1"]
+        if special { p["special"] = "added-tokens" }
+        return p
+    }
 
     static func tokensRecords(tokens: Int, lines: Int, vocabSize: Int, bytesPerToken: Int, textBytes: Int,
                               invalid: Int) -> [String: Int] {
@@ -176,15 +182,16 @@ public enum TokenizeStages {
     /// to date. The shards' token files are read back block by block in order into one writer.
     @discardableResult
     public static func mergeTokens(workdir: Workdir, corpus: String?, tokenizer: String?, shards: Int,
-                                   force: Bool) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
+                                   force: Bool,
+                                   special: Bool = false) throws -> (tokens: Int64, replaced: Int, bytes: Int64)? {
         let input = corpus ?? defaultCorpus(workdir)
         let tokPath = tokenizer ?? workdir.stageDir("tokenize")
         guard FileSystem.exists(input) else { throw CoreError.notFound(path: input) }
         let inputs = [input] + BPETokenizer.files(path: tokPath)
         let dirs = try ShardMerge.checkShards(workdir: workdir, folder: "tokens", shards: shards, inputs: inputs,
-                                              parameters: tokensParameters)
+                                              parameters: tokensParameters(special: special))
         guard let run = try StageRun.begin(workdir: workdir, stage: "tokens", inputs: inputs,
-                                           parameters: tokensParameters, force: force) else {
+                                           parameters: tokensParameters(special: special), force: force) else {
             return nil
         }
         let manifests = dirs.map { try? Manifest.load(path: $0 + "/manifest.json") }

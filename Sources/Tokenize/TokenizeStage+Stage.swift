@@ -129,6 +129,10 @@ public enum TokenizeStage: ShardedStage {
         @Option(name: .long, help: "Worker threads (default: all cores).")
         public var threads: Int?
 
+        @Flag(name: .long, help: ArgumentHelp("Encode the tokenizer's added tokens (e.g. <|endoftext|> or reasoning "
+                                              + "markers given to bpe-train --special-tokens) as their single ids."))
+        public var special = false
+
         /// The defaults.
         public init() {}
     }
@@ -145,7 +149,9 @@ public enum TokenizeStage: ShardedStage {
         Output <workdir>/tokens/tokens.bin.zst: a 16-byte header (ASCII "PTOK", UInt32 LE version 1, UInt32 \
         LE bytes per token: 2 when the vocabulary has at most 65,536 ids else 4, UInt32 LE vocabulary size), \
         then the ids little-endian; zstd-compressed. Lines with invalid UTF-8 are encoded after U+FFFD \
-        replacement and counted in the manifest (lines_with_invalid_utf8).
+        replacement and counted in the manifest (lines_with_invalid_utf8). With --special, occurrences of the \
+        tokenizer's added tokens become their ids (as tokenizers' encode does; without it every character is plain \
+        text, as tiktoken's encode_ordinary), so a marker given to bpe-train --special-tokens is one token.
         """
 
     /// Encodes the corpus and reports the tokens written.
@@ -163,7 +169,7 @@ public enum TokenizeStage: ShardedStage {
         let what = shard.map { "tokenize shard \($0)" } ?? name
         guard let r = try TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: a.tokenizer,
                                                   force: context.force, threads: max(1, a.threads ?? Machine.cores),
-                                                  shard: shard) else {
+                                                  shard: shard, special: a.special) else {
             return StageResult(stage: what, status: .upToDate)
         }
         let dir = work.stageDir(shard.map { Workdir.shardStage(folder, $0) } ?? folder)
@@ -176,7 +182,8 @@ public enum TokenizeStage: ShardedStage {
         let work = context.workdir
         let corpus = try a.corpus.map { try Spool.readable($0, in: work.path) }
         guard let r = try TokenizeStages.mergeTokens(workdir: work, corpus: corpus, tokenizer: a.tokenizer,
-                                                     shards: shards, force: context.force) else {
+                                                     shards: shards, force: context.force,
+                                                     special: a.special) else {
             return upToDate
         }
         return StageResult(stage: name, status: .ran, lines: [

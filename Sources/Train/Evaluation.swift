@@ -136,46 +136,19 @@ public enum EvalStage {
         let all = try questions(source.data, o)
         let block = blockQuestions(o)
         let questions = shard.map { s in all.indices.filter { s.owns(block: $0 / block) }.map { all[$0] } } ?? all
-        let tokenizer = source.tokenizer
-
-        let rewards = Rewards(markers: o.markers)
-        let context = model.config.nPositions
-        let keep = max(1, context - o.maxNewTokens)
-        var sampling = SamplingOptions()
-        sampling.greedy = true
-        sampling.maxNewTokens = min(o.maxNewTokens, context - 1)
-        sampling.eosTokenId = model.config.eosTokenId
-
         let writer = try JSONLWriter<EvalCompletion>(path: run.output("completions.jsonl.zst"))
         var completions: [EvalCompletion] = []
         var blocks = shard.map { ShardBlocks(shard: $0) }
         let progress = Progress("eval", total: questions.count, unit: "questions")
-        var start = 0
         var index = 0   // the position in `questions`
         let owned = shard.map { s in all.indices.filter { s.owns(block: $0 / block) } } ?? Array(all.indices)
-        while start < questions.count {
-            let group = Array(questions[start..<min(start + o.batch, questions.count)])
-            // Prompts longer than the context keep their end (left truncation), as the trainers do.
-            let prompts = group.map { q -> [Int] in
-                let ids = tokenizer.encode(q.promptText, allowSpecial: true)
-                return ids.count > keep ? Array(ids.suffix(keep)) : ids
-            }
-            let outputs = try Generator.generate(model: model, prompts: prompts, options: sampling)
-            for (q, ids) in zip(group, outputs) {
-                let body = ids.last == sampling.eosTokenId ? Array(ids.dropLast()) : ids
-                let text = tokenizer.decode(body)
-                let scores = rewards.scores(completion: text, answer: q.answer)
-                var named: [String: Double] = [:]
-                for (f, v) in zip(RewardFunction.allCases, scores) { named[f.name] = v }
-                let c = EvalCompletion(id: q.id, completion: text, tokens: ids.count, rewards: named,
-                                       reward: scores.reduce(0, +))
-                try writer.write(c)
-                completions.append(c)
-                blocks?.add(block: owned[index] / block, lines: 1)
-                index += 1
-            }
-            progress.advance(by: group.count)
-            start += group.count
+        try answer(questions, model: model, tokenizer: source.tokenizer, maxNewTokens: o.maxNewTokens, batch: o.batch,
+                   rewards: Rewards(markers: o.markers)) { c in
+            try writer.write(c)
+            completions.append(c)
+            blocks?.add(block: owned[index] / block, lines: 1)
+            index += 1
+            progress.advance()
         }
         progress.finish()
         try writer.close()
@@ -188,6 +161,38 @@ public enum EvalStage {
         let result = try summarize(run, completions, questions: all, source, o)
         try run.commit()
         return (result, completions.count)
+    }
+
+    /// Greedy answers to `questions`, `batch` prompts decoded together (each prompt's end kept when it leaves
+    /// fewer than `maxNewTokens` positions, as the trainers do), at most `maxNewTokens` tokens or up to EOS, scored
+    /// with `rewards`: `each` is called with every question's completion, in order. Uses no randomness.
+    public static func answer(_ questions: [GSM8KRecord], model: GPT2, tokenizer: BPETokenizer, maxNewTokens: Int,
+                              batch: Int, rewards: Rewards, each: (EvalCompletion) throws -> Void) throws {
+        let context = model.config.nPositions
+        let keep = max(1, context - maxNewTokens)
+        var sampling = SamplingOptions()
+        sampling.greedy = true
+        sampling.maxNewTokens = min(maxNewTokens, context - 1)
+        sampling.eosTokenId = model.config.eosTokenId
+        var start = 0
+        while start < questions.count {
+            let group = Array(questions[start..<min(start + batch, questions.count)])
+            let prompts = group.map { q -> [Int] in
+                let ids = tokenizer.encode(q.promptText, allowSpecial: true)
+                return ids.count > keep ? Array(ids.suffix(keep)) : ids
+            }
+            let outputs = try Generator.generate(model: model, prompts: prompts, options: sampling)
+            for (q, ids) in zip(group, outputs) {
+                let body = ids.last == sampling.eosTokenId ? Array(ids.dropLast()) : ids
+                let text = tokenizer.decode(body)
+                let scores = rewards.scores(completion: text, answer: q.answer)
+                var named: [String: Double] = [:]
+                for (f, v) in zip(RewardFunction.allCases, scores) { named[f.name] = v }
+                try each(EvalCompletion(id: q.id, completion: text, tokens: ids.count, rewards: named,
+                                        reward: scores.reduce(0, +)))
+            }
+            start += group.count
+        }
     }
 
     /// `summary.json` (and `metrics.json` with `--metrics`) and the records, from the completions in order.

@@ -47,6 +47,11 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
     public var sampleEvery = 10
     /// Random seed (LoRA init, sampling, shuffling).
     public var seed: UInt64 = 42
+    /// Evaluate greedy answers to held-out questions before the first step, every N steps and after the last
+    /// (nil: never).
+    public var evalEvery: Int?
+    /// Held-out questions of those evaluations (the first N of the evaluation data).
+    public var evalLimit: Int?
     /// The defaults.
     public init() {}
 
@@ -66,6 +71,9 @@ public struct GRPOOptions: Codable, Equatable, Sendable {
         p["reward_weights"] = rewardWeights.map { "\($0)" }.joined(separator: ",")
         p["max_examples"] = maxExamples.map(String.init) ?? "-"; p["seed"] = "\(seed)"
         p["save_every"] = "\(saveEvery)"; p["sample_every"] = "\(sampleEvery)"
+        if let evalEvery {  // only when set: the parameters of runs without it stay as they were
+            p["eval_every"] = "\(evalEvery)"; p["eval_limit"] = evalLimit.map(String.init) ?? "-"
+        }
         return p
     }
 }
@@ -103,6 +111,12 @@ public final class GRPOTrainer: ResumableTrainer {
     public private(set) var metrics: [GRPOMetrics] = []
     /// The sample completions recorded so far.
     public private(set) var samples: [GRPOSampleRecord] = []
+    /// The held-out evaluations so far (`evalEvery`).
+    public private(set) var evals: [GRPOEvalRecord] = []
+    /// The held-out questions of `evalEvery` (set before the first step).
+    public var evalItems: [GSM8KData.Item] = []
+    /// Questions of each evaluation kept as samples in its record.
+    static let evalSamples = 4
     let items: [GSM8KData.Item]
     let tokenizer: BPETokenizer
     let loss: GRPOLoss
@@ -195,6 +209,8 @@ public final class GRPOTrainer: ResumableTrainer {
     /// One optimizer step: sample, score, advantages, accumulated loss, AdamW. Returns the metrics record.
     @discardableResult
     public func trainStep() throws -> GRPOMetrics {
+        let evalEvery = evaluating ? options.evalEvery ?? 0 : 0
+        if evalEvery > 0 && step == 0 && evals.isEmpty { evals.append(try evaluate()) }
         let start = Date()
         let G = options.numGenerations, eos = model.config.eosTokenId
         let picked = nextItems(promptsPerStep)
@@ -247,6 +263,11 @@ public final class GRPOTrainer: ResumableTrainer {
         rec.generationTime = logged(genTime)
         rec.stepTime = logged(Date().timeIntervalSince(start))
         if options.loss.beta != 0 { rec.kl = logged(klSum / accum) }
+        if evalEvery > 0 && (step % evalEvery == 0 || step == totalSteps) {
+            let e = try evaluate()
+            evals.append(e)
+            rec.evalAccuracy = e.accuracy; rec.evalFormatExact = e.formatExact
+        }
         for (f, fn) in RewardFunction.allCases.enumerated() {
             let col = perFunc.map { $0[f] ?? .nan }
             rec.rewardMeans[fn.rawValue] = logged(GRPOMath.nanMean(col[...]))
@@ -262,6 +283,35 @@ public final class GRPOTrainer: ResumableTrainer {
                                             advantages: Array(adv[0..<G])))
         }
         return rec
+    }
+
+    var evaluating: Bool { !evalItems.isEmpty }
+
+    /// Greedy answers of the current adapter to `evalItems`, decoded and scored exactly as the eval stage does
+    /// (batches of 8, at most --max-completion-length tokens). Consumes no randomness.
+    func evaluate() throws -> GRPOEvalRecord {
+        let wasTraining = lora.training
+        lora.training = false
+        defer { lora.training = wasTraining }
+        var summary = RewardSummary()
+        var exact = 0
+        var kept: [GRPOEvalSample] = []
+        var index = 0
+        try EvalStage.answer(evalItems, model: model, tokenizer: tokenizer,
+                             maxNewTokens: options.loss.maxCompletionLength, batch: 8, rewards: rewards) { c in
+            let scores = RewardFunction.allCases.map { c.rewards[$0.name] ?? 0 }
+            summary.add(scores)
+            if (c.rewards[RewardFunction.matchFormatExactly.name] ?? 0) > 0 { exact += 1 }
+            let q = evalItems[index]
+            index += 1
+            if kept.count < Self.evalSamples {
+                kept.append(GRPOEvalSample(id: q.id, question: q.question, answer: q.answer, completion: c.completion,
+                                           reward: c.reward))
+            }
+        }
+        return GRPOEvalRecord(step: step, questions: summary.count, accuracy: summary.accuracy,
+                              formatExact: Double(exact) / Double(max(1, summary.count)), reward: summary.reward,
+                              samples: kept)
     }
 
     // MARK: checkpoints
@@ -284,6 +334,11 @@ public final class GRPOTrainer: ResumableTrainer {
         let s = try JSONLWriter<GRPOSampleRecord>(path: dir + "/samples.jsonl.zst")
         for r in samples { try s.write(r) }
         try s.close()
+        if options.evalEvery != nil {
+            let e = try JSONLWriter<GRPOEvalRecord>(path: dir + "/evals.jsonl.zst")
+            for r in evals { try e.write(r) }
+            try e.close()
+        }
     }
 
     /// Restores a checkpoint `writeState` wrote; a usage error if it was made with other options.
@@ -307,6 +362,9 @@ public final class GRPOTrainer: ResumableTrainer {
         step = st.step; rng = st.rng; lora.rng = st.loraRNG; order = st.order; position = st.position; epoch = st.epoch
         metrics = try JSONLReader.readAll(GRPOMetrics.self, path: dir + "/metrics.jsonl.zst")
         samples = try JSONLReader.readAll(GRPOSampleRecord.self, path: dir + "/samples.jsonl.zst")
+        if options.evalEvery != nil, FileSystem.exists(dir + "/evals.jsonl.zst") {
+            evals = try JSONLReader.readAll(GRPOEvalRecord.self, path: dir + "/evals.jsonl.zst")
+        }
     }
 }
 
@@ -323,19 +381,25 @@ extension GPT2 {
 public enum GRPOStage {
     /// Trains (or resumes) into <workdir>/grpo; nil when the stage is up to date.
     public static func run(workdir: Workdir, modelDir: String, dataPath: String, tokenizerPath: String,
-                           options o: GRPOOptions,
+                           options o: GRPOOptions, evalData: String? = nil,
                            resume: Bool, force: Bool, stopAfter: Int? = nil,
                            report: (GRPOTrainer, GRPOMetrics) -> Void = { _, _ in }) throws -> GRPOTrainer? {
         var params = o.parameters
         params["model"] = modelDir
         var inputs = [dataPath] + Checkpoint.modelFiles(modelDir) + BPETokenizer.files(path: tokenizerPath)
         if let a = o.adapter { inputs += ["adapter_config.json", "adapter_model.safetensors"].map { a + "/" + $0 } }
+        let evalPath = o.evalEvery == nil ? nil : evalData ?? (workdir.stageDir("gsm8k") + "/test.jsonl.zst")
+        if let evalPath { inputs.append(evalPath) }
         let stage = CheckpointedStage(workdir: workdir, stage: "grpo", inputs: inputs, parameters: params)
         guard let resume = stage.shouldResume(resume, force: force) else { return nil }
         let model = try Checkpoint.load(directory: modelDir)
         let tok = try BPETokenizer(path: tokenizerPath)
         let items = try GSM8KData.read(path: dataPath, limit: o.maxExamples)
         let trainer = try GRPOTrainer(model: model, items: items, tokenizer: tok, options: o, baseModelName: modelDir)
+        if let evalPath {
+            trainer.evalItems = try GSM8KData.read(path: evalPath, limit: o.evalLimit)
+            guard !trainer.evalItems.isEmpty else { throw CoreError.corrupt(path: evalPath, reason: "no questions") }
+        }
         if resume { try stage.restore(trainer) }
         try stage.train(trainer, total: trainer.totalSteps, saveEvery: o.saveEvery, stopAfter: stopAfter,
                         records: ["prompts": items.count, "trainable_parameters": trainer.lora.parameterCount]) {

@@ -340,6 +340,16 @@ extension GRPOStage: Stage {
         @Option(name: .customLong("save-every"), help: "Checkpoint every N steps.") public var saveEvery = 50
         @Option(name: .customLong("sample-every"), help: "Log a group of completions every N steps (0: never).")
         public var sampleEvery = 10
+        @Option(name: .customLong("eval-every"),
+                help: ArgumentHelp("Greedy accuracy on held-out questions before step 1, every N steps and at the "
+                                   + "end (default: never)."))
+        public var evalEvery: Int?
+        @Option(name: .customLong("eval-limit"), help: "Held-out questions of --eval-every (the first N).")
+        public var evalLimit = 100
+        @Option(name: .customLong("eval-data"),
+                help: ArgumentHelp("Held-out records of --eval-every (default <workdir>/gsm8k/test).",
+                                   valueName: "path"))
+        public var evalData: String?
         @Option(help: "Random seed.") public var seed: UInt64 = 42
         @Flag(help: "Continue from the checkpoint in <workdir>/grpo.") public var resume = false
         @Option(help: "Threads (default: all cores).") public var threads: Int?
@@ -360,9 +370,9 @@ extension GRPOStage: Stage {
                 throw ValidationError("--num-generations must be ≥ 2 and divide --batch × --grad-accum")
             }
             guard epochs >= 1, (maxSteps ?? 1) >= 1, maxPromptLength >= 1, maxCompletionLength >= 1, saveEvery >= 1,
-                  sampleEvery >= 0, (maxExamples ?? 1) >= 1 else {
+                  sampleEvery >= 0, (maxExamples ?? 1) >= 1, (evalEvery ?? 1) >= 1, evalLimit >= 1 else {
                 throw ValidationError("--epochs, --max-steps, --max-prompt-length, --max-completion-length, "
-                                      + "--save-every, --max-examples must be ≥ 1")
+                                      + "--save-every, --max-examples, --eval-every, --eval-limit must be ≥ 1")
             }
             guard lr > 0, temperature > 0, topP > 0, topP <= 1, topK >= 0, beta >= 0, epsilon >= 0, warmupRatio >= 0,
                   warmupRatio < 1 else {
@@ -376,6 +386,7 @@ extension GRPOStage: Stage {
             o.maxSteps = maxSteps; o.maxPromptLength = maxPromptLength; o.topP = topP; o.topK = topK
             o.scaleRewards = scaleRewards; o.rewardWeights = weights.map { $0! }; o.maxExamples = maxExamples
             o.saveEvery = saveEvery; o.sampleEvery = sampleEvery; o.seed = seed
+            if let evalEvery { o.evalEvery = evalEvery; o.evalLimit = evalLimit }
             return o
         }
 
@@ -412,6 +423,12 @@ extension GRPOStage: Stage {
         step_time, generation_time), samples.jsonl.zst (every --sample-every steps: the first group's prompt, \
         answer, completions, rewards, advantages), optimizer.safetensors.zst and trainer_state.json (generator \
         states and data position: --resume continues exactly).
+
+        --eval-every N decodes greedy answers to the first --eval-limit held-out records (--eval-data, default \
+        <workdir>/gsm8k/test) before the first step, every N steps and after the last, and scores them with the \
+        four rewards: evals.jsonl.zst (step, questions, accuracy, format_exact, reward and the first questions' \
+        answers) and eval/accuracy, eval/format_exact in that step's metrics. It uses no randomness, so the \
+        training itself is the same as without it.
         """
     public static let wiredArguments: Set<String> = ["model", "adapter"]
 
@@ -432,23 +449,31 @@ extension GRPOStage: Stage {
         let dataPath = try GSM8KStage.recordsFile(a.data ?? work.trainingRecords("train"))
         let o = try a.options()
         let tok = ModelSupport.tokenizerPath(explicit: a.tokenizer, modelDir: modelDir, work: work)
+        let evalData = try o.evalEvery.map { _ in
+            try GSM8KStage.recordsFile(a.evalData ?? work.stageDir("gsm8k") + "/test")
+        }
         let t = try run(workdir: work, modelDir: modelDir, dataPath: dataPath, tokenizerPath: tok, options: o,
-                        resume: a.resume, force: context.force) { tr, m in
+                        evalData: evalData, resume: a.resume, force: context.force) { tr, m in
             let s = Int(m["step"] ?? 0)
             context.say("step \(s)/\(tr.totalSteps) reward \(fmt("%.3f", m["reward"] ?? .nan)) ± "
                         + "\(fmt("%.3f", m["reward_std"] ?? 0)) loss \(fmt("%.4f", m["loss"] ?? 0)) "
                         + "kl \(fmt("%.4f", m["kl"] ?? 0)) len \(fmt("%.1f", m["completions/mean_length"] ?? 0)) "
-                        + "\(fmt("%.1f", m["step_time"] ?? 0)) s (gen \(fmt("%.1f", m["generation_time"] ?? 0)) s)")
+                        + "\(fmt("%.1f", m["step_time"] ?? 0)) s (gen \(fmt("%.1f", m["generation_time"] ?? 0)) s)"
+                        + (m.evalAccuracy.map { " eval accuracy \(fmt("%.1f", $0 * 100))%" } ?? ""))
         }
         guard let t else { return upToDate }
         let r = t.metrics.compactMap { $0["reward"] }
         let k = min(20, max(1, r.count / 2))
         let n = Double(max(1, min(k, r.count)))
         let first = r.prefix(k).reduce(0, +) / n, last = r.suffix(k).reduce(0, +) / n
+        let evals = t.evals.first.flatMap { a in t.evals.last.map { b in
+            ["  greedy accuracy on \(b.questions) held-out questions: \(fmt("%.1f", a.accuracy * 100))% at step "
+             + "\(a.step), \(fmt("%.1f", b.accuracy * 100))% at step \(b.step)"]
+        } } ?? []
         return StageResult(stage: name, status: .ran, lines: [
             "grpo: \(t.step) steps; mean reward first \(k) steps \(fmt("%.3f", first)), last \(k) steps "
                 + "\(fmt("%.3f", last)) -> \(work.stageDir("grpo"))",
-        ])
+        ] + evals)
     }
 }
 

@@ -69,4 +69,22 @@ final class SyntheticGSM8KTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("distinct problems"), "\($0)")
         }
     }
+
+    /// `--corpus`: each train row's prompt_text then target_text (as the gsm8k stage renders them), then the
+    /// separator; nothing of the test split.
+    func testCorpusIsTheTrainSplitsPromptAndTargetText() throws {
+        let (train, test) = try SyntheticGSM8K(steps: 2, seed: 3).splits(train: 5, test: 3)
+        let text = SyntheticGSM8K.corpus(train, separator: "<|endoftext|>")
+        let parts = text.components(separatedBy: "<|endoftext|>")
+        XCTAssertEqual(parts.count, 6)
+        XCTAssertEqual(parts.last, "\n", "the text ends with a newline")
+        for (row, part) in zip(train, parts) {
+            let rec = try XCTUnwrap(GSM8K.record(id: "x", question: row.question, answer: row.answer))
+            XCTAssertEqual(part, rec.promptText + rec.targetText)
+            XCTAssertTrue(part.hasPrefix("System:\nYou are given a problem."))
+            XCTAssertTrue(part.hasSuffix("<SOLUTION>\(rec.answer)</SOLUTION>"))
+        }
+        for row in test { XCTAssertFalse(text.contains(row.question)) }
+        XCTAssertEqual(SyntheticGSM8K.corpus(train, separator: "\n\n").components(separatedBy: "\n\nSystem:").count, 5)
+    }
 }

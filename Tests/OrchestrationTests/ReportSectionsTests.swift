@@ -54,4 +54,37 @@ final class ReportSectionsTests: XCTestCase {
         XCTAssertTrue(html.contains("<tr><td>85917b1d440080d1</td><td>data/papers/field-notes.md</td><td>test-0</td>"
                                     + "<td>4</td><td>a baker uses 3 eggs</td></tr>"), html)
     }
+
+    /// `grpo --eval-every`: the accuracy chart beside the reward curve and the before/after table of the same
+    /// questions, from evals.jsonl.zst and metrics.jsonl.zst.
+    func testGRPOEvalsShowAccuracyChartAndBeforeAfterTable() throws {
+        let dir = NSTemporaryDirectory() + "grpo-evals-\(UUID().uuidString)"
+        defer { FileSystem.remove(dir) }
+        try FileSystem.makeDirectory(dir)
+        XCTAssertEqual(RunReport.grpoEvals(dir), "", "no evals.jsonl.zst: no section")
+        func sample(_ completion: String, _ reward: Double) -> GRPOEvalSample {
+            GRPOEvalSample(id: "test-0", question: "Ava has 3 apples. How many?", answer: "3", completion: completion,
+                           reward: reward)
+        }
+        let evals = try JSONLWriter<GRPOEvalRecord>(path: dir + "/evals.jsonl.zst")
+        try evals.write(GRPOEvalRecord(step: 0, questions: 10, accuracy: 0.4, formatExact: 0.9, reward: 2,
+                                       samples: [sample("<SOLUTION>4</SOLUTION>", -1.5)]))
+        try evals.write(GRPOEvalRecord(step: 20, questions: 10, accuracy: 0.6, formatExact: 1, reward: 6,
+                                       samples: [sample("<SOLUTION>3</SOLUTION>", 8.5)]))
+        try evals.close()
+        let metrics = try JSONLWriter<GRPOMetrics>(path: dir + "/metrics.jsonl.zst")
+        for step in 1...20 {
+            var m = GRPOMetrics(step: step)
+            m.reward = Double(step) / 4
+            try metrics.write(m)
+        }
+        try metrics.close()
+        let h = RunReport.grpoEvals(dir)
+        XCTAssertTrue(h.contains("accuracy <b>40.0%</b> at step 0 → <b>60.0%</b> at step 20"), h)
+        XCTAssertTrue(h.contains("exact format 90.0% → 100.0%"), h)
+        XCTAssertEqual(h.components(separatedBy: "<svg").count - 1, 2, "accuracy chart and reward curve")
+        XCTAssertTrue(h.contains("mean sampled reward") && h.contains("accuracy %"), h)
+        XCTAssertTrue(h.contains("<th>step 0 (reward)</th><th>step 20 (reward)</th>"), h)
+        XCTAssertTrue(h.contains("&lt;SOLUTION&gt;4&lt;/SOLUTION&gt;") && h.contains("&lt;SOLUTION&gt;3"), h)
+    }
 }

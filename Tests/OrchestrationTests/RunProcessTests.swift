@@ -59,19 +59,9 @@ final class RunProcessTests: XCTestCase {
     @discardableResult
     func run(_ args: [String], expect: Int32? = 0, executable: String? = nil,
              in directory: String? = nil) throws -> (Int32, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable ?? binary)
-        p.arguments = args
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        if let e = expect { XCTAssertEqual(p.terminationStatus, e, text) }
-        return (p.terminationStatus, text)
+        let (status, text) = try runProcess(executable ?? binary, args, in: directory)
+        if let e = expect { XCTAssertEqual(status, e, text) }
+        return (status, text)
     }
 
     /// Every output file of the stages (path → digest), and the manifests without their times. Two things may

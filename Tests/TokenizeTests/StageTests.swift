@@ -83,6 +83,38 @@ final class TokenStageTests: XCTestCase {
         XCTAssertEqual(tok.decode(ids.map(Int.init)), String(decoding: corpus, as: UTF8.self))
     }
 
+    /// `tokenize --special`: added tokens in the corpus become their single ids (as `encode(allowSpecial: true)`),
+    /// the manifest says so; without it they are plain text and the parameters are those of before.
+    func testSpecialEncodesAddedTokensAsTheirIds() throws {
+        let work = Workdir(path: tmp + "/special")
+        let corpus = tmp + "/markers.txt"
+        var text = ""
+        for i in 0..<40 {
+            text += "Q: \(i) + 2?\n<start_working_out>\(i) + 2 = \(i + 2)<end_working_out><|endoftext|>\n"
+        }
+        try FileSystem.atomicWrite(text, to: corpus)
+        var o = TrainerOptions()
+        o.vocabSize = 300
+        o.minFrequency = 2
+        o.specialTokens = ["<|endoftext|>", "<start_working_out>", "<end_working_out>"]
+        _ = try TokenizeStages.bpeTrain(workdir: work, files: [corpus], options: o, force: false)
+        let tok = try BPETokenizer(path: work.stageDir("tokenize"))
+        let plain = try XCTUnwrap(TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: nil, force: false))
+        let manifest = { try Manifest.load(path: work.stageDir("tokens") + "/manifest.json") }
+        XCTAssertNil(try manifest().parameters["special"], "unchanged without --special")
+        let (_, plainIds) = try TokenFile.readAll(path: work.stageDir("tokens") + "/tokens.bin.zst")
+        XCTAssertFalse(plainIds.contains(0) || plainIds.contains(1) || plainIds.contains(2))
+        let special = try XCTUnwrap(TokenizeStages.tokenize(workdir: work, corpus: corpus, tokenizer: nil,
+                                                            force: false, threads: 2, special: true),
+                                    "a new parameter: not up to date")
+        XCTAssertEqual(try manifest().parameters["special"], "added-tokens")
+        let (_, ids) = try TokenFile.readAll(path: work.stageDir("tokens") + "/tokens.bin.zst")
+        XCTAssertLessThan(special.tokens, plain.tokens)
+        XCTAssertEqual(ids.map(Int.init), tok.encode(text, allowSpecial: true))
+        for id in 0..<3 { XCTAssertEqual(ids.filter { $0 == UInt32(id) }.count, 40, "token \(id) once a line") }
+        XCTAssertEqual(tok.decode(ids.map(Int.init)), text)
+    }
+
     /// Whole-text encoding in blocks (cut at safe newlines, both threads) equals encoding the text at once.
     func testBlockedTextEncodingEqualsWhole() throws {
         guard let shared = SharedData.directory() else { throw XCTSkip(SharedData.absentMessage) }

@@ -189,4 +189,54 @@ final class GRPOTrainerTests: XCTestCase {
         XCTAssertGreaterThan(t.loss.step(s, generationTokens: 40, accumulation: 1).kl, 1e-6)
         XCTAssertEqual(t.lora.targets, [.cAttn, .fcProj])
     }
+
+    /// `--eval-every`: held-out greedy evaluations before step 1, every N steps and at the end, equal to the eval
+    /// stage's answers with the saved adapter; the training itself is unchanged, also across a resume.
+    func testEvalEveryRecordsHeldOutAccuracyWithoutChangingTraining() throws {
+        let tmp = NSTemporaryDirectory() + "grpo-evals-\(getpid())"
+        try? FileManager.default.removeItem(atPath: tmp)
+        defer { try? FileManager.default.removeItem(atPath: tmp) }
+        let (model, data, tok) = try setUpRun(tmp)
+        var o = options()
+        o.evalEvery = 3; o.evalLimit = 3
+        let plain = try XCTUnwrap(GRPOStage.run(workdir: Workdir(explicit: tmp + "/w0"), modelDir: model,
+                                                dataPath: data, tokenizerPath: tok, options: options(), resume: false,
+                                                force: false))
+        let w = Workdir(explicit: tmp + "/w1")
+        let t = try XCTUnwrap(GRPOStage.run(workdir: w, modelDir: model, dataPath: data, tokenizerPath: tok, options: o,
+                                            evalData: data, resume: false, force: false))
+        func strip(_ m: GRPOMetrics) -> [String: Double] {
+            m.values.filter { !["step_time", "generation_time", "eval/accuracy", "eval/format_exact"].contains($0.key) }
+        }
+        XCTAssertEqual(t.metrics.map(strip), plain.metrics.map(strip), "evaluating changes no training step")
+        XCTAssertEqual(try SafeTensors.read(path: w.stageDir("grpo") + "/adapter_model.safetensors"),
+                       try SafeTensors.read(path: tmp + "/w0/grpo/adapter_model.safetensors"))
+        let evals = try JSONLReader.readAll(GRPOEvalRecord.self, path: w.stageDir("grpo") + "/evals.jsonl.zst")
+        XCTAssertEqual(evals.map(\.step), [0, 3, 4])
+        XCTAssertEqual(evals.map(\.questions), [3, 3, 3])
+        XCTAssertEqual(t.metrics.map { $0.evalAccuracy != nil }, [false, false, true, true])
+        XCTAssertEqual(t.metrics[3].evalAccuracy, evals[2].accuracy)
+        XCTAssertFalse(FileSystem.exists(tmp + "/w0/grpo/evals.jsonl.zst"), "only with --eval-every")
+        // the last evaluation is what the eval stage answers with the saved adapter
+        let net = try Checkpoint.load(directory: model)
+        try LoRA.load(directory: w.stageDir("grpo"), into: net)
+        var eo = EvalStage.Options()
+        eo.limit = 3; eo.maxNewTokens = o.loss.maxCompletionLength
+        let summary = try XCTUnwrap(EvalStage.run(workdir: Workdir(explicit: tmp + "/we"), model: net,
+                                                  modelName: model, adapterName: nil, modelInputs: [],
+                                                  tokenizer: try BPETokenizer(path: tok), tokenizerInputs: [],
+                                                  data: data, options: eo, force: false))
+        XCTAssertEqual(summary.accuracy, evals[2].accuracy)
+        XCTAssertEqual(summary.formatExact, evals[2].formatExact)
+        let answers = try JSONLReader.readAll(EvalCompletion.self, path: tmp + "/we/eval/completions.jsonl.zst")
+        XCTAssertEqual(answers.map(\.completion), evals[2].samples.map(\.completion))
+        XCTAssertEqual(answers.map(\.reward), evals[2].samples.map(\.reward))
+        // interrupted after 2 steps and resumed: the same evaluations
+        let w2 = Workdir(explicit: tmp + "/w2")
+        _ = try GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok, options: o,
+                              evalData: data, resume: false, force: false, stopAfter: 2)
+        let r = try XCTUnwrap(GRPOStage.run(workdir: w2, modelDir: model, dataPath: data, tokenizerPath: tok,
+                                            options: o, evalData: data, resume: true, force: false))
+        XCTAssertEqual(r.evals, t.evals)
+    }
 }

@@ -110,6 +110,10 @@ public struct GRPOMetrics: StepMetrics, Equatable {
     public var generationTime: Double?
     /// Seconds the whole step took.
     public var stepTime: Double?
+    /// Greedy answer accuracy on the held-out questions of `grpo --eval-every` (at its steps only).
+    public var evalAccuracy: Double?
+    /// Share of those greedy answers in the exact format (at the same steps).
+    public var evalFormatExact: Double?
 
     /// A record of step `step` with nothing else logged yet.
     public init(step: Int) { self.step = step }
@@ -122,7 +126,8 @@ public struct GRPOMetrics: StepMetrics, Equatable {
             ("entropy", entropy), ("kl", kl), ("frac_reward_zero_std", fracRewardZeroStd),
             ("completions/mean_length", completionsMeanLength),
             ("completions/clipped_ratio", completionsClippedRatio), ("reward", reward), ("reward_std", rewardStd),
-            ("generation_time", generationTime), ("step_time", stepTime)]
+            ("generation_time", generationTime), ("step_time", stepTime), ("eval/accuracy", evalAccuracy),
+            ("eval/format_exact", evalFormatExact)]
         for (k, x) in named { if let x, !x.isNaN { v[k] = x } }
         for (f, x) in rewardMeans where !x.isNaN { v["rewards/\(f)/mean"] = x }
         for (f, x) in rewardStds where !x.isNaN { v["rewards/\(f)/std"] = x }
@@ -158,6 +163,7 @@ public struct GRPOMetrics: StepMetrics, Equatable {
         completionsMeanLength = v["completions/mean_length"]; completionsClippedRatio = v["completions/clipped_ratio"]
         reward = v["reward"]; rewardStd = v["reward_std"]
         generationTime = v["generation_time"]; stepTime = v["step_time"]
+        evalAccuracy = v["eval/accuracy"]; evalFormatExact = v["eval/format_exact"]
         for (k, x) in v where k.hasPrefix("rewards/") {
             let parts = k.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 3 else { continue }
@@ -170,6 +176,55 @@ public struct GRPOMetrics: StepMetrics, Equatable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         for (k, x) in values { try c.encode(x, forKey: Key(k)) }
+    }
+}
+
+/// One line of `grpo/evals.jsonl.zst` (`grpo --eval-every N`): the greedy answers to the held-out questions
+/// before the first step (step 0), every N steps and after the last, scored with the four rewards.
+public struct GRPOEvalRecord: Codable, Equatable, Sendable {
+    /// Optimizer steps done when the answers were decoded (0: the starting adapter).
+    public var step: Int
+    /// Questions answered.
+    public var questions: Int
+    /// Share whose `check_answer` is 3.0 (the exact answer in the full format).
+    public var accuracy: Double
+    /// Share matching the format exactly.
+    public var formatExact: Double
+    /// Mean total reward (the four functions' sum).
+    public var reward: Double
+    /// The first questions and their answers, for a before/after comparison.
+    public var samples: [GRPOEvalSample]
+
+    enum CodingKeys: String, CodingKey {
+        case step, questions, accuracy, reward, samples
+        case formatExact = "format_exact"
+    }
+
+    /// A record of these values.
+    public init(step: Int, questions: Int, accuracy: Double, formatExact: Double, reward: Double,
+                samples: [GRPOEvalSample]) {
+        self.step = step; self.questions = questions; self.accuracy = accuracy; self.formatExact = formatExact
+        self.reward = reward; self.samples = samples
+    }
+}
+
+/// One held-out question of a `GRPOEvalRecord` and the model's greedy answer to it.
+public struct GRPOEvalSample: Codable, Equatable, Sendable {
+    /// The record's id.
+    public var id: String
+    /// The question.
+    public var question: String
+    /// The true answer.
+    public var answer: String
+    /// The greedy completion, decoded (without EOS).
+    public var completion: String
+    /// Its total reward.
+    public var reward: Double
+
+    /// A sample of these values.
+    public init(id: String, question: String, answer: String, completion: String, reward: Double) {
+        self.id = id; self.question = question; self.answer = answer; self.completion = completion
+        self.reward = reward
     }
 }
 
