@@ -50,7 +50,7 @@ public enum IndexBuilder {
             throw IndexError.model(path: modelDir,
                                    reason: "no model folder here (run `make model`, or pass --model DIR)")
         }
-        let documents = workdir.stageDir("ingest") + "/documents.jsonl.zst"
+        let documents = workdir.stageDir(workdir.textSource) + "/documents.jsonl.zst"
         var inputs = [chunks]
         if FileSystem.exists(documents) { inputs.append(documents) }
         inputs += modelInputs(modelDir)

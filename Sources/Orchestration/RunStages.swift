@@ -1,4 +1,5 @@
 import Core
+import Dedup
 import Foundation
 import Index
 import GSM8K
@@ -99,7 +100,7 @@ public enum RunStages {
     /// Every stage, in pipeline order: the one place a stage is registered. The `pipeline` commands, the
     /// sections of `pipeline.toml` and the run's order all come from this list.
     public static let registered: [any Stage.Type] = [
-        IngestStage.self, BPETrainStage.self, TokenizeStage.self, GSM8KStage.self, ChunkStage.self,
+        IngestStage.self, DedupStage.self, BPETrainStage.self, TokenizeStage.self, GSM8KStage.self, ChunkStage.self,
         IndexBuilder.self, PretrainStage.self, SFTStage.self, GRPOStage.self, EvalStage.self,
     ]
 

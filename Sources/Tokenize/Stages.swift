@@ -3,9 +3,9 @@ import Foundation
 
 /// The stage entry points behind the CLI commands.
 public enum TokenizeStages {
-    /// Default training input: the ingest stage's corpus.
+    /// Default training input: the corpus of the text stage (`Workdir.textSource`: dedup, else ingest).
     public static func defaultCorpus(_ workdir: Workdir) -> String {
-        workdir.stageDir("ingest") + "/corpus.txt.zst"
+        workdir.stageDir(workdir.textSource) + "/corpus.txt.zst"
     }
 
     /// `bpe-train`: trains on `files` and writes `tokenizer.json.zst`, `vocab.json.zst`, `merges.txt.zst`
