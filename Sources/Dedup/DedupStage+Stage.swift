@@ -56,10 +56,15 @@ extension DedupStage: Stage {
         Memory: one 112-hash signature per unit; time linear in the text.
         """
 
+    /// Nothing to deduplicate when the run ingests nothing.
+    public static func notNeeded(inputs: RunInputs) -> String? {
+        inputs.pdfs.isEmpty ? "no [inputs] pdfs: nothing ingested to deduplicate" : nil
+    }
+
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
         guard a.enabled else {
             let removed = disable(workdir: context.workdir)
-            return StageResult(stage: name, status: .ran, lines: [
+            return StageResult(stage: name, status: removed ? .ran : .upToDate, lines: [
                 "dedup: off" + (removed ? " (removed \(context.workdir.stageDir(name)))" : "")
                     + "; bpe-train, tokenize, chunk and index read ingest",
             ])
