@@ -18,9 +18,9 @@ extension DedupStage: Stage {
             + String(format: "%.3f", MinHash().threshold) + ".", valueName: "jaccard"), transform: Finite.double)
         public var threshold: Double = 0
 
-        @Flag(name: .long, inversion: .prefixedNo, help: ArgumentHelp(
-            "Run the stage; --no-enabled (enabled = false in [dedup]) removes its folder instead, so that "
-            + "bpe-train, tokenize, chunk and index read ingest's files."))
+        @Option(name: .long, help: ArgumentHelp(
+            "true: run the stage; false (enabled = false in [dedup]) removes its folder instead, so that "
+            + "bpe-train, tokenize, chunk and index read ingest's files.", valueName: "true|false"))
         public var enabled = true
 
         /// The defaults.
@@ -72,9 +72,10 @@ extension DedupStage: Stage {
         let o = try run(workdir: context.workdir, level: a.level, threshold: a.threshold, force: context.force)
         guard o.ran else { return upToDate }
         let what = o.level == .page ? "pages" : "documents"
+        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)" + (n == 1 ? "" : "s") }
         return StageResult(stage: name, status: .ran, lines: [
-            "dedup: \(o.units) \(what) → \(o.exact) exact and \(o.near) near duplicates removed "
-                + "(\(o.clusters) clusters), \(o.units - o.removed) kept → \(o.outputDir)",
+            "dedup: \(o.units) \(what) → \(o.exact) exact and \(count(o.near, "near duplicate")) removed "
+                + "(\(count(o.clusters, "cluster"))), \(o.units - o.removed) kept → \(o.outputDir)",
         ])
     }
 }

@@ -83,12 +83,14 @@ final class RunConfigTests: XCTestCase {
 
     func testSelection() throws {
         XCTAssertEqual(try RunStages.select(until: nil, only: []).map(\.name), RunStages.names)
-        XCTAssertEqual(try RunStages.select(until: "tokenize", only: []).map(\.name), ["ingest", "bpe-train", "tokenize"])
+        XCTAssertEqual(try RunStages.select(until: "tokenize", only: []).map(\.name),
+                       ["ingest", "dedup", "bpe-train", "tokenize"])
         // --only keeps pipeline order whatever the order given.
         XCTAssertEqual(try RunStages.select(until: nil, only: ["gsm8k", "bpe-train"]).map(\.name), ["bpe-train", "gsm8k"])
         XCTAssertThrowsError(try RunStages.select(until: "nope", only: []))
         XCTAssertThrowsError(try RunStages.select(until: "gsm8k", only: ["gsm8k"]))
-        XCTAssertEqual(RunStages.names, ["ingest", "bpe-train", "tokenize", "gsm8k", "chunk", "index", "pretrain", "sft", "grpo", "eval"])
+        XCTAssertEqual(RunStages.names, ["ingest", "dedup", "bpe-train", "tokenize", "gsm8k", "chunk", "index", "pretrain",
+                                         "sft", "grpo", "eval"])
         XCTAssertEqual(Set(RunStages.all.map(\.folder)), Set(Workdir.stages))
     }
 
