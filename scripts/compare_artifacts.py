@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Compare two work directories made by `pipeline run` on the same config, artifact by artifact.
 
-Usage: compare_artifacts.py BASE NEW
+Usage: compare_artifacts.py BASE NEW [--only STAGE,STAGE...]
+
+--only compares just those stage folders (for a run whose later stages are meant to differ, as the base
+revision's run against ours with the dedup stage on: only the stages before and beside it must be identical).
 
 Every file must exist on both sides with the same bytes, except:
 - manifest.json: compared on parameters (the work directory's path replaced), records and the list of outputs
@@ -19,13 +22,15 @@ import sys
 TIMING = {"step_time", "generation_time", "tokens_per_s", "seconds", "elapsed"}
 
 
-def files(root):
+def files(root, only=None):
     out = []
     for d, _, names in os.walk(root):
         for n in names:
             if n == ".lock" or "/shards/" in os.path.join(d, n):
                 continue  # shards are not outputs: their merge is
-            out.append(os.path.relpath(os.path.join(d, n), root))
+            rel = os.path.relpath(os.path.join(d, n), root)
+            if only is None or rel.split(os.sep)[0] in only:
+                out.append(rel)
     return sorted(out)
 
 
@@ -47,8 +52,13 @@ def relocated(text, root):
 
 def main():
     base, new = sys.argv[1], sys.argv[2]
+    only = None
+    if len(sys.argv) == 5 and sys.argv[3] == "--only":
+        only = set(sys.argv[4].split(","))
+    elif len(sys.argv) != 3:
+        sys.exit("usage: compare_artifacts.py BASE NEW [--only STAGE,STAGE...]")
     problems = []
-    fb, fn = files(base), files(new)
+    fb, fn = files(base, only), files(new, only)
     for f in sorted(set(fb) ^ set(fn)):
         problems.append(f"{f}: only in {'base' if f in fb else 'new'}")
     for f in sorted(set(fb) & set(fn)):

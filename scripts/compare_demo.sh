@@ -2,6 +2,10 @@
 # Builds BASE (a git revision, default the commit before the stage contract) beside this checkout, runs the demo
 # config (pipeline.toml) with its binary and with ours, and compares every artifact (scripts/compare_artifacts.py):
 # a change that is meant to restructure code, not behaviour, must leave them identical.
+# The base has no dedup stage, which changes the text every later stage reads (it removes the demo's planted
+# near duplicate), so ours runs twice: with dedup switched off ([dedup] enabled = false), compared with the base
+# in full; with dedup on (the demo as it is), compared with the base on the stages dedup does not feed (ingest,
+# gsm8k), and in full with each of EXTRA_RUNS (which run with dedup on).
 # Usage: scripts/compare_demo.sh [BASE] [OURS]   (OURS: our pipeline binary, default .build/debug/pipeline)
 # EXTRA_RUNS="--shards 3;--executor slurm --shards 4" adds runs of ours with those options, each compared too.
 set -euo pipefail
@@ -29,23 +33,32 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # The demo config with the run logs kept in the temporary folder.
 sed 's|^runs = .*|runs = "'"$work"'/runs"|' pipeline.toml > "$work/pipeline.toml"
+sed 's|^# enabled = true .*|enabled = false|' "$work/pipeline.toml" > "$work/pipeline-nodedup.toml"
+grep -q '^enabled = false' "$work/pipeline-nodedup.toml" || { echo "compare_demo: no [dedup] enabled line"; exit 1; }
 # Every side runs in the same folder (paths appear in some artifacts), one after the other: the base binary, ours,
 # and ours with each of EXTRA_RUNS (';'-separated option lists; default: the local executor with 3 shards).
 IFS=';' read -r -a extra <<< "${EXTRA_RUNS---shards 3}"
-sides=(base ours)
+sides=(base nodedup ours)
 for i in "${!extra[@]}"; do sides+=("extra$i"); done
 for side in "${sides[@]}"; do
-    exe=$root/$ours; opts=()
+    exe=$root/$ours; opts=(); config=$work/pipeline.toml
     [ "$side" = base ] && exe=$bin
+    [ "$side" = nodedup ] && config=$work/pipeline-nodedup.toml
     case $side in extra*) read -r -a opts <<< "${extra[${side#extra}]}" ;; esac
-    "$exe" run --config "$work/pipeline.toml" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
+    "$exe" run --config "$config" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {
         echo "compare_demo: the $side run (${opts[*]}) failed:"; tail -5 "$work/$side.log"; exit 1; }
     mv "$work/w" "$work/$side"
 done
 status=0
-for side in "${sides[@]:1}"; do
-    label=ours; case $side in extra*) label="ours ${extra[${side#extra}]}" ;; esac
-    echo "compare_demo: $rev vs $label"
-    python3 scripts/compare_artifacts.py "$work/base" "$work/$side" || status=1
+echo "compare_demo: $rev vs ours with dedup off"
+python3 scripts/compare_artifacts.py "$work/base" "$work/nodedup" || status=1
+echo "compare_demo: $rev vs ours (dedup on), the stages dedup does not feed"
+python3 scripts/compare_artifacts.py "$work/base" "$work/ours" --only ingest,gsm8k || status=1
+removed=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["records"]["removed"])' \
+          "$work/ours/dedup/manifest.json")
+echo "compare_demo: ours: dedup removed $removed document(s)"
+for side in "${sides[@]:3}"; do
+    echo "compare_demo: ours vs ours ${extra[${side#extra}]}"
+    python3 scripts/compare_artifacts.py "$work/ours" "$work/$side" || status=1
 done
 exit $status
