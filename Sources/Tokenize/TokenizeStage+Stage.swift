@@ -48,7 +48,8 @@ public enum BPETrainStage: ShardedStage {
     public static let folder = "tokenize"
     public static let abstract = "Train a byte-level BPE tokenizer, identical to Hugging Face tokenizers' BpeTrainer."
     public static let discussion = """
-        Reads text files (plain or .zst; default: <workdir>/ingest/corpus.txt.zst) line by line as \
+        Reads text files (plain or .zst; default: <workdir>/dedup/corpus.txt.zst when the dedup stage has run, \
+        else <workdir>/ingest/corpus.txt.zst) line by line as \
         tokenizers' train(files) does, pre-tokenizes each line with GPT-2's ByteLevel pattern and learns merges. \
         The result equals, merge for merge and id for id, Tokenizer(BPE()) with ByteLevel pre-tokenizer and \
         decoder trained by BpeTrainer(vocab_size, min_frequency, special_tokens, \
@@ -136,7 +137,8 @@ public enum TokenizeStage: ShardedStage {
     public static let folder = "tokens"
     public static let abstract = "Encode the ingested corpus with the trained tokenizer into tokens.bin.zst."
     public static let discussion = """
-        Reads <workdir>/ingest/corpus.txt.zst (or --corpus) and encodes it line by line, each line (with its \
+        Reads <workdir>/dedup/corpus.txt.zst (ingest's when dedup has not run; or --corpus) and encodes it \
+        line by line, each line (with its \
         \\n) on its own, exactly as bpe-train pre-tokenizes it; documents stay separated by their blank line \
         ("\\n\\n"), which becomes newline tokens. Uses the tokenize stage (or --tokenizer).
 
