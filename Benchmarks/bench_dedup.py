@@ -7,20 +7,21 @@
       the paragraphs reordered) and a few exact copies. Writes OUT_DIR/w/ingest/{pages,documents}.jsonl.zst for
       `pipeline dedup` and OUT_DIR/input/{0,1}.jsonl (the same documents in order, halved) for datatrove.
   bench_dedup.py time COMMAND...
-      Runs COMMAND; prints its wall and CPU (user + system) seconds.
+      Runs COMMAND; prints its wall and CPU seconds (perf stat task-clock, child processes included).
   bench_dedup.py ref OUT_DIR
       The stage's exact rule (NFKC, whitespace collapsed, first kept), then datatrove's four MinHash steps with
       the default MinhashConfig (LocalPipelineExecutor, 2 workers: 2 signature tasks, 14 bucket tasks, the
-      cluster, 2 filter tasks) on the rest; prints the wall and CPU seconds of the four steps and writes OUT_DIR/ref.txt, the
-      removed document ids sorted.
+      cluster, 2 filter tasks) on the rest; writes the wall seconds of the four steps to OUT_DIR/ref_seconds.txt
+      and the removed document ids, sorted, to OUT_DIR/ref.txt.
 """
 import hashlib
 import json
 import os
 import random
-import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
 
@@ -34,6 +35,11 @@ def zstd_write(path, lines):
 
 
 def make(out, pdf_dir, train, n):
+    # The fixture's word edits, planted the same way (importing it needs datatrove: not at the top, so that
+    # `time` runs without the reference tools).
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "DedupTests",
+                                    "Fixtures"))
+    from make_fixtures import edit_words
     rng = random.Random(7)
     texts = []
     for name in sorted(os.listdir(pdf_dir)):
@@ -50,18 +56,8 @@ def make(out, pdf_dir, train, n):
     for i, t in enumerate(base):
         docs.append(t)
         if i % 10 == 3:
-            words = t.split(" ")
             if i % 20 == 3:
-                for _ in range(max(1, int(len(words) * rng.choice([0.01, 0.03, 0.05, 0.1])))):
-                    k = rng.randrange(len(words))
-                    op = rng.random()
-                    if op < 0.5:
-                        words[k] = rng.choice(vocab)
-                    elif op < 0.75 and len(words) > 10:
-                        del words[k]
-                    else:
-                        words.insert(k, rng.choice(vocab))
-                docs.append(" ".join(words))
+                docs.append(edit_words(t, rng.choice([0.01, 0.03, 0.05, 0.1]), rng, vocab))
             else:
                 paragraphs = t.split("\n\n")
                 docs.append("\n\n".join(paragraphs[1:] + paragraphs[:1]) if len(paragraphs) > 1 else t + " ")
@@ -107,7 +103,7 @@ def ref(out):
         with open(f"{out}/dt/input/{part}.jsonl", "w") as f:
             f.writelines(kept[part])
     d, config = f"{out}/dt", MinhashConfig()
-    start, cpu = time.time(), cpu_seconds()
+    start = time.time()
     LocalPipelineExecutor(pipeline=[JsonlReader(f"{d}/input"), MinhashDedupSignature(f"{d}/sigs", config=config)],
                           tasks=2, workers=2, logging_dir=f"{d}/logs/1").run()
     LocalPipelineExecutor(pipeline=[MinhashDedupBuckets(f"{d}/sigs", f"{d}/buckets", config=config)],
@@ -117,25 +113,30 @@ def ref(out):
     LocalPipelineExecutor(pipeline=[JsonlReader(f"{d}/input"), MinhashDedupFilter(
         f"{d}/remove", exclusion_writer=JsonlWriter(f"{d}/removed", compression=None))],
         tasks=2, workers=2, logging_dir=f"{d}/logs/4").run()
-    seconds, cpu = time.time() - start, cpu_seconds() - cpu
+    seconds = time.time() - start
     near = [json.loads(line)["id"] for name in sorted(os.listdir(f"{d}/removed"))
             for line in open(f"{d}/removed/{name}")]
     with open(f"{out}/ref.txt", "w") as f:
         f.writelines(i + "\n" for i in sorted(exact + near))
-    print(seconds, cpu)
-
-
-def cpu_seconds():
-    """User and system time of this process and its finished children (the executor's workers)."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    with open(f"{out}/ref_seconds.txt", "w") as f:
+        f.write(f"{seconds}\n")
 
 
 def timed(argv):
-    """Runs argv; prints its wall and CPU seconds."""
-    start, cpu = time.time(), cpu_seconds()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    print(time.time() - start, cpu_seconds() - cpu)
+    """Runs argv (its output to stderr); prints its wall seconds and the CPU seconds of it and every process it
+    started (perf stat's task-clock, which follows the executor's worker processes; -1 without perf)."""
+    start = time.time()
+    if shutil.which("perf"):
+        with tempfile.NamedTemporaryFile("r", suffix=".perf") as f:
+            subprocess.run(["perf", "stat", "-x,", "-e", "task-clock", "-o", f.name] + argv, check=True,
+                           stdout=sys.stderr)
+            wall = time.time() - start
+            msec = [line.split(",")[0] for line in f.read().splitlines() if "task-clock" in line]
+            cpu = float(msec[0]) / 1000 if msec else -1
+    else:
+        subprocess.run(argv, check=True, stdout=sys.stderr)
+        wall, cpu = time.time() - start, -1
+    print(wall, cpu)
 
 
 if __name__ == "__main__":  # the executor's worker processes import this file

@@ -3,9 +3,10 @@
 # with the default MinhashConfig; LocalPipelineExecutor, 2 workers) on the same N documents in one run: the pages
 # of ../shared/data/pdfs and GSM8K train problems, with planted near and exact copies (Benchmarks/bench_dedup.py).
 # The removed documents must be the same. Prints wall and CPU seconds of each and both ratios (on a shared machine
-# the CPU ratio is the steadier one). datatrove is timed on its four
-# steps alone (the exact-duplicate pass before them, in Python, is not counted); ours is the whole command
-# (read, exact and near dedup, write pages, documents, corpus and clusters).
+# the CPU ratio is the steadier one). Wall: datatrove's four steps alone (the exact-duplicate pass before them, in
+# Python, is not counted); ours the whole command (read, exact and near dedup, write pages, documents, corpus and
+# clusters). CPU: perf stat's task-clock of the whole process tree; for datatrove that includes its worker
+# processes, the Python start-up and imports, and the exact pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.build/release/pipeline}
@@ -18,7 +19,9 @@ TMP=${TMPDIR:-/tmp}/pipeline-bench-dedup
 rm -rf "$TMP"; mkdir -p "$TMP"
 "$PY" Benchmarks/bench_dedup.py make "$TMP" "$PDFS" "$TRAIN" "$N"
 read -r ours ours_cpu < <(python3 Benchmarks/bench_dedup.py time "$BIN" dedup -q --force --workdir "$TMP/w")
-read -r ref ref_cpu < <("$PY" Benchmarks/bench_dedup.py ref "$TMP" 2> "$TMP/ref.log" | tail -1)
+read -r _ ref_cpu < <(python3 Benchmarks/bench_dedup.py time "$PY" Benchmarks/bench_dedup.py ref "$TMP" \
+                         2> "$TMP/ref.log")
+ref=$(cat "$TMP/ref_seconds.txt")
 zstd -dcq "$TMP/w/dedup/documents.jsonl.zst" \
     | python3 -c 'import json,sys; print("".join(sorted(json.loads(l)["doc_id"] + "\n" for l in sys.stdin
                                                       if json.loads(l)["status"] == "duplicate")), end="")' \

@@ -41,6 +41,23 @@ from datatrove.utils.word_tokenizers import load_word_tokenizer
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.environ.get("GSM8K_TRAIN", "/work/shared/data/gsm8k/train.jsonl")
 
+
+def edit_words(text, fraction, rng, vocab):
+    """`text` with fraction of its words (at least one) edited at random places: replaced by a word of `vocab`
+    (half the time), dropped, or preceded by an inserted word (Benchmarks/bench_dedup.py plants the same edits)."""
+    words = text.split(" ")
+    for _ in range(max(1, int(len(words) * fraction))):
+        k = rng.randrange(len(words))
+        op = rng.random()
+        if op < 0.5:
+            words[k] = rng.choice(vocab)
+        elif op < 0.75 and len(words) > 10:
+            del words[k]
+        else:
+            words.insert(k, rng.choice(vocab))
+    return " ".join(words)
+
+
 def main():
     rng = random.Random(18)
 
@@ -56,20 +73,6 @@ def main():
     def render(header, paragraphs):
         return header + "\n\n" + "\n\n".join(paragraphs)
 
-    def edit_words(text, fraction):
-        words = text.split(" ")
-        n = max(1, int(len(words) * fraction))
-        for _ in range(n):
-            k = rng.randrange(len(words))
-            op = rng.random()
-            if op < 0.5:
-                words[k] = rng.choice(VOCAB)
-            elif op < 0.75 and len(words) > 10:
-                del words[k]
-            else:
-                words.insert(k, rng.choice(VOCAB))
-        return " ".join(words)
-
     docs = []
     for i in range(250):
         header, paragraphs = base_doc(i)
@@ -79,9 +82,9 @@ def main():
         header, paragraphs = base_doc(i)
         kind = j % 4
         if kind == 0:
-            text = edit_words(render(header, paragraphs), rng.choice([0.01, 0.03, 0.05, 0.1]))
+            text = edit_words(render(header, paragraphs), rng.choice([0.01, 0.03, 0.05, 0.1]), rng, VOCAB)
         elif kind == 1:
-            text = edit_words(render(header, paragraphs), rng.choice([0.15, 0.2, 0.3]))
+            text = edit_words(render(header, paragraphs), rng.choice([0.15, 0.2, 0.3]), rng, VOCAB)
         elif kind == 2:
             text = render(header, paragraphs[1:] + paragraphs[:1])
         else:
@@ -89,7 +92,7 @@ def main():
         planted.append((f"near-{i:03d}-{['light', 'heavy', 'reordered', 'header'][kind]}", text))
     for i in (7, 77):                                    # a copy of a copy: a cluster of three
         header, paragraphs = base_doc(i)
-        planted.append((f"near-{i:03d}-again", edit_words(render(header, paragraphs), 0.02)))
+        planted.append((f"near-{i:03d}-again", edit_words(render(header, paragraphs), 0.02, rng, VOCAB)))
     for i in (3, 33, 133):                               # exact duplicates: whitespace, compatibility forms
         header, paragraphs = base_doc(i)
         planted.append((f"exact-{i:03d}", render(header, paragraphs).replace(" ", "  ").replace("\n\n", "\n \n")
