@@ -62,7 +62,8 @@ let package = Package(
 
         .testTarget(name: "CoreTests", dependencies: ["Core"]),
         .testTarget(name: "OrchestrationTests",
-                    dependencies: ["Orchestration", "Core", "Ingest", "Dedup", "GSM8K", "Tokenize", "Index", "Train", "Metrics"]),
+                    dependencies: ["Orchestration", "Core", "Ingest", "Dedup", "GSM8K", "Tokenize", "Index", "Train",
+                                   "Metrics"]),
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "DedupTests", dependencies: ["Dedup", "Core"], exclude: ["Fixtures"]),
         .testTarget(name: "GSM8KTests", dependencies: ["GSM8K", "Core"], exclude: ["Fixtures"]),

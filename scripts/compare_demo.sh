@@ -35,6 +35,8 @@ trap 'rm -rf "$work"' EXIT
 sed 's|^runs = .*|runs = "'"$work"'/runs"|' pipeline.toml > "$work/pipeline.toml"
 sed 's|^# enabled = true .*|enabled = false|' "$work/pipeline.toml" > "$work/pipeline-nodedup.toml"
 grep -q '^enabled = false' "$work/pipeline-nodedup.toml" || { echo "compare_demo: no [dedup] enabled line"; exit 1; }
+# The base revision knows no [dedup] section: its config is ours without it.
+sed '/^\[dedup\]/,/^$/d' "$work/pipeline.toml" > "$work/pipeline-base.toml"
 # Every side runs in the same folder (paths appear in some artifacts), one after the other: the base binary, ours,
 # and ours with each of EXTRA_RUNS (';'-separated option lists; default: the local executor with 3 shards).
 IFS=';' read -r -a extra <<< "${EXTRA_RUNS---shards 3}"
@@ -42,7 +44,7 @@ sides=(base nodedup ours)
 for i in "${!extra[@]}"; do sides+=("extra$i"); done
 for side in "${sides[@]}"; do
     exe=$root/$ours; opts=(); config=$work/pipeline.toml
-    [ "$side" = base ] && exe=$bin
+    [ "$side" = base ] && exe=$bin && config=$work/pipeline-base.toml
     [ "$side" = nodedup ] && config=$work/pipeline-nodedup.toml
     case $side in extra*) read -r -a opts <<< "${extra[${side#extra}]}" ;; esac
     "$exe" run --config "$config" --workdir "$work/w" --no-report "${opts[@]}" > "$work/$side.log" 2>&1 || {

@@ -89,8 +89,8 @@ final class RunConfigTests: XCTestCase {
         XCTAssertEqual(try RunStages.select(until: nil, only: ["gsm8k", "bpe-train"]).map(\.name), ["bpe-train", "gsm8k"])
         XCTAssertThrowsError(try RunStages.select(until: "nope", only: []))
         XCTAssertThrowsError(try RunStages.select(until: "gsm8k", only: ["gsm8k"]))
-        XCTAssertEqual(RunStages.names, ["ingest", "dedup", "bpe-train", "tokenize", "gsm8k", "chunk", "index", "pretrain",
-                                         "sft", "grpo", "eval"])
+        XCTAssertEqual(RunStages.names, ["ingest", "dedup", "bpe-train", "tokenize", "gsm8k", "chunk", "index",
+                                         "pretrain", "sft", "grpo", "eval"])
         XCTAssertEqual(Set(RunStages.all.map(\.folder)), Set(Workdir.stages))
     }
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Conformance fixtures for the dedup stage, made by datatrove itself (pip install datatrove "xxhash<4" spacy tokenizers; xxhash 4 refuses the str datatrove passes it).
+"""Conformance fixtures for the dedup stage, made by datatrove itself.
 
-Builds corpus.jsonl.zst: 330 documents ({"id", "text"}) made of GSM8K train problems (questions and worked
+pip install datatrove "xxhash<4" spacy tokenizers (xxhash 4 refuses the str datatrove 0.10.1 passes it).
+
+Builds corpus.jsonl.zst: 323 documents ({"id", "text"}) made of GSM8K train problems (questions and worked
 answers, /work/shared/data/gsm8k/train.jsonl or $GSM8K_TRAIN) with planted duplicates: near copies with 1-30% of
 their words edited (replaced, dropped or inserted), reordered paragraphs, a different header, and exact copies
 differing only in whitespace or compatibility characters; a few documents exercise the tokenizer (contractions,
