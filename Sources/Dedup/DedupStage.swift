@@ -220,15 +220,26 @@ public enum DedupStage {
 
     /// The text compared for exact duplicates: NFKC, every whitespace run (Python's `str.split`) one space.
     public static func exactText(_ text: String) -> String {
+        // ASCII text is its own NFKC.
+        collapsed(text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCompatibilityMapping)
+    }
+
+    /// `text` with every whitespace run (Python's `str.split`) one space and none at either end; at most `limit`
+    /// code points (the excerpts: only as much of the text is read).
+    static func collapsed(_ text: String, limit: Int = .max) -> String {
         var out = String.UnicodeScalarView()
-        var pending = false
-        for s in text.precomposedStringWithCompatibilityMapping.unicodeScalars {
+        var count = 0, pending = false
+        for s in text.unicodeScalars {
             if SimplifiedText.isSpace(s.value) {
-                pending = !out.isEmpty
-            } else {
-                if pending { out.append(" "); pending = false }
-                out.append(s)
+                pending = count > 0
+                continue
             }
+            if pending {
+                guard count + 1 < limit else { break }
+                out.append(" "); count += 1; pending = false
+            }
+            out.append(s); count += 1
+            if count >= limit { break }
         }
         return String(out)
     }
@@ -269,14 +280,12 @@ public enum DedupStage {
     /// Calls `body(unit, text)` for each unit of `path` at `level`, in input order.
     static func forEachUnit(_ path: String, level: Level, _ body: (Unit, String) throws -> Void) throws {
         var current: (unit: Unit, pages: [String])? = nil
-        func excerpt(_ text: String) -> String {
-            String(text.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(excerptLength))
-        }
         try forEachPage(path) { page, isNew in
             if isNew(level) {
                 if let c = current { try body(c.unit, c.pages.joined(separator: "\n")) }
                 let unit = Unit(docID: page.docID, isInteger: page.docIDIsInteger, source: page.source,
-                                page: level == .page ? page.page : nil, excerpt: excerpt(page.text))
+                                page: level == .page ? page.page : nil,
+                                excerpt: collapsed(page.text, limit: excerptLength))
                 current = (unit, [page.text])
             } else {
                 current!.pages.append(page.text)
