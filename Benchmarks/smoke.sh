@@ -135,4 +135,15 @@ ok "score (bleu,chrf; rouge --stem)"
 "$BIN" pack "$T/corpus.txt" "$T/c.zst" > /dev/null
 "$BIN" cat "$T/c.zst" | cmp -s - "$T/corpus.txt" || fail "pack/cat round trip"
 ok "pack, cat"
+# bench_dedup: dedup (timed through bench_dedup.py time), removals read from documents.jsonl.zst.
+mkdir -p "$T/dd"
+cp "$T/docs/d000.txt" "$T/docs/d001.txt" "$T/dd/"
+sed 's/ the / a /' "$T/docs/d000.txt" > "$T/dd/d000-copy.txt"
+"$BIN" ingest -q --workdir "$T/wd" "$T/dd" > /dev/null
+read -r wall cpu < <(python3 Benchmarks/bench_dedup.py time "$BIN" dedup -q --force --workdir "$T/wd")
+python3 -c "assert $wall > 0 and $cpu >= 0"
+removed=$(zstd -dcq "$T/wd/dedup/documents.jsonl.zst" | python3 -c 'import json,sys
+print(sum(json.loads(l)["status"] == "duplicate" for l in sys.stdin))')
+[ "$removed" = 1 ] || fail "dedup removed $removed documents, not the planted copy"
+ok "dedup (the planted copy removed)"
 echo "bench-smoke: all benchmark command lines work"

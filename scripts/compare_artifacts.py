@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Compare two work directories made by `pipeline run` on the same config, artifact by artifact.
 
-Usage: compare_artifacts.py [--new-stage FOLDER]... [--rounding STAGE,...] BASE NEW
+Usage: compare_artifacts.py [--new-stage FOLDER]... [--rounding STAGE,...] [--only STAGE,...] BASE NEW
+
+--only compares just those stage folders (for a run whose later stages are meant to differ, as the base
+revision's run against ours with the dedup stage on: only the stages before and beside it must be identical).
 
 Every file must exist on both sides with the same bytes, except:
 - manifest.json: compared on parameters (the work directory's path replaced), records and the list of outputs
@@ -27,13 +30,15 @@ import sys
 TIMING = {"step_time", "generation_time", "tokens_per_s", "seconds", "elapsed"}
 
 
-def files(root):
+def files(root, only=None):
     out = []
     for d, _, names in os.walk(root):
         for n in names:
             if n == ".lock" or "/shards/" in os.path.join(d, n):
                 continue  # shards are not outputs: their merge is
-            out.append(os.path.relpath(os.path.join(d, n), root))
+            rel = os.path.relpath(os.path.join(d, n), root)
+            if only is None or rel.split(os.sep)[0] in only:
+                out.append(rel)
     return sorted(out)
 
 
@@ -104,16 +109,24 @@ def relocated(text, root):
 
 def main():
     args = sys.argv[1:]
-    new_stages, rounding = set(), set()
-    while args and args[0] in ("--new-stage", "--rounding"):
-        if args[0] == "--new-stage":
-            new_stages.add(args[1])
+    new_stages, rounding, only = set(), set(), None
+    rest = []
+    while args:
+        if args[0] in ("--new-stage", "--rounding", "--only") and len(args) > 1:
+            if args[0] == "--new-stage":
+                new_stages.add(args[1])
+            elif args[0] == "--rounding":
+                rounding |= {x for x in args[1].split(",") if x}
+            else:
+                only = set(args[1].split(","))
+            args = args[2:]
         else:
-            rounding |= {x for x in args[1].split(",") if x}
-        args = args[2:]
-    base, new = args
+            rest.append(args.pop(0))
+    if len(rest) != 2:
+        sys.exit("usage: compare_artifacts.py [--new-stage FOLDER]... [--rounding S,...] [--only S,...] BASE NEW")
+    base, new = rest
     problems, rounded = [], set()
-    fb, fn = files(base), files(new)
+    fb, fn = files(base, only), files(new, only)
     added = [f for f in fn if f.split(os.sep)[0] in new_stages and f not in fb]
     if added:
         print(f"new stage files (allowed): {', '.join(added)}")

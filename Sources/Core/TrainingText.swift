@@ -4,18 +4,12 @@ import Foundation
 /// otherwise the stages that made the text. Reading through these keeps a leaked evaluation question out of
 /// training whenever `pipeline decontaminate` has run (without `--report-only`).
 extension Workdir {
-    /// The folder whose `pages.jsonl.zst` and `corpus.txt.zst` are the run's text: `dedup` once that stage has
-    /// committed (its manifest exists), else `ingest`.
-    public var textStageFolder: String {
-        FileSystem.exists(manifestPath("dedup")) ? "dedup" : "ingest"
-    }
-
     /// The pretraining corpus (`bpe-train`, `tokenize`): `decontaminate/corpus.txt.zst` when the decontaminate
     /// stage wrote one, else the text stage's `corpus.txt.zst`.
     public var trainingCorpus: String {
         let filtered = stageDir("decontaminate") + "/corpus.txt.zst"
         if FileSystem.exists(manifestPath("decontaminate")) && FileSystem.exists(filtered) { return filtered }
-        return stageDir(textStageFolder) + "/corpus.txt.zst"
+        return stageDir(textSource) + "/corpus.txt.zst"
     }
 
     /// A GSM8K training split for `sft` and `grpo` (a split path as `GSM8KStage.recordsFile` takes it):

@@ -9,8 +9,10 @@ public struct Workdir: Sendable {
     public let path: String
 
     /// Every stage's folder name, in pipeline order.
-    public static let stages = ["ingest", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain",
-                                "sft", "grpo", "eval"]
+    public static let stages = [
+        "ingest", "dedup", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain", "sft", "grpo",
+        "eval",
+    ]
 
     /// `explicit` (a `--workdir` flag) wins over `PIPELINE_WORKDIR`, which wins over `./artifacts`.
     public init(explicit: String? = nil) {
@@ -20,6 +22,11 @@ public struct Workdir: Sendable {
     public init(path: String) { self.path = path }
 
     public func stageDir(_ stage: String) -> String { path + "/" + stage }
+
+    /// The stage whose `pages.jsonl.zst`, `documents.jsonl.zst` and `corpus.txt.zst` the text readers (bpe-train,
+    /// tokenize, chunk, index) take: `dedup` when the dedup stage's manifest is in the work directory (it writes
+    /// those files with duplicates removed), else `ingest`.
+    public var textSource: String { FileSystem.exists(manifestPath("dedup")) ? "dedup" : "ingest" }
     public func manifestPath(_ stage: String) -> String { stageDir(stage) + "/manifest.json" }
 
     public func manifest(_ stage: String) -> Manifest? {

@@ -85,7 +85,7 @@ public enum DecontaminateStage {
     /// Runs the stage into `<workdir>/decontaminate` (unless up to date).
     public static func run(workdir: Workdir, options o: Options) throws -> Outcome {
         let evalPath = try o.evalFile ?? GSM8KStage.recordsFile(workdir.stageDir("gsm8k") + "/" + o.evalSplit)
-        let text = workdir.textStageFolder
+        let text = workdir.textSource
         let pages = workdir.stageDir(text) + "/pages.jsonl.zst"
         let hasPages = FileSystem.exists(pages)
         let splits = trainingSplits(workdir, evalSplit: o.evalSplit)

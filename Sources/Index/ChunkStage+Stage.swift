@@ -29,9 +29,9 @@ extension ChunkStage: ShardedStage {
     public static let abstract =
         "Split the ingested pages into overlapping chunks, exactly as LangChain's RecursiveCharacterTextSplitter."
     public static let discussion = """
-        Reads <workdir>/ingest/pages.jsonl.zst ({doc_id, source, page, text} per page, the pages of a document \
-        consecutive) and writes <workdir>/chunk/chunks.jsonl.zst, one record per chunk: chunk_id, doc_id, \
-        source, page, start_index, text.
+        Reads <workdir>/dedup/pages.jsonl.zst when the dedup stage has run, else <workdir>/ingest/pages.jsonl.zst \
+        ({doc_id, source, page, text} per page, the pages of a document consecutive) and writes \
+        <workdir>/chunk/chunks.jsonl.zst, one record per chunk: chunk_id, doc_id, source, page, start_index, text.
 
         The chunks are identical to LangChain's RecursiveCharacterTextSplitter(separators=["\\n\\n", "\\n", " ", \
         ""], chunk_size=SIZE, chunk_overlap=OVERLAP, add_start_index=True) applied with split_documents: \

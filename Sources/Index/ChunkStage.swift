@@ -32,7 +32,10 @@ public enum ChunkStage {
         let isInteger: Bool
     }
 
-    public static func inputPath(_ workdir: Workdir) -> String { workdir.stageDir("ingest") + "/pages.jsonl.zst" }
+    /// The pages chunked: those of `Workdir.textSource` (dedup, else ingest).
+    public static func inputPath(_ workdir: Workdir) -> String {
+        workdir.stageDir(workdir.textSource) + "/pages.jsonl.zst"
+    }
 
     /// The stage's parameters (also a shard's, with its `shard`).
     static func parameters(size: Int, overlap: Int, unit: Unit) -> [String: String] {

@@ -25,7 +25,8 @@ extension IndexBuilder: ShardedStage {
     public static let abstract =
         "Embed every chunk with a native sentence-transformers encoder and build a SQLite search index."
     public static let discussion = """
-        Reads <workdir>/chunk/chunks.jsonl.zst (and <workdir>/ingest/documents.jsonl.zst when present) and writes \
+        Reads <workdir>/chunk/chunks.jsonl.zst (and the documents.jsonl.zst of <workdir>/dedup, else of \
+        <workdir>/ingest, when present) and writes \
         <workdir>/index/index.sqlite with the tables meta (model, dimension, model_sha256, pooling, …), documents, \
         chunks (id, chunk_id, doc_id, source, page, start_index, text, text_sha256), embeddings (text_sha256, \
         vector: float32 little-endian, L2-normalised) and chunks_fts (FTS5 over chunks.text, for BM25).

@@ -74,7 +74,7 @@ public enum IndexBuilder {
                 throw IndexError.model(path: modelDir,
                                        reason: "no model folder here (run `make model`, or pass --model DIR)")
             }
-            let docs = workdir.stageDir("ingest") + "/documents.jsonl.zst"
+            let docs = workdir.stageDir(workdir.textSource) + "/documents.jsonl.zst"
             documents = FileSystem.exists(docs) ? docs : nil
             modelName = URL(fileURLWithPath: modelDir).standardizedFileURL.lastPathComponent
         }

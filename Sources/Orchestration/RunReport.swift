@@ -287,6 +287,8 @@ public enum RunReport {
             }
         case "ingest":
             h += ingestSection(dir)
+        case "dedup":
+            h += dedupSection(m, dir: dir)
         case "eval":
             h += evalSection(dir)
             // The questions evaluated: the eval's JSON Lines input.
@@ -395,6 +397,40 @@ public enum RunReport {
             h += "</table>"
         }
         return h
+    }
+
+    /// The units removed (exact and near) and the five largest clusters, each with an excerpt of its members.
+    static func dedupSection(_ m: Manifest, dir: String) -> String {
+        var clusters: [DuplicateCluster] = []
+        try? JSONLReader.forEachReadable(DuplicateCluster.self, path: dir + "/clusters.jsonl.zst") {
+            clusters.append($0)
+        }
+        let unit = m.parameters["level"] == "page" ? "pages" : "documents"
+        let removed = m.records["removed"] ?? 0
+        var h = "<p>Removed <b>\(removed) of \(m.records["units"] ?? 0) \(unit)</b>: \(m.records["exact"] ?? 0) "
+            + "exact and \(m.records["near"] ?? 0) near duplicates, in \(clusters.count) "
+            + "cluster\(clusters.count == 1 ? "" : "s").</p>"
+        // Largest first; ties in file order (the order of the kept units).
+        let largest = clusters.enumerated()
+            .sorted { ($1.element.removed.count, $0.offset) < ($0.element.removed.count, $1.offset) }
+            .prefix(5).map(\.element)
+        guard !largest.isEmpty else { return h }
+        func where_(_ x: DuplicateCluster.Member) -> String {
+            SVG.esc(x.source) + (x.page.map { " p. \($0 + 1)" } ?? "")
+        }
+        h += "<h3>Largest clusters</h3><table><tr><th>kind</th><th>kept</th><th>removed</th>"
+            + "<th>Jaccard (estimated / exact)</th></tr>"
+        for c in largest {
+            let similar = c.removed.map { r in
+                SVG.num(r.estimatedJaccard ?? 0) + " / " + SVG.num(r.jaccard ?? 0)
+            }
+            h += "<tr><td>\(c.kind)</td><td>\(where_(c.kept))<br><span class=muted>\(SVG.esc(c.kept.excerpt))"
+                + "</span></td><td>"
+                + c.removed.map { "\(where_($0))<br><span class=muted>\(SVG.esc($0.excerpt))</span>" }
+                    .joined(separator: "<br>")
+                + "</td><td>\(similar.joined(separator: "<br>"))</td></tr>"
+        }
+        return h + "</table>"
     }
 
     /// The length in code points (Python's `len`) of a string field of every record of the stage's JSON Lines outputs.

@@ -1,5 +1,6 @@
 import Core
 import Decontaminate
+import Dedup
 import Foundation
 import Index
 import GSM8K
@@ -100,8 +101,9 @@ public enum RunStages {
     /// Every stage, in pipeline order: the one place a stage is registered. The `pipeline` commands, the
     /// sections of `pipeline.toml` and the run's order all come from this list.
     public static let registered: [any Stage.Type] = [
-        IngestStage.self, GSM8KStage.self, DecontaminateStage.self, BPETrainStage.self, TokenizeStage.self,
-        ChunkStage.self, IndexBuilder.self, PretrainStage.self, SFTStage.self, GRPOStage.self, EvalStage.self,
+        IngestStage.self, DedupStage.self, GSM8KStage.self, DecontaminateStage.self, BPETrainStage.self,
+        TokenizeStage.self, ChunkStage.self, IndexBuilder.self, PretrainStage.self, SFTStage.self, GRPOStage.self,
+        EvalStage.self,
     ]
 
     /// Every stage's row, derived from its declaration.

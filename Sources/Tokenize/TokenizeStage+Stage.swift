@@ -49,7 +49,7 @@ public enum BPETrainStage: ShardedStage {
     public static let abstract = "Train a byte-level BPE tokenizer, identical to Hugging Face tokenizers' BpeTrainer."
     public static let discussion = """
         Reads text files (plain or .zst; default: <workdir>/decontaminate/corpus.txt.zst when the decontaminate \
-        stage wrote it, else <workdir>/ingest/corpus.txt.zst) line by line as \
+        stage wrote it, else the corpus.txt.zst of dedup when it ran, else of ingest) line by line as \
         tokenizers' train(files) does, pre-tokenizes each line with GPT-2's ByteLevel pattern and learns merges. \
         The result equals, merge for merge and id for id, Tokenizer(BPE()) with ByteLevel pre-tokenizer and \
         decoder trained by BpeTrainer(vocab_size, min_frequency, special_tokens, \
@@ -141,9 +141,9 @@ public enum TokenizeStage: ShardedStage {
     public static let folder = "tokens"
     public static let abstract = "Encode the ingested corpus with the trained tokenizer into tokens.bin.zst."
     public static let discussion = """
-        Reads <workdir>/decontaminate/corpus.txt.zst when the decontaminate stage wrote it, else \
-        <workdir>/ingest/corpus.txt.zst (or --corpus), and encodes it line by line, each line (with its \
-        \\n) on its own, exactly as bpe-train pre-tokenizes it; documents stay separated by their blank line \
+        Reads <workdir>/decontaminate/corpus.txt.zst when the decontaminate stage wrote it, else the \
+        corpus.txt.zst of dedup when it ran, else of ingest (or --corpus), and encodes it line by line, each \
+        line (with its \\n) on its own, exactly as bpe-train pre-tokenizes it; documents stay separated by their blank line \
         ("\\n\\n"), which becomes newline tokens. Uses the tokenize stage (or --tokenizer).
 
         Output <workdir>/tokens/tokens.bin.zst: a 16-byte header (ASCII "PTOK", UInt32 LE version 1, UInt32 \

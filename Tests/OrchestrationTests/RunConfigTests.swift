@@ -84,14 +84,14 @@ final class RunConfigTests: XCTestCase {
     func testSelection() throws {
         XCTAssertEqual(try RunStages.select(until: nil, only: []).map(\.name), RunStages.names)
         XCTAssertEqual(try RunStages.select(until: "tokenize", only: []).map(\.name),
-                       ["ingest", "gsm8k", "decontaminate", "bpe-train", "tokenize"])
+                       ["ingest", "dedup", "gsm8k", "decontaminate", "bpe-train", "tokenize"])
         // --only keeps pipeline order whatever the order given.
         XCTAssertEqual(try RunStages.select(until: nil, only: ["chunk", "bpe-train"]).map(\.name),
                        ["bpe-train", "chunk"])
         XCTAssertThrowsError(try RunStages.select(until: "nope", only: []))
         XCTAssertThrowsError(try RunStages.select(until: "gsm8k", only: ["gsm8k"]))
-        XCTAssertEqual(RunStages.names, ["ingest", "gsm8k", "decontaminate", "bpe-train", "tokenize", "chunk", "index",
-                                        "pretrain", "sft", "grpo", "eval"])
+        XCTAssertEqual(RunStages.names, ["ingest", "dedup", "gsm8k", "decontaminate", "bpe-train", "tokenize", "chunk",
+                                         "index", "pretrain", "sft", "grpo", "eval"])
         XCTAssertEqual(Set(RunStages.all.map(\.folder)), Set(Workdir.stages))
     }
 

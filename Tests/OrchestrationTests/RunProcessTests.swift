@@ -137,12 +137,12 @@ final class RunProcessTests: XCTestCase {
         let s = try RunSummary.load(runDir: root + "/a-runs/" + runs[0])
         XCTAssertEqual(s.status, "ok")
         XCTAssertEqual(s.stages.map(\.stage), RunStages.names)
-        XCTAssertEqual(s.stages.map(\.status), ["not needed", "ran", "ran", "ran", "ran", "not selected",
+        XCTAssertEqual(s.stages.map(\.status), ["not needed", "not needed", "ran", "ran", "ran", "ran", "not selected",
                                                  "not selected", "not selected", "not selected", "not selected",
                                                  "not selected"])
-        XCTAssertEqual(s.stages[2].records["records"], 48, "decontaminate checked the train split's records")
-        XCTAssertTrue((257...400).contains(s.stages[3].records["vocab_size"] ?? 0))
-        XCTAssertGreaterThan(s.stages[4].records["tokens"] ?? 0, 0)
+        XCTAssertEqual(s.stages[3].records["records"], 48, "decontaminate checked the train split's records")
+        XCTAssertTrue((257...400).contains(s.stages[4].records["vocab_size"] ?? 0))
+        XCTAssertGreaterThan(s.stages[5].records["tokens"] ?? 0, 0)
         let dir = root + "/a-runs/" + runs[0]
         XCTAssertTrue(FileSystem.exists(dir + "/bpe-train.log"))
         XCTAssertTrue(FileSystem.exists(dir + "/manifests/tokenize.json"))
@@ -236,7 +236,26 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(records["pretrain"]?["steps"], 30)
         XCTAssertEqual(records["eval"]?["questions"], 4)
         XCTAssertTrue(FileSystem.exists(root + "/demo-work/index/index.sqlite.zst"))
+        // dedup runs after ingest and removes the planted near duplicate (data/papers/field-notes.v2.md); the
+        // text readers take its outputs.
+        XCTAssertEqual(s.stages.map(\.stage).prefix(3), ["ingest", "dedup", "bpe-train"])
+        XCTAssertEqual(records["dedup"]?["near"], 1)
+        XCTAssertEqual(records["dedup"]?["exact"], 0)
+        let work = Workdir(path: root + "/demo-work")
+        XCTAssertEqual(work.textSource, "dedup")
+        let readers = ["tokenize": "corpus.txt.zst", "tokens": "corpus.txt.zst", "chunk": "pages.jsonl.zst",
+                       "index": "documents.jsonl.zst"]
+        for (stage, file) in readers {
+            let inputs = work.manifest(stage)?.inputs.map(\.path) ?? []
+            XCTAssertTrue(inputs.contains { $0.hasSuffix("/dedup/" + file) }, "\(stage) reads dedup: \(inputs)")
+        }
+        let clusters = try JSONLReader.readAll(DuplicateCluster.self,
+                                               path: work.stageDir("dedup") + "/clusters.jsonl.zst")
+        XCTAssertEqual(clusters.map(\.kept.source), ["data/papers/field-notes.md"])
+        XCTAssertEqual(clusters.flatMap(\.removed).map(\.source), ["data/papers/field-notes.v2.md"])
         let html = try String(contentsOfFile: root + "/demo-runs/" + runs[0] + "/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("Removed <b>1 of"), "dedup section")
+        XCTAssertTrue(html.contains("Largest clusters") && html.contains("field-notes.v2.md"), "dedup clusters")
         XCTAssertTrue(html.contains("Documents: <b>"), "ingest section")
         XCTAssertTrue(html.contains("bytes of text per token"), "tokens section")
         XCTAssertTrue(html.contains("Chunk length"), "chunk section")
@@ -278,7 +297,8 @@ final class RunProcessTests: XCTestCase {
         XCTAssertEqual(code, 0, out)
         let full = Date().timeIntervalSince(t0)
         let expected = try snapshot(root + "/full-clean-work")
-        for stage in ["ingest", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain", "eval"] {
+        for stage in ["ingest", "dedup", "gsm8k", "decontaminate", "tokenize", "tokens", "chunk", "index", "pretrain",
+                      "eval"] {
             XCTAssertNotNil(expected[stage + "/manifest.json"], stage)
         }
         let cfg = try demoConfig("full")

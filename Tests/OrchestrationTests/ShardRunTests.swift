@@ -34,7 +34,7 @@ extension RunProcessTests {
 
     func testShardedRunGivesTheArtifactsOfAPlainRun() throws {
         let plain = try writeShardConfig("plain")
-        let stages = ["ingest", "bpe-train", "tokenize", "chunk"]
+        let stages = ["ingest", "dedup", "bpe-train", "tokenize", "chunk"]
         try run(["run", "--config", plain, "--no-report", "--only"] + stages)
         let sharded = try writeShardConfig("sharded")
         let (_, out) = try run(["run", "--config", sharded, "--no-report", "--only"] + stages

@@ -1,0 +1,125 @@
+import Core
+@testable import Dedup
+import Foundation
+import XCTest
+
+/// The stage on a work directory: outputs in ingest's formats without the duplicates, clusters, documents marked,
+/// up to date on a second run, switched off.
+final class DedupStageTests: XCTestCase {
+    var temp = ""
+
+    override func setUpWithError() throws {
+        temp = NSTemporaryDirectory() + "dedup-tests-\(getpid())-\(UUID().uuidString)"
+        try FileSystem.makeDirectory(temp)
+    }
+
+    override func tearDown() { FileSystem.remove(temp) }
+
+    /// An ingest folder of the fixture corpus: each document two pages (its header, the rest), ids "d<n>".
+    func makeWorkdir(limit: Int? = nil) throws -> (Workdir, [CorpusDoc]) {
+        let work = Workdir(path: temp + "/w")
+        try FileSystem.makeDirectory(work.stageDir("ingest"))
+        var docs = try Fixture.corpus()
+        if let limit { docs = Array(docs.prefix(limit)) }
+        let pages = try JSONLWriter<PageRecord>(path: work.stageDir("ingest") + "/pages.jsonl.zst")
+        let records = try JSONLWriter<DocumentRecord>(path: work.stageDir("ingest") + "/documents.jsonl.zst")
+        for (i, d) in docs.enumerated() {
+            let parts = d.text.split(separator: "\n\n", maxSplits: 1).map(String.init)
+            for (k, text) in parts.enumerated() {
+                try pages.write(PageRecord(docID: "d\(i)", source: d.id + ".txt", page: k, text: text))
+            }
+            try records.write(DocumentRecord(docID: "d\(i)", source: d.id + ".txt", sha256: "", bytes: 1,
+                                             pages: parts.count, title: nil, author: nil, created: nil,
+                                             status: "ok", error: nil))
+        }
+        try pages.close(); try records.close()
+        return (work, docs)
+    }
+
+    func testDocumentLevelRemovesDatatrovesSetAndWritesIngestFormats() throws {
+        let (work, docs) = try makeWorkdir()
+        let expected = try Fixture.expected()
+        let o = try DedupStage.run(workdir: work, level: .document, threshold: 0)
+        XCTAssertTrue(o.ran)
+        XCTAssertEqual(o.units, 323)
+        XCTAssertEqual(o.exact, 3)
+        XCTAssertEqual(o.near, 40)
+        XCTAssertEqual(work.textSource, "dedup")
+
+        let dir = work.stageDir("dedup")
+        let kept = try JSONLReader.readAll(PageRecord.self, path: dir + "/pages.jsonl.zst")
+        let removedSources = Set((expected.exact_removed + expected.near_removed).map { $0 + ".txt" })
+        XCTAssertEqual(Set(kept.map(\.source)), Set(docs.map { $0.id + ".txt" }).subtracting(removedSources))
+        let records = try JSONLReader.readAll(DocumentRecord.self, path: dir + "/documents.jsonl.zst")
+        XCTAssertEqual(records.count, 323)
+        let marked = records.filter { $0.status == "duplicate" }
+        XCTAssertEqual(Set(marked.map(\.source)), removedSources)
+        XCTAssertTrue(marked.allSatisfy { $0.pages == 0 && $0.duplicateOf != nil && $0.error != nil })
+
+        // The corpus as ingest writes it: each kept document's pages joined by "\n", documents separated by "\n".
+        var corpus = ""
+        var byDoc: [(String, [String])] = []
+        for p in kept {
+            if byDoc.last?.0 == p.docID { byDoc[byDoc.count - 1].1.append(p.text) }
+            else { byDoc.append((p.docID, [p.text])) }
+        }
+        for (i, (_, pages)) in byDoc.enumerated() {
+            var t = pages.joined(separator: "\n")
+            if !t.hasSuffix("\n") { t += "\n" }
+            corpus += i > 0 ? "\n" + t : t
+        }
+        XCTAssertEqual(String(decoding: try ByteReader(path: dir + "/corpus.txt.zst").readAll(), as: UTF8.self),
+                       corpus)
+
+        let clusters = try JSONLReader.readAll(DuplicateCluster.self, path: dir + "/clusters.jsonl.zst")
+        XCTAssertEqual(clusters.filter { $0.kind == "exact" }.flatMap(\.removed).count, 3)
+        XCTAssertEqual(clusters.filter { $0.kind == "near" }.flatMap(\.removed).count, 40)
+        for c in clusters where c.kind == "near" {
+            for r in c.removed {
+                XCTAssertGreaterThan(r.estimatedJaccard ?? 0, 0.3, r.source)
+                XCTAssertGreaterThan(r.jaccard ?? 0, 0.3, r.source)
+                XCTAssertFalse(r.excerpt.isEmpty)
+            }
+        }
+        let m = try XCTUnwrap(work.manifest("dedup"))
+        XCTAssertEqual(m.records["removed"], 43)
+        XCTAssertEqual(m.records["kept"], 280)
+
+        // Up to date; then switched off: the folder goes and the readers take ingest again.
+        XCTAssertFalse(try DedupStage.run(workdir: work, level: .document, threshold: 0).ran)
+        XCTAssertTrue(DedupStage.disable(workdir: work))
+        XCTAssertEqual(work.textSource, "ingest")
+    }
+
+    /// A threshold above every pair's estimate keeps all near duplicates (exact ones still go); --level page
+    /// compares pages (the planted exact copies make exact duplicate pages).
+    func testThresholdAndPageLevel() throws {
+        let (work, _) = try makeWorkdir(limit: 60)
+        let strict = try DedupStage.run(workdir: work, level: .document, threshold: 1.0)
+        let loose = try DedupStage.run(workdir: work, level: .document, threshold: 0, force: true)
+        XCTAssertLessThan(strict.near, loose.near)
+        XCTAssertGreaterThan(loose.near, 0)
+        let pages = try DedupStage.run(workdir: work, level: .page, threshold: 0)
+        let all = try JSONLReader.readAll(PageRecord.self, path: work.stageDir("ingest") + "/pages.jsonl.zst")
+        XCTAssertEqual(pages.units, all.count)
+        XCTAssertGreaterThan(pages.exact, 0)
+        let kept = try JSONLReader.readAll(PageRecord.self, path: work.stageDir("dedup") + "/pages.jsonl.zst")
+        XCTAssertEqual(kept.count, all.count - pages.removed)
+        let clusters = try JSONLReader.readAll(DuplicateCluster.self,
+                                               path: work.stageDir("dedup") + "/clusters.jsonl.zst")
+        XCTAssertTrue(clusters.allSatisfy { $0.kept.page != nil })
+    }
+
+    func testMissingInputNamesTheFile() throws {
+        let work = Workdir(path: temp + "/empty")
+        XCTAssertThrowsError(try DedupStage.run(workdir: work, level: .document, threshold: 0)) { e in
+            XCTAssertTrue("\(e)".contains("ingest/pages.jsonl.zst"), "\(e)")
+        }
+    }
+
+    /// NFKC and whitespace runs; case is kept.
+    func testExactText() {
+        XCTAssertEqual(DedupStage.exactText("  ﬁne\t\n day\u{00A0}x "), "fine day x")
+        XCTAssertNotEqual(DedupStage.exactText("Fine"), DedupStage.exactText("fine"))
+    }
+}
