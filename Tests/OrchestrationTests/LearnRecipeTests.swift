@@ -87,10 +87,10 @@ final class LearnRecipeTests: XCTestCase {
                                                                                              runDir + "/summary.json")))
         XCTAssertEqual(summary.status, "ok")
         let ran = summary.stages.filter { $0.status != "not selected" }
-        XCTAssertEqual(ran.map(\.stage), ["bpe-train", "tokenize", "gsm8k", "pretrain", "sft", "grpo", "eval"])
+        XCTAssertEqual(ran.map(\.stage), ["gsm8k", "bpe-train", "tokenize", "pretrain", "sft", "grpo", "eval"])
         XCTAssertEqual(Set(ran.map(\.status)), ["ran"], text)
         XCTAssertEqual(Set(summary.stages.filter { !ran.map(\.stage).contains($0.stage) }.map(\.stage)),
-                       ["ingest", "chunk", "index"])
+                       ["ingest", "dedup", "decontaminate", "chunk", "index"])
         // the schema of issue #16 point 5
         XCTAssertNotNil(learn["seconds"] as? Double)
         let expected = ["sft": 5, "grpo": 5, "gsm8k_sft": 3, "gsm8k_grpo": 3]
