@@ -238,16 +238,18 @@ final class RunProcessTests: XCTestCase {
         XCTAssertTrue(FileSystem.exists(root + "/demo-work/index/index.sqlite.zst"))
         // dedup runs after ingest and removes the planted near duplicate (data/papers/field-notes.v2.md); the
         // text readers take its outputs.
-        XCTAssertEqual(s.stages.map(\.stage).prefix(3), ["ingest", "dedup", "bpe-train"])
+        XCTAssertEqual(s.stages.map(\.stage).prefix(5), ["ingest", "dedup", "gsm8k", "decontaminate", "bpe-train"])
         XCTAssertEqual(records["dedup"]?["near"], 1)
         XCTAssertEqual(records["dedup"]?["exact"], 0)
         let work = Workdir(path: root + "/demo-work")
         XCTAssertEqual(work.textSource, "dedup")
-        let readers = ["tokenize": "corpus.txt.zst", "tokens": "corpus.txt.zst", "chunk": "pages.jsonl.zst",
-                       "index": "documents.jsonl.zst"]
+        // Retrieval reads dedup's text; training reads decontaminate's filtered copy of it.
+        let readers = ["decontaminate": "dedup/pages.jsonl.zst", "tokenize": "decontaminate/corpus.txt.zst",
+                       "tokens": "decontaminate/corpus.txt.zst", "chunk": "dedup/pages.jsonl.zst",
+                       "index": "dedup/documents.jsonl.zst"]
         for (stage, file) in readers {
             let inputs = work.manifest(stage)?.inputs.map(\.path) ?? []
-            XCTAssertTrue(inputs.contains { $0.hasSuffix("/dedup/" + file) }, "\(stage) reads dedup: \(inputs)")
+            XCTAssertTrue(inputs.contains { $0.hasSuffix("/" + file) }, "\(stage) reads \(file): \(inputs)")
         }
         let clusters = try JSONLReader.readAll(DuplicateCluster.self,
                                                path: work.stageDir("dedup") + "/clusters.jsonl.zst")
