@@ -17,6 +17,8 @@ SHARED = os.environ.get("PIPELINE_SHARED_DATA", os.path.join(ROOT, "../shared/da
 TMP = os.path.join(os.environ.get("TMPDIR", "/tmp"), "pipeline-bench-embed")
 N = int(os.environ.get("N_CHUNKS", "2000"))
 THREADS = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bounds  # noqa: E402
 
 
 def make_chunks():
@@ -74,8 +76,7 @@ def main():
           f"{len(chunks) / ours['embed_seconds']:.1f} chunks/s, {tokens / ours['embed_seconds']:.0f} tokens/s "
           f"(load {ours['load_seconds']:.2f} s)")
     print(f"  speed-up {ref_s / ours['embed_seconds']:.2f}x; {tokens} tokens; max |ours - reference| = {diff:.2e}")
-    peak = json.loads(subprocess.run([BIN, "bench", "peak", "--threads", str(THREADS)], capture_output=True,
-                                     text=True, check=True).stdout)
+    peak = bounds.peak(BIN, THREADS)
     bound = ours["flops"] / (peak["sgemm_gflops"] * 1e9)
     print(f"  bound {bound:.2f} s ({ours['flops'] / 1e9:.1f} GFLOP without padding over the system OpenBLAS's "
           f"{peak['sgemm_gflops']:.1f} GFLOP/s, kernel {peak['kernel']}): pipeline {100 * bound / ours['embed_seconds']:.0f}%"

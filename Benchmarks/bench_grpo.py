@@ -21,6 +21,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.environ.get("PIPELINE_BIN", os.path.join(ROOT, ".build/release/pipeline"))
 SHARED = os.environ.get("PIPELINE_SHARED_DATA", os.path.join(ROOT, "../shared/data"))
 THREADS = 2
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bounds  # noqa: E402
 
 
 def rewards_module():
@@ -61,17 +63,11 @@ def make_model(tmp, shape):
     return d
 
 
-def peak():
-    out = subprocess.run([BIN, "bench", "peak", "--threads", str(THREADS)], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
-
-
 def bound(p, model_dir, prompt, completion):
-    out = subprocess.run([BIN, "bench", "bound", "--shape", os.path.join(model_dir, "config.json"), "--work", "grpo",
-                          "--batch", "8", "--prompt", str(round(prompt)), "--new-tokens", str(round(completion)),
-                          "--rank", "8", "--adapted", "2", "--reference", "--gflops", str(p["sgemm_gflops"]),
-                          "--gbs", str(p["read_gbs"])], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)["bound_seconds"]
+    """The step's bound in seconds: 8 completions, LoRA r=8 on c_attn, with the reference pass."""
+    return bounds.bound(BIN, p, os.path.join(model_dir, "config.json"), "--work", "grpo", "--batch", 8,
+                        "--prompt", round(prompt), "--new-tokens", round(completion), "--rank", 8, "--adapted", 2,
+                        "--reference")["bound_seconds"]
 
 
 def ours(tmp, model_dir, data, steps, completion):
@@ -145,7 +141,7 @@ def main():
     data = os.path.join(gsm, "gsm8k/train.jsonl.zst")
     text = subprocess.run(["zstd", "-dcq", data], capture_output=True, text=True, check=True).stdout
     records = [json.loads(l) for l in text.splitlines()[:200]]
-    p = peak()
+    p = bounds.peak(BIN, THREADS)
     prompt_len = sum(len(hf_tokenizer()(r["prompt_text"])["input_ids"]) for r in records) / len(records)
     print(f"sgemm peak (system OpenBLAS, kernel {p['kernel']}, {THREADS} threads): {p['sgemm_gflops']:.1f} GFLOP/s; "
           f"read bandwidth {p['read_gbs']:.1f} GB/s; mean prompt {prompt_len:.1f} tokens")

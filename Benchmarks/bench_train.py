@@ -20,19 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build/release/pipeline")
 THREADS = 2
 torch.set_num_threads(THREADS)
-
-
-def peak():
-    """sgemm GFLOP/s and read GB/s of the system OpenBLAS the project links, as `pipeline bench peak` measures."""
-    out = subprocess.run([BIN, "bench", "peak", "--threads", str(THREADS)], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
-
-
-def bound(p, cfg_path, *args):
-    """The hardware bound of one row (`pipeline bench bound`), with the measured limits `p`."""
-    out = subprocess.run([BIN, "bench", "bound", "--shape", cfg_path, "--gflops", str(p["sgemm_gflops"]),
-                          "--gbs", str(p["read_gbs"]), *map(str, args)], check=True, capture_output=True, text=True)
-    return json.loads(out.stdout)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bounds  # noqa: E402
 
 
 def bound_text(b, ours_s, ref_s, ref_name):
@@ -115,7 +104,7 @@ def main():
     ap.add_argument("--gen-tokens", type=int, default=128)
     ap.add_argument("--gpt2", action="store_true")
     a = ap.parse_args()
-    p = peak()
+    p = bounds.peak(BIN, THREADS)
     print(f"sgemm peak (system OpenBLAS, kernel {p['kernel']}, {THREADS} threads, {p['sgemm_size']}^3): "
           f"{p['sgemm_gflops']:.1f} GFLOP/s; read bandwidth {p['read_gbs']:.1f} GB/s")
     shapes = [("small", dict(vocab_size=8192, n_positions=512, n_embd=384, n_layer=6, n_head=6), 8, 256)]
@@ -125,7 +114,7 @@ def main():
         for name, cfg, B, T in shapes:
             ours, model_dir, cfg_path = ours_train(tmp, cfg, B, T, a.steps)
             ref = torch_train(cfg, B, T, a.steps)
-            b = bound(p, cfg_path, "--work", "train", "--batch", B, "--seq", T)
+            b = bounds.bound(BIN, p, cfg_path, "--work", "train", "--batch", B, "--seq", T)
             print(f"train {name} {B}x{T}: pipeline {ours:.0f} tok/s, PyTorch {ref:.0f} tok/s, ratio {ours / ref:.2f}x; "
                   f"step {bound_text(b, B * T / ours, B * T / ref, 'PyTorch')} "
                   f"(pipeline {ours * b['flops'] / (B * T) / 1e9:.1f} GFLOP/s)")
@@ -137,7 +126,7 @@ def main():
                     o = ours_generate(exp, batch, a.gen_tokens)
                     r = torch_generate(exp, batch, a.gen_tokens)
                     n = batch * a.gen_tokens
-                    b = bound(p, cfg_path, "--work", "generate", "--batch", batch, "--prompt", 16,
+                    b = bounds.bound(BIN, p, cfg_path, "--work", "generate", "--batch", batch, "--prompt", 16,
                               "--new-tokens", a.gen_tokens)
                     print(f"generate {name} batch {batch}, {a.gen_tokens} new tokens: pipeline {o:.0f} tok/s, "
                           f"transformers {r:.0f} tok/s, ratio {o / r:.2f}x; {bound_text(b, n / o, n / r, 'transformers')}")

@@ -122,7 +122,11 @@ for w in "train --batch 2 --seq 32" "generate --batch 2 --prompt 4 --new-tokens 
     "$BIN" bench bound --shape "$T/w/pretrain/config.json" --work $w --gflops 100 --gbs 10 --seconds 1 | python3 -c "
 import json, sys; d = json.load(sys.stdin); assert d['flops'] > 0 and 0 < d['fraction']" || fail "bench bound $w"
 done
-ok "bench peak, bench bound (train, generate, grpo)"
+python3 -c "
+import sys; sys.path.insert(0, 'Benchmarks'); import bounds
+p = bounds.peak('$BIN', 2); b = bounds.bound('$BIN', p, '$T/w/pretrain/config.json', '--work', 'train', '--batch', 2, '--seq', 8)
+assert p['sgemm_gflops'] > 0 and b['bound_seconds'] > 0, (p, b)" || fail "Benchmarks/bounds.py"
+ok "bench peak, bench bound (train, generate, grpo), Benchmarks/bounds.py"
 
 # bench_score: score --json for BLEU+chrF and ROUGE.
 for m in "bleu,chrf" "rouge --stem"; do

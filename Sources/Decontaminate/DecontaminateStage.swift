@@ -141,11 +141,7 @@ public enum DecontaminateStage {
                     let fate = o.reportOnly ? "listed (report only)" : "left out of the training corpus"
                     log.notice("\(doc.source): shares a \(o.n)-gram with the evaluation set; \(fate)")
                 } else if let corpus {
-                    // The corpus as ingest writes it: a document's pages joined by "\n", ending in "\n", documents
-                    // separated by a blank line.
-                    var t = texts.joined(separator: "\n")
-                    if !t.hasSuffix("\n") { t += "\n" }
-                    try corpus.write(kept > 0 ? "\n" + t : t)
+                    try corpus.write(CorpusLayout.entry(texts, index: kept))
                     kept += 1
                 }
             }

@@ -122,9 +122,7 @@ public enum DedupStage {
         var lastDoc: DocKey? = nil
         func flushDoc() throws {
             guard !docText.isEmpty else { return }
-            var text = docText.joined(separator: "\n")
-            if !text.hasSuffix("\n") { text += "\n" }
-            try corpus.write(corpusDocs > 0 ? "\n" + text : text)
+            try corpus.write(CorpusLayout.entry(docText, index: corpusDocs))
             corpusDocs += 1
             docText.removeAll()
         }

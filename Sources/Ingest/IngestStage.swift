@@ -264,8 +264,7 @@ public enum IngestStage {
             }
             try docsOut.write(doc)
             if doc.status == "ok" && !pages.isEmpty {
-                var text = pages.joined(separator: "\n")
-                if !text.hasSuffix("\n") { text += "\n" }
+                let text = CorpusLayout.document(pages)
                 try corpus.write(corpusDocs > 0 && shard == nil ? "\n" + text : text)
                 corpusDocs += 1
                 outcome.pages += pages.count

@@ -147,3 +147,18 @@ public struct DocumentRecord: Codable, Equatable, Sendable, LenientDecodable {
     /// A later input with the same bytes as an earlier one.
     public var isDuplicate: Bool { status == "duplicate" }
 }
+
+/// The layout of `corpus.txt.zst` (written by ingest, dedup and decontaminate): a document's pages joined by "\n"
+/// and ending in "\n"; documents separated by a blank line (a "\n" before every document but the first).
+public enum CorpusLayout {
+    /// One document's text as the corpus holds it.
+    public static func document(_ pages: [String]) -> String {
+        let text = pages.joined(separator: "\n")
+        return text.hasSuffix("\n") ? text : text + "\n"
+    }
+
+    /// What the corpus holds for its `index`-th document (0-based): the separator, then the document.
+    public static func entry(_ pages: [String], index: Int) -> String {
+        index > 0 ? "\n" + document(pages) : document(pages)
+    }
+}
