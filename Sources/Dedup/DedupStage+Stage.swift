@@ -5,7 +5,7 @@ import Foundation
 extension DedupStage.Level: ExpressibleByArgument {}
 
 /// `pipeline dedup`: exact and MinHash near-duplicate removal between ingest and the stages that read its text.
-extension DedupStage: Stage {
+extension DedupStage: ShardedStage {
     /// The options of `pipeline dedup` and the keys of `[dedup]`.
     public struct Arguments: ParsableArguments {
         @Option(name: .long, help: ArgumentHelp("Compare whole documents (document) or single pages (page).",
@@ -54,6 +54,11 @@ extension DedupStage: Stage {
         are bit-identical to datatrove's MinhashDedupSignature/Buckets/Cluster/Filter on the same documents.
 
         Memory: one 112-hash signature per unit; time linear in the text.
+
+        With shards (as datatrove: signatures per task, buckets merged), shard I of N computes the exact keys and \
+        signatures of the units of its blocks (64 consecutive units per block, block b in shard b % N) into \
+        dedup/shards/I-of-N/signatures.jsonl.zst; the merge reads them back in unit order and does the buckets, \
+        clusters and outputs, byte-identical to a run without shards.
         """
 
     /// Nothing to deduplicate when the run ingests nothing.
@@ -62,14 +67,41 @@ extension DedupStage: Stage {
     }
 
     public static func run(_ a: Arguments, in context: StageContext) throws -> StageResult {
+        guard a.enabled else { return off(context) }
+        return result(try run(workdir: context.workdir, level: a.level, threshold: a.threshold,
+                              force: context.force))
+    }
+
+    /// Shard I of N: the exact keys and MinHash signatures of its blocks' units (the merge does the rest).
+    public static func runShard(_ a: Arguments, shard: Shard, in context: StageContext) throws -> StageResult {
+        let what = "dedup shard \(shard)"
         guard a.enabled else {
-            let removed = disable(workdir: context.workdir)
-            return StageResult(stage: name, status: removed ? .ran : .upToDate, lines: [
-                "dedup: off" + (removed ? " (removed \(context.workdir.stageDir(name)))" : "")
-                    + "; bpe-train, tokenize, chunk and index read ingest",
-            ])
+            return StageResult(stage: what, status: .upToDate, lines: ["\(what): off (the merge removes the folder)"])
         }
-        let o = try run(workdir: context.workdir, level: a.level, threshold: a.threshold, force: context.force)
+        let o = try runShard(workdir: context.workdir, level: a.level, shard: shard, force: context.force)
+        guard o.ran else { return StageResult(stage: what, status: .upToDate) }
+        return StageResult(stage: what, status: .ran, lines: [
+            "\(what): \(o.units) \(a.level == .page ? "pages" : "documents"), \(o.signed) signed → \(o.outputDir)",
+        ])
+    }
+
+    /// The stage's outputs from the shards' signatures: buckets, clusters and the filtered files.
+    public static func merge(_ a: Arguments, shards: Int, in context: StageContext) throws -> StageResult {
+        guard a.enabled else { return off(context) }
+        return result(try merge(workdir: context.workdir, level: a.level, threshold: a.threshold, shards: shards,
+                                force: context.force))
+    }
+
+    /// The stage switched off: its folder removed, so the text readers take ingest's files.
+    static func off(_ context: StageContext) -> StageResult {
+        let removed = disable(workdir: context.workdir)
+        return StageResult(stage: name, status: removed ? .ran : .upToDate, lines: [
+            "dedup: off" + (removed ? " (removed \(context.workdir.stageDir(name)))" : "")
+                + "; bpe-train, tokenize, chunk and index read ingest",
+        ])
+    }
+
+    static func result(_ o: Outcome) -> StageResult {
         guard o.ran else { return upToDate }
         let what = o.level == .page ? "pages" : "documents"
         func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)" + (n == 1 ? "" : "s") }

@@ -61,21 +61,132 @@ public enum DedupStage {
          "hash": "xxhash64", "format_version": formatVersion]
     }
 
-    /// Runs the stage; nil-like `ran: false` outcome when up to date.
-    public static func run(workdir: Workdir, level: Level, threshold: Double, minhash: MinHash = MinHash(),
-                           force: Bool = false) throws -> Outcome {
+    /// The parameters of a shard: those of the signatures (the threshold acts in the merge only); a shard's
+    /// manifest adds its `shard`.
+    static func shardParameters(level: Level, minhash: MinHash) -> [String: String] {
+        var p = parameters(level: level, threshold: 0, minhash: minhash)
+        p["threshold"] = nil
+        return p
+    }
+
+    /// The input: ingest's pages (and documents, when there).
+    static func inputs(_ workdir: Workdir) throws -> (pages: String, documents: String, all: [String]) {
         let source = workdir.stageDir("ingest")
         let pagesIn = source + "/pages.jsonl.zst", docsIn = source + "/documents.jsonl.zst"
         guard FileSystem.exists(pagesIn) else { throw DedupError.missingInput(path: pagesIn) }
-        let inputs = [pagesIn] + (FileSystem.exists(docsIn) ? [docsIn] : [])
+        return (pagesIn, docsIn, [pagesIn] + (FileSystem.exists(docsIn) ? [docsIn] : []))
+    }
+
+    /// Runs the stage; nil-like `ran: false` outcome when up to date.
+    public static func run(workdir: Workdir, level: Level, threshold: Double, minhash: MinHash = MinHash(),
+                           force: Bool = false) throws -> Outcome {
+        try execute(workdir: workdir, level: level, threshold: threshold, minhash: minhash, shards: nil,
+                    force: force)
+    }
+
+    /// What a shard did.
+    public struct ShardOutcome {
+        public var ran: Bool
+        /// The units of the shard's blocks, and those of them signed.
+        public var units = 0
+        public var signed = 0
+        public var outputDir: String
+    }
+
+    /// Shard `shard` of the stage: the exact keys and MinHash signatures of the units of its blocks
+    /// (`Shard.blockSize` units, in input order), in `dedup/shards/I-of-N/signatures.jsonl.zst` — the expensive
+    /// part (normalising, word splitting, shingle hashing). Not run when that shard is up to date.
+    public static func runShard(workdir: Workdir, level: Level, minhash: MinHash = MinHash(), shard: Shard,
+                                force: Bool = false) throws -> ShardOutcome {
+        let input = try inputs(workdir)
+        let stage = Workdir.shardStage(name, shard)
+        var outcome = ShardOutcome(ran: false, outputDir: workdir.stageDir(stage))
+        guard let run = try StageRun.begin(workdir: workdir, stage: stage, inputs: [input.pages],
+                                           parameters: shardParameters(level: level, minhash: minhash)
+                                               .merging(["shard": shard.description]) { $1 },
+                                           force: force) else { return outcome }
+        outcome.ran = true
+        let out = try JSONLWriter<UnitSignature>(path: run.output("signatures.jsonl.zst"))
+        var seen = Set<String>()
+        var position = 0
+        let progress = Progress("dedup shard \(shard)", unit: level == .page ? "pages" : "documents")
+        try forEachUnit(input.pages, level: level) { _, text in
+            defer { position += 1 }
+            guard shard.owns(position: position) else { return }
+            let key = Hashing.sha256(exactText(text))
+            let signature = seen.insert(key).inserted ? minhash.signature(text) : nil
+            if signature != nil { outcome.signed += 1 }
+            try out.write(UnitSignature(unit: position, key: key, signature: signature))
+            outcome.units += 1
+            progress.advance()
+        }
+        progress.finish()
+        try out.close()
+        run.records = ["units": outcome.units, "signed": outcome.signed]
+        try run.commit()
+        return outcome
+    }
+
+    /// The stage's outputs from its `shards` shards' signatures, byte-identical to `run`'s; up to date like `run`.
+    public static func merge(workdir: Workdir, level: Level, threshold: Double, minhash: MinHash = MinHash(),
+                             shards: Int, force: Bool = false) throws -> Outcome {
+        try execute(workdir: workdir, level: level, threshold: threshold, minhash: minhash, shards: shards,
+                    force: force)
+    }
+
+    /// The shards' signature files read back in unit order: block `b` of `Shard.blockSize` units from shard
+    /// `b % N`.
+    struct ShardSignatures {
+        let readers: [LineReader]
+        let decoder = JSONDecoder()
+
+        init(dirs: [String]) throws {
+            readers = try dirs.map { try LineReader(path: $0 + "/signatures.jsonl.zst") }
+        }
+
+        /// Unit `unit`'s record; an error naming the shard file when it is missing or out of order.
+        func next(unit: Int) throws -> UnitSignature {
+            let reader = readers[(unit / Shard.blockSize) % readers.count]
+            guard let line = try reader.next() else { throw CoreError.truncated(path: reader.path) }
+            let record: UnitSignature
+            do { record = try decoder.decode(UnitSignature.self, from: Data(line)) } catch {
+                throw DedupError.badRecord(path: reader.path, line: unit + 1, reason: "unreadable signature: \(error)")
+            }
+            guard record.unit == unit else {
+                throw DedupError.badRecord(path: reader.path, line: unit + 1,
+                                           reason: "signature of unit \(record.unit) where unit \(unit) was expected "
+                                               + "(the shards do not match the input; run them again)")
+            }
+            return record
+        }
+
+        /// Checks that every shard file has been read to its end.
+        func finish() throws {
+            for r in readers where try r.next() != nil {
+                throw DedupError.badRecord(path: r.path, line: 0, reason: "more signatures than the input has units "
+                                               + "(the shards do not match the input; run them again)")
+            }
+        }
+    }
+
+    /// The whole stage: the signatures computed here (`shards` nil) or read from the `shards` shards.
+    static func execute(workdir: Workdir, level: Level, threshold: Double, minhash: MinHash, shards: Int?,
+                        force: Bool) throws -> Outcome {
+        let input = try inputs(workdir)
+        let pagesIn = input.pages, docsIn = input.documents
+        let dirs = try shards.map { n in
+            try ShardMerge.checkShards(workdir: workdir, folder: name, shards: n, inputs: [pagesIn],
+                                       parameters: shardParameters(level: level, minhash: minhash))
+        }
         var outcome = Outcome(ran: false, level: level, outputDir: workdir.stageDir(name))
-        guard let run = try StageRun.begin(workdir: workdir, stage: name, inputs: inputs,
+        guard let run = try StageRun.begin(workdir: workdir, stage: name, inputs: input.all,
                                            parameters: parameters(level: level, threshold: threshold,
                                                                   minhash: minhash),
                                            force: force) else { return outcome }
         outcome.ran = true
+        let fromShards = try dirs.map { try ShardSignatures(dirs: $0) }
 
-        // Pass 1: every unit's exact key and signature.
+        // Pass 1: every unit's exact key and signature (computed, or the shards').
         var units: [Unit] = []
         var signatures: [[UInt64]?] = []
         var removals: [Int: Removal] = [:]
@@ -84,17 +195,19 @@ public enum DedupStage {
         try forEachUnit(pagesIn, level: level) { unit, text in
             let i = units.count
             units.append(unit)
-            let key = Hashing.sha256(exactText(text))
+            let record = try fromShards?.next(unit: i)
+            let key = record?.key ?? Hashing.sha256(exactText(text))
             if let first = firstByKey[key] {
                 removals[i] = Removal(kept: first, exact: true, estimated: 1)
                 signatures.append(nil)
             } else {
                 firstByKey[key] = i
-                signatures.append(minhash.signature(text))
+                if let record { signatures.append(record.signature) } else { signatures.append(minhash.signature(text)) }
             }
             progress.advance()
         }
         progress.finish()
+        try fromShards?.finish()
         outcome.units = units.count
         outcome.exact = removals.count
 

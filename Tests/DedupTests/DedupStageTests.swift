@@ -16,8 +16,8 @@ final class DedupStageTests: XCTestCase {
     override func tearDown() { FileSystem.remove(temp) }
 
     /// An ingest folder of the fixture corpus: each document two pages (its header, the rest), ids "d<n>".
-    func makeWorkdir(limit: Int? = nil) throws -> (Workdir, [CorpusDoc]) {
-        let work = Workdir(path: temp + "/w")
+    func makeWorkdir(limit: Int? = nil, name: String = "w") throws -> (Workdir, [CorpusDoc]) {
+        let work = Workdir(path: temp + "/" + name)
         try FileSystem.makeDirectory(work.stageDir("ingest"))
         var docs = try Fixture.corpus()
         if let limit { docs = Array(docs.prefix(limit)) }
@@ -121,5 +121,64 @@ final class DedupStageTests: XCTestCase {
     func testExactText() {
         XCTAssertEqual(DedupStage.exactText("  ﬁne\t\n day\u{00A0}x "), "fine day x")
         XCTAssertNotEqual(DedupStage.exactText("Fine"), DedupStage.exactText("fine"))
+    }
+
+    // MARK: shards
+
+    func bytes(_ path: String) throws -> [UInt8] { try ByteReader(path: path).readAll() }
+
+    /// N shards (signatures) and a merge (buckets, clusters, outputs) give the bytes of one run, for every N and
+    /// both levels; the shards do not depend on the threshold.
+    func testShardsAndMergeEqualOneRunForEveryN() throws {
+        let files = ["pages.jsonl.zst", "documents.jsonl.zst", "corpus.txt.zst", "clusters.jsonl.zst"]
+        for level in DedupStage.Level.allCases {
+            let (one, _) = try makeWorkdir(limit: level == .page ? 140 : nil, name: "one-\(level)")
+            let single = try DedupStage.run(workdir: one, level: level, threshold: 0)
+            XCTAssertGreaterThan(single.near, 0)
+            let expected = try files.map { try bytes(one.stageDir("dedup") + "/" + $0) }
+            for n in [1, 2, 3, 7] {
+                let (work, _) = try makeWorkdir(limit: level == .page ? 140 : nil, name: "n\(n)-\(level)")
+                var units = 0
+                for i in (0..<n).reversed() {   // the order the shards finish in does not matter
+                    let o = try DedupStage.runShard(workdir: work, level: level, shard: try Shard(index: i, count: n))
+                    XCTAssertTrue(o.ran)
+                    units += o.units
+                }
+                XCTAssertEqual(units, single.units, "every unit in exactly one shard")
+                let m = try DedupStage.merge(workdir: work, level: level, threshold: 0, shards: n)
+                XCTAssertTrue(m.ran)
+                XCTAssertEqual([m.units, m.exact, m.near, m.clusters],
+                               [single.units, single.exact, single.near, single.clusters])
+                for (file, want) in zip(files, expected) {
+                    XCTAssertEqual(try bytes(work.stageDir("dedup") + "/" + file), want, "N = \(n), \(level), \(file)")
+                }
+                XCTAssertEqual(work.manifest("dedup")?.records, one.manifest("dedup")?.records)
+                XCTAssertEqual(work.manifest("dedup")?.parameters, one.manifest("dedup")?.parameters)
+                XCTAssertEqual(work.manifest("dedup")?.outputs.map(\.path).sorted(),
+                               one.manifest("dedup")?.outputs.map(\.path).sorted(), "the shards are not outputs")
+                XCTAssertFalse(try DedupStage.merge(workdir: work, level: level, threshold: 0, shards: n).ran)
+            }
+        }
+        // A new threshold: the shards stay up to date, the merge runs again.
+        let (work, _) = try makeWorkdir(limit: 60, name: "threshold")
+        for i in 0..<2 { _ = try DedupStage.runShard(workdir: work, level: .document, shard: try Shard(index: i, count: 2)) }
+        _ = try DedupStage.merge(workdir: work, level: .document, threshold: 0, shards: 2)
+        XCTAssertFalse(try DedupStage.runShard(workdir: work, level: .document, shard: try Shard(index: 0, count: 2)).ran)
+        let strict = try DedupStage.merge(workdir: work, level: .document, threshold: 1, shards: 2)
+        XCTAssertTrue(strict.ran)
+        XCTAssertEqual(strict.near, try DedupStage.run(workdir: work, level: .document, threshold: 1, force: true).near)
+    }
+
+    /// The merge names a shard that has not run, or one run at another level.
+    func testMergeNamesAMissingOrStaleShard() throws {
+        let (work, _) = try makeWorkdir(limit: 70, name: "missing")
+        _ = try DedupStage.runShard(workdir: work, level: .document, shard: try Shard(index: 0, count: 2))
+        XCTAssertThrowsError(try DedupStage.merge(workdir: work, level: .document, threshold: 0, shards: 2)) {
+            XCTAssertTrue("\($0)".contains("shard 1/2 has not run"), "\($0)")
+        }
+        _ = try DedupStage.runShard(workdir: work, level: .page, shard: try Shard(index: 1, count: 2))
+        XCTAssertThrowsError(try DedupStage.merge(workdir: work, level: .page, threshold: 0, shards: 2)) {
+            XCTAssertTrue("\($0)".contains("shard 0/2 is"), "\($0)")
+        }
     }
 }

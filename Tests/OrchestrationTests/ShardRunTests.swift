@@ -42,12 +42,12 @@ extension RunProcessTests {
         XCTAssertTrue(out.contains("chunk: ran") && out.contains("tokenize: ran") && out.contains("ingest: ran"), out)
         func artifacts(_ work: String) throws -> [String: String] {
             try snapshot(work).filter { file in
-                !file.key.contains("/shards/") && ["ingest/", "chunk/", "tokens/"].contains { file.key.hasPrefix($0) }
+                !file.key.contains("/shards/") && ["ingest/", "dedup/", "chunk/", "tokens/"].contains { file.key.hasPrefix($0) }
             }
         }
         XCTAssertEqual(try artifacts(root + "/sharded-work"), try artifacts(root + "/plain-work"))
         for i in 0..<3 {
-            for stage in ["ingest", "chunk"] {
+            for stage in ["ingest", "dedup", "chunk"] {
                 XCTAssertTrue(FileSystem.exists(root + "/sharded-work/\(stage)/shards/\(i)-of-3/manifest.json"))
             }
         }

@@ -53,3 +53,29 @@ public struct DuplicateCluster: Codable, Equatable, Sendable {
         }
     }
 }
+
+/// One line of `dedup/shards/I-of-N/signatures.jsonl.zst`: what a dedup shard computed for one unit it owns (the
+/// units of its `Shard.blockSize` blocks, in input order). The merge reads the shards' lines back in unit order
+/// and does the rest (exact keys, LSH buckets, clusters, outputs), as the unsharded stage does.
+public struct UnitSignature: Codable, Equatable, Sendable {
+    /// The unit's 0-based position in the input (documents, or pages with `--level page`).
+    public var unit: Int
+    /// SHA-256 (hex) of the unit's exact-duplicate text (NFKC, whitespace runs made one space).
+    public var key: String
+    /// The unit's 112 MinHash values; null when the unit has fewer than 5 words, or repeats the key of an earlier
+    /// unit of the same shard (an exact duplicate, never signed).
+    public var signature: [UInt64]?
+
+    /// A record of these values.
+    public init(unit: Int, key: String, signature: [UInt64]?) {
+        self.unit = unit; self.key = key; self.signature = signature
+    }
+
+    /// Every field is written, null included.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(unit, forKey: .unit)
+        try c.encode(key, forKey: .key)
+        try c.encode(signature, forKey: .signature)
+    }
+}
