@@ -2,8 +2,8 @@
 """Dedup benchmark helper (see bench_dedup.sh).
 
   bench_dedup.py make OUT_DIR PDF_DIR GSM8K_TRAIN N
-      N documents: the pages of the PDFs (pdftotext, one document a page) and GSM8K train problems (two a
-      document), with near copies of every tenth planted (1-10% of the words replaced, dropped or inserted; or
+      N documents: the pages of the PDFs (pdftotext, one document a page, in file-name order, as many as N/1.1
+      base documents need) and GSM8K train problems (two a document) when the PDFs have fewer pages, with near copies of every tenth planted (1-10% of the words replaced, dropped or inserted; or
       the paragraphs reordered) and a few exact copies. Writes OUT_DIR/w/ingest/{pages,documents}.jsonl.zst for
       `pipeline dedup` and OUT_DIR/input/{0,1}.jsonl (the same documents in order, halved) for datatrove.
   bench_dedup.py time COMMAND...
@@ -43,14 +43,21 @@ def make(out, pdf_dir, train, n):
     rng = random.Random(7)
     texts = []
     for name in sorted(os.listdir(pdf_dir)):
+        if len(texts) >= int(n / 1.1):
+            break
         if name.endswith(".pdf"):
-            text = subprocess.run(["pdftotext", "-enc", "UTF-8", os.path.join(pdf_dir, name), "-"],
-                                  check=True, capture_output=True).stdout.decode("utf-8")
+            p = subprocess.run(["pdftotext", "-enc", "UTF-8", os.path.join(pdf_dir, name), "-"], capture_output=True)
+            if p.returncode != 0:   # a broken manual: skipped, as ingest would
+                continue
+            text = p.stdout.decode("utf-8", errors="replace")
             texts += [p for p in text.split("\f") if len(p.split()) >= 20]
+    pdf_pages = min(len(texts), int(n / 1.1))
     rows = [json.loads(line) for line in open(train)]
     for i in range(0, len(rows) - 1, 2):
         texts.append("\n\n".join(r["question"] + "\n" + r["answer"] for r in rows[i:i + 2]))
     base = texts[: int(n / 1.1)]
+    with open(f"{out}/pdf_pages.txt", "w") as f:
+        f.write(f"{pdf_pages}\n")
     vocab = sorted({w for t in base[:200] for w in t.split() if w.isalpha()})
     docs = []
     for i, t in enumerate(base):

@@ -150,4 +150,10 @@ removed=$(zstd -dcq "$T/wd/dedup/documents.jsonl.zst" | python3 -c 'import json,
 print(sum(json.loads(l)["status"] == "duplicate" for l in sys.stdin))')
 [ "$removed" = 1 ] || fail "dedup removed $removed documents, not the planted copy"
 ok "dedup (the planted copy removed)"
+mkdir -p "$T/wd2"; cp -r "$T/wd/ingest" "$T/wd2/"
+read -r wall _ < <(PIPELINE_NO_AUTO_MERGE=1 python3 Benchmarks/bench_dedup.py time bash -c "
+  '$BIN' dedup -q --force --shard 0/2 --workdir '$T/wd2' & '$BIN' dedup -q --force --shard 1/2 --workdir '$T/wd2'
+  wait && '$BIN' merge dedup --shards 2 -q --force --workdir '$T/wd2'")
+cmp -s "$T/wd/dedup/clusters.jsonl.zst" "$T/wd2/dedup/clusters.jsonl.zst" || fail "dedup 2 shards + merge differ"
+ok "dedup as 2 shards and a merge"
 echo "bench-smoke: all benchmark command lines work"
