@@ -254,15 +254,21 @@ func layerNorm(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, _ b: Unsafe
     }
 }
 
-/// Backward of LayerNorm: adds to dx, dw, db. dw/db are reduced per fixed chunk and summed in order.
+/// The rows of one chunk of `layerNormBackward`'s weight-gradient reduction.
+let layerNormChunk = 64
+
+/// Floats of `layerNormBackward`'s `partial` scratch for `rows` rows of width `e`.
+func layerNormPartials(rows: Int, e: Int) -> Int { (rows + layerNormChunk - 1) / layerNormChunk * 2 * e }
+
+/// Backward of LayerNorm: adds to dx, dw, db. dw/db are reduced per fixed chunk of rows into `partial`
+/// (`layerNormPartials(rows:e:)` floats of scratch) and summed in order.
 func layerNormBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                        _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,
                        _ dx: UnsafeMutablePointer<Float>, _ dw: UnsafeMutablePointer<Float>?,
-                       _ db: UnsafeMutablePointer<Float>?, rows: Int, e: Int) {
-    let chunk = 64
+                       _ db: UnsafeMutablePointer<Float>?, rows: Int, e: Int, partial pp: UnsafeMutablePointer<Float>) {
+    let chunk = layerNormChunk
     let chunks = (rows + chunk - 1) / chunk
-    let partial = FloatBuffer(chunks * 2 * e)
-    let pp = partial.p
+    pp.update(repeating: 0, count: chunks * 2 * e)
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
         let pw = pp + c * 2 * e, pb = pw + e
         for r in (c * chunk)..<min(rows, (c + 1) * chunk) {
@@ -304,15 +310,15 @@ func linear(_ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?, _ y: Uns
     gemm(false, false, rows, outDim, inDim, 1, x, inDim, w.value.p, outDim, b == nil ? 0 : 1, y, outDim)
 }
 
-/// Backward of `linear`: dx += dy·Wᵀ (when dx given); dW += xᵀ·dy and db += Σ dy unless frozen.
+/// Backward of `linear`: dx += dy·Wᵀ (when dx given); dW += xᵀ·dy and db += Σ dy unless frozen (`ones`: at
+/// least `rows` ones, for that sum as an sgemv).
 func linearBackward(_ dy: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?,
-                    _ dx: UnsafeMutablePointer<Float>?, rows: Int, inDim: Int, outDim: Int) {
+                    _ dx: UnsafeMutablePointer<Float>?, rows: Int, inDim: Int, outDim: Int,
+                    ones: UnsafePointer<Float>) {
     if let dx { gemm(false, true, rows, inDim, outDim, 1, dy, outDim, w.value.p, outDim, 1, dx, inDim) }
     if !w.frozen { gemm(true, false, inDim, outDim, rows, 1, x, inDim, dy, outDim, 1, w.grad.p, outDim) }
     if let b, !b.frozen {
-        let ones = FloatBuffer(rows)
-        ones.p.update(repeating: 1, count: rows)
-        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(outDim), 1, dy, Int32(outDim), ones.p, 1, 1,
+        cblas_sgemv(CblasRowMajor, CblasTrans, Int32(rows), Int32(outDim), 1, dy, Int32(outDim), ones, 1, 1,
                     b.grad.p, 1)
     }
 }

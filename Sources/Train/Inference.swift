@@ -44,7 +44,7 @@ public final class Decoder {
     /// must appear in order). Returns the logits [V] of the rows listed in `logitsFor` (indices into tokens).
     public func feed(tokens: [Int32], seqs: [Int], logitsFor: [Int]) throws -> [[Float]] {
         let c = model.config
-        let N = tokens.count, E = c.nEmbd, H = c.nHead, D = c.headDim, I = c.inner, V = c.vocabSize
+        let N = tokens.count, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize
         let cap = cache.capacity
         var positions = [Int](repeating: 0, count: N)
         var lengths = cache.lengths
@@ -59,82 +59,72 @@ public final class Decoder {
             positions[i] = lengths[s]
             lengths[s] += 1
         }
-        let x = FloatBuffer(N * E), h = FloatBuffer(N * E), qkv = FloatBuffer(N * 3 * E), ao = FloatBuffer(N * E)
-        let fc = FloatBuffer(N * I)
-        let wte = model.wte.value.p, wpe = model.wpe.value.p
-        for i in 0..<N {
-            let o = x.p + i * E, a = wte + Int(tokens[i]) * E, pe = wpe + positions[i] * E
-            for j in 0..<E { o[j] = a[j] + pe[j] }
+        let w = workspace(rows: N, heads: H, logits: logitsFor.count)
+        let x = w.x.p, wte = model.wte.value.p
+        tokens.withUnsafeBufferPointer { tk in
+            Layers.embeddingForward(x, tokens: tk, positions: { positions[$0] }, wte: wte, wpe: model.wpe.value.p,
+                                    rows: N, e: E)
         }
-        let scale = 1 / Float(D).squareRoot()
         // A decoding step's few rows go through the few-row kernels; a prefill's many through OpenBLAS.
         let few = N <= FewRows.maxRows
-        func linear(_ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?, _ y: UnsafeMutablePointer<Float>,
-                    rows: Int, inDim: Int, outDim: Int) {
-            if few { FewRows.linear(x, w, b, y, rows: rows, inDim: inDim, outDim: outDim) } else {
-                Train.linear(x, w, b, y, rows: rows, inDim: inDim, outDim: outDim)
-            }
+        let lora = model.lora.map { lora -> LoRAActs in
+            if let a = w.lora, a.u.count >= w.rows * lora.r { return a }
+            let a = LoRAActs(rows: w.rows, r: lora.r, inDim: 0, dropout: false)
+            w.lora = a
+            return a
         }
-        for (l, blk) in model.blocks.enumerated() {
-            layerNorm(x.p, blk.ln1w.value.p, blk.ln1b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
-            linear(h.p, blk.attnW, blk.attnB, qkv.p, rows: N, inDim: E, outDim: 3 * E)
-            model.loraForward(l, .cAttn, x: h.p, y: qkv.p, rows: N, acts: nil)
+        // One residual stream (out = input); LN1 and LN2 share a buffer; GELU in place.
+        let io = BlockBuffers(input: x, ln1: w.h.p, qkv: w.qkv.p, attOut: w.ao.p, res1: w.res1.p, ln2: w.h.p,
+                              fc: w.fc.p, gelu: w.fc.p, out: x)
+        for l in 0..<model.blocks.count {
             let kc = cache.keys[l].p, vc = cache.values[l].p
-            for i in 0..<N {
-                let off = (seqs[i] * cap + positions[i]) * E
-                (kc + off).update(from: qkv.p + i * 3 * E + E, count: E)
-                (vc + off).update(from: qkv.p + i * 3 * E + 2 * E, count: E)
-            }
-            let qp = qkv.p, aop = ao.p
-            DispatchQueue.concurrentPerform(iterations: N * H) { ih in
-                let i = ih / H, hd = ih % H
-                let q = qp + i * 3 * E + hd * D
-                let len = positions[i] + 1
-                let base = seqs[i] * cap * E + hd * D
-                var scores = [Float](repeating: 0, count: len)
-                var mx = -Float.infinity
-                for j in 0..<len {
-                    let k = kc + base + j * E
-                    var s: Float = 0
-                    for d in 0..<D { s += q[d] * k[d] }
-                    s *= scale
-                    scores[j] = s
-                    if s > mx { mx = s }
+            Layers.blockForward(model, layer: l, io, rows: N, few: few, acts: { _ in lora }) { qkv, ao in
+                for i in 0..<N {
+                    let off = (seqs[i] * cap + positions[i]) * E
+                    (kc + off).update(from: qkv + i * 3 * E + E, count: E)
+                    (vc + off).update(from: qkv + i * 3 * E + 2 * E, count: E)
                 }
-                var sum: Float = 0
-                for j in 0..<len { let e = expf(scores[j] - mx); scores[j] = e; sum += e }
-                let o = aop + i * E + hd * D
-                for d in 0..<D { o[d] = 0 }
-                for j in 0..<len {
-                    let w = scores[j] / sum, v = vc + base + j * E
-                    for d in 0..<D { o[d] += w * v[d] }
-                }
+                Layers.attentionDecode(qkv, keys: kc, values: vc, capacity: cap, seqs: seqs, positions: positions,
+                                       ao, scores: w.scores.p, span: cap, rows: N, h: H, d: D)
             }
-            linear(ao.p, blk.projW, blk.projB, h.p, rows: N, inDim: E, outDim: E)
-            model.loraForward(l, .attnProj, x: ao.p, y: h.p, rows: N, acts: nil)
-            for i in 0..<(N * E) { x.p[i] += h.p[i] }
-            layerNorm(x.p, blk.ln2w.value.p, blk.ln2b.value.p, h.p, nil, nil, rows: N, e: E, eps: c.layerNormEpsilon)
-            linear(h.p, blk.fcW, blk.fcB, fc.p, rows: N, inDim: E, outDim: I)
-            model.loraForward(l, .fc, x: h.p, y: fc.p, rows: N, acts: nil)
-            let f = fc.p
-            parallelRows(N) { r in for k in (r.lowerBound * I)..<(r.upperBound * I) { f[k] = geluNew(f[k]) } }
-            linear(fc.p, blk.fcProjW, blk.fcProjB, h.p, rows: N, inDim: I, outDim: E)
-            model.loraForward(l, .fcProj, x: fc.p, y: h.p, rows: N, acts: nil)
-            for i in 0..<(N * E) { x.p[i] += h.p[i] }
         }
         for i in 0..<N { cache.lengthsSet(seqs[i], positions[i] + 1) }
         guard !logitsFor.isEmpty else { return [] }
         let M = logitsFor.count
-        let sel = FloatBuffer(M * E), normed = FloatBuffer(M * E), logits = FloatBuffer(M * V)
-        for (r, i) in logitsFor.enumerated() { (sel.p + r * E).update(from: x.p + i * E, count: E) }
-        layerNorm(sel.p, model.lnfW.value.p, model.lnfB.value.p, normed.p, nil, nil, rows: M, e: E,
+        for (r, i) in logitsFor.enumerated() { (w.sel.p + r * E).update(from: x + i * E, count: E) }
+        layerNorm(w.sel.p, model.lnfW.value.p, model.lnfB.value.p, w.normed.p, nil, nil, rows: M, e: E,
                   eps: c.layerNormEpsilon)
-        if M <= FewRows.maxRows {
-            FewRows.head(normed.p, wte, logits.p, rows: M, width: E, vocab: V)
-        } else {
-            gemm(false, true, M, V, E, 1, normed.p, E, wte, E, 0, logits.p, V)
+        Layers.lmHead(w.normed.p, wte: wte, w.logits.p, runs: [0..<M], e: E, v: V, few: M <= FewRows.maxRows)
+        return (0..<M).map { Array(UnsafeBufferPointer(start: w.logits.p + $0 * V, count: V)) }
+    }
+
+    /// Buffers of a `feed` of up to `rows` tokens, kept between calls: sized for the largest call so far, so that
+    /// decoding steps allocate nothing.
+    final class Workspace {
+        let rows: Int, logitRows: Int
+        let x, h, qkv, ao, res1, fc, scores: FloatBuffer
+        let sel, normed, logits: FloatBuffer
+        var lora: LoRAActs?
+
+        init(_ c: GPT2Config, rows: Int, logitRows: Int, span: Int) {
+            self.rows = rows; self.logitRows = logitRows
+            let E = c.nEmbd
+            x = FloatBuffer(rows * E); h = FloatBuffer(rows * E); qkv = FloatBuffer(rows * 3 * E)
+            ao = FloatBuffer(rows * E); res1 = FloatBuffer(rows * E); fc = FloatBuffer(rows * c.inner)
+            scores = FloatBuffer(rows * c.nHead * span)
+            sel = FloatBuffer(logitRows * E); normed = FloatBuffer(logitRows * E)
+            logits = FloatBuffer(logitRows * c.vocabSize)
         }
-        return (0..<M).map { Array(UnsafeBufferPointer(start: logits.p + $0 * V, count: V)) }
+    }
+
+    var work: Workspace?
+
+    func workspace(rows: Int, heads: Int, logits: Int) -> Workspace {
+        if let w = work, w.rows >= rows, w.logitRows >= logits { return w }
+        let w = Workspace(model.config, rows: max(rows, work?.rows ?? 0), logitRows: max(logits, work?.logitRows ?? 0),
+                          span: cache.capacity)
+        work = w
+        return w
     }
 }
 

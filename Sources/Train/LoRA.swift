@@ -303,11 +303,16 @@ public final class LoRA {
 final class LoRAActs {
     let u: FloatBuffer
     let xd: FloatBuffer?
+    /// Backward scratch: d(u) [rows, r] and, with dropout, d(dropped input) [rows, in].
+    let du: FloatBuffer
+    let dxd: FloatBuffer?
     /// 1 where the input element was kept by dropout.
     var mask: [UInt8]
     init(rows: Int, r: Int, inDim: Int, dropout: Bool) {
         u = FloatBuffer(rows * r)
         xd = dropout ? FloatBuffer(rows * inDim) : nil
+        du = FloatBuffer(rows * r)
+        dxd = dropout ? FloatBuffer(rows * inDim) : nil
         mask = dropout ? [UInt8](repeating: 0, count: rows * inDim) : []
     }
 }
@@ -343,11 +348,10 @@ extension GPT2 {
         let useDrop = lora.training && lora.dropout > 0 && acts.xd != nil
         let input: UnsafePointer<Float> = useDrop ? UnsafePointer(acts.xd!.p) : x
         if !ad.b.frozen { gemm(true, false, O, r, rows, s, dy, O, acts.u.p, r, 1, ad.b.grad.p, r) }
-        let du = FloatBuffer(rows * r)
+        let du = acts.du
         gemm(false, false, rows, r, O, s, dy, O, ad.b.value.p, r, 0, du.p, r)
         if !ad.a.frozen { gemm(true, false, r, I, rows, 1, du.p, r, input, I, 1, ad.a.grad.p, I) }
-        if useDrop {
-            let dxd = FloatBuffer(rows * I)
+        if useDrop, let dxd = acts.dxd {
             gemm(false, false, rows, I, r, 1, du.p, r, ad.a.value.p, I, 0, dxd.p, I)
             let inv = 1 / (1 - lora.dropout)
             acts.mask.withUnsafeBufferPointer { m in

@@ -35,6 +35,9 @@ public final class TrainContext {
     public private(set) var headRows: [Range<Int>] = []
     // backward scratch
     let dres, dtmp, dln, dqkv, datt, dfc: FloatBuffer
+    /// Scratch sized once per shape, so that a step allocates nothing: each row's loss, a row of ones (the bias
+    /// gradients' sgemv), layer norm's per-chunk weight-gradient partials.
+    let rowLoss, ones, lnPartial: FloatBuffer
 
     /// Bytes the workspace of a `batch`×`seq` batch takes (activations, logits, backward scratch), in floating
     /// point so that absurd shapes give a huge number rather than an overflow.
@@ -69,6 +72,9 @@ public final class TrainContext {
         dres = FloatBuffer(n * e); dtmp = FloatBuffer(n * e); dln = FloatBuffer(n * e)
         dqkv = FloatBuffer(n * 3 * e); datt = FloatBuffer(batch * c.nHead * seq * seq)
         dfc = FloatBuffer(n * c.inner)
+        rowLoss = FloatBuffer(n)
+        ones = FloatBuffer(Array(repeating: 1, count: n))
+        lnPartial = FloatBuffer(layerNormPartials(rows: n, e: e))
     }
 
     /// Whether each of the `n` rows is one of the last forward's `headRows`.
@@ -98,97 +104,33 @@ public final class TrainContext {
         let B = batch, T = seq, E = c.nEmbd, H = c.nHead, D = c.headDim, V = c.vocabSize, N = B * T
         precondition(tokens.count == N && T <= c.nPositions)
         lastTokens = tokens
-        // embeddings
         let x0 = layers.isEmpty ? residual : layers[0].input
-        let wte = model.wte.value.p, wpe = model.wpe.value.p
+        let wte = model.wte.value.p
         tokens.withUnsafeBufferPointer { tk in
-            parallelRows(N) { range in
-                for r in range {
-                    let t = r % T, id = Int(tk[r])
-                    let o = x0.p + r * E, a = wte + id * E, pe = wpe + t * E
-                    for i in 0..<E { o[i] = a[i] + pe[i] }
-                }
-            }
+            Layers.embeddingForward(x0.p, tokens: tk, positions: { $0 % T }, wte: wte, wpe: model.wpe.value.p,
+                                    rows: N, e: E)
         }
-        let scale = 1 / Float(D).squareRoot()
-        for (l, blk) in model.blocks.enumerated() {
+        for l in 0..<model.blocks.count {
             let a = layers[l]
             let out = l + 1 < layers.count ? layers[l + 1].input : residual
-            layerNorm(a.input.p, blk.ln1w.value.p, blk.ln1b.value.p, a.ln1.p, a.ln1Mean.p, a.ln1Rstd.p, rows: N, e: E,
-                      eps: c.layerNormEpsilon)
-            linear(a.ln1.p, blk.attnW, blk.attnB, a.qkv.p, rows: N, inDim: E, outDim: 3 * E)
-            model.loraForward(l, .cAttn, x: a.ln1.p, y: a.qkv.p, rows: N, acts: loraActs(l, .cAttn))
-            // attention per (batch, head): S = Q·Kᵀ·scale (sgemm), causal softmax per row, O = P·V (sgemm)
-            let qkv = a.qkv.p, att = a.att.p, ao = a.attOut.p
-            for bh in 0..<(B * H) {
-                let b = bh / H, h = bh % H
-                let q = qkv + b * T * 3 * E + h * D
-                gemm(false, true, T, T, D, scale, q, 3 * E, q + E, 3 * E, 0, att + bh * T * T, T)
+            let io = BlockBuffers(input: a.input.p, ln1: a.ln1.p, ln1Mean: a.ln1Mean.p, ln1Rstd: a.ln1Rstd.p,
+                                  qkv: a.qkv.p, attOut: a.attOut.p, res1: a.res1.p, ln2: a.ln2.p,
+                                  ln2Mean: a.ln2Mean.p, ln2Rstd: a.ln2Rstd.p, fc: a.fc.p, gelu: a.gelu.p, out: out.p)
+            Layers.blockForward(model, layer: l, io, rows: N, few: false, acts: { self.loraActs(l, $0) }) { qkv, ao in
+                Layers.attentionForward(qkv, a.att.p, ao, b: B, t: T, h: H, d: D)
             }
-            parallelRows(B * H * T) { range in
-                for row in range {
-                    let i = row % T
-                    let pr = att + row * T
-                    var mx = -Float.infinity
-                    for j in 0...i where pr[j] > mx { mx = pr[j] }
-                    var sum: Float = 0
-                    for j in 0...i { let e = expf(pr[j] - mx); pr[j] = e; sum += e }
-                    let inv = 1 / sum
-                    for j in 0...i { pr[j] *= inv }
-                    for j in (i + 1)..<T { pr[j] = 0 }
-                }
-            }
-            for bh in 0..<(B * H) {
-                let b = bh / H, h = bh % H
-                let v = qkv + b * T * 3 * E + h * D + 2 * E
-                gemm(false, false, T, D, T, 1, att + bh * T * T, T, v, 3 * E, 0, ao + b * T * E + h * D, E)
-            }
-            linear(a.attOut.p, blk.projW, blk.projB, a.res1.p, rows: N, inDim: E, outDim: E)
-            model.loraForward(l, .attnProj, x: a.attOut.p, y: a.res1.p, rows: N, acts: loraActs(l, .attnProj))
-            let inp = a.input.p, r1 = a.res1.p
-            parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { r1[i] += inp[i] } }
-            layerNorm(a.res1.p, blk.ln2w.value.p, blk.ln2b.value.p, a.ln2.p, a.ln2Mean.p, a.ln2Rstd.p, rows: N, e: E,
-                      eps: c.layerNormEpsilon)
-            linear(a.ln2.p, blk.fcW, blk.fcB, a.fc.p, rows: N, inDim: E, outDim: c.inner)
-            model.loraForward(l, .fc, x: a.ln2.p, y: a.fc.p, rows: N, acts: loraActs(l, .fc))
-            let fc = a.fc.p, g = a.gelu.p, I = c.inner
-            parallelRows(N) { range in
-                for i in (range.lowerBound * I)..<(range.upperBound * I) { g[i] = geluNew(fc[i]) }
-            }
-            linear(a.gelu.p, blk.fcProjW, blk.fcProjB, out.p, rows: N, inDim: I, outDim: E)
-            model.loraForward(l, .fcProj, x: a.gelu.p, y: out.p, rows: N, acts: loraActs(l, .fcProj))
-            let op = out.p
-            parallelRows(N) { range in for i in (range.lowerBound * E)..<(range.upperBound * E) { op[i] += r1[i] } }
         }
         layerNorm(residual.p, model.lnfW.value.p, model.lnfB.value.p, lnf.p, lnfMean.p, lnfRstd.p, rows: N, e: E,
                   eps: c.layerNormEpsilon)
         self.headRows = headRows ?? [0..<N]
-        for run in self.headRows where !run.isEmpty {
-            gemm(false, true, run.count, V, E, 1, lnf.p + run.lowerBound * E, E, wte, E, 0,
-                 logits.p + run.lowerBound * V, V)
-        }
+        Layers.lmHead(lnf.p, wte: wte, logits.p, runs: self.headRows, e: E, v: V, few: false)
         guard let targets else { self.targets = []; count = 0; return 0 }
         precondition(targets.count == N)
         self.targets = targets
         count = targets.reduce(0) { $0 + ($1 == -100 ? 0 : 1) }
-        // per-row loss, summed in row order (deterministic)
-        let rowLoss = FloatBuffer(N)
-        let lg = logits.p, lse = rowLSE.p
-        targets.withUnsafeBufferPointer { tg in
-            parallelRows(N, minimum: 4) { range in
-                for r in range where tg[r] != -100 {
-                    let row = lg + r * V
-                    var mx = -Float.infinity
-                    for i in 0..<V where row[i] > mx { mx = row[i] }
-                    var s: Float = 0
-                    for i in 0..<V { s += expf(row[i] - mx) }
-                    lse[r] = logf(s) + mx
-                    rowLoss.p[r] = lse[r] - row[Int(tg[r])]
-                }
-            }
+        let total = targets.withUnsafeBufferPointer { tg in
+            Layers.crossEntropyForward(logits.p, targets: tg, lse: rowLSE.p, rowLoss: rowLoss.p, rows: N, v: V)
         }
-        var total: Double = 0
-        for r in 0..<N { total += Double(rowLoss.p[r]) }
         return count == 0 ? 0 : Float(total / Double(count))
     }
 
@@ -198,20 +140,10 @@ public final class TrainContext {
         let c = model.config
         let V = c.vocabSize, N = batch * seq
         precondition(targets.count == N, "backward needs a forward pass with targets")
-        let lg = logits.p, lse = rowLSE.p
         let inv = count == 0 ? 0 : lossScale / Float(count)
         let inHead = headMask(N)
         targets.withUnsafeBufferPointer { tg in
-            parallelRows(N, minimum: 4) { range in
-                for r in range where inHead[r] {
-                    let row = lg + r * V
-                    if tg[r] == -100 { row.update(repeating: 0, count: V); continue }
-                    // softmax from the log-sum-exp saved by forward
-                    let l = lse[r]
-                    for i in 0..<V { row[i] = expf(row[i] - l) * inv }
-                    row[Int(tg[r])] -= inv
-                }
-            }
+            Layers.crossEntropyBackward(logits.p, targets: tg, lse: rowLSE.p, inHead: inHead, inv: inv, rows: N, v: V)
         }
         backpropagateLogitGradient()
     }
@@ -234,79 +166,38 @@ public final class TrainContext {
         dres.zero()
         layerNormBackward(dln.p, residual.p, model.lnfW.value.p, lnfMean.p, lnfRstd.p, dres.p,
                           model.lnfW.frozen ? nil : model.lnfW.grad.p, model.lnfB.frozen ? nil : model.lnfB.grad.p,
-                          rows: N, e: E)
-        let scale = 1 / Float(D).squareRoot()
+                          rows: N, e: E, partial: lnPartial.p)
         for l in stride(from: c.nLayer - 1, through: 0, by: -1) {
             let blk = model.blocks[l], a = layers[l]
             // dres = d(block output). MLP branch: out = res1 + proj(gelu(fc(ln2(res1))))
             dfc.zero()
-            linearBackward(dres.p, a.gelu.p, blk.fcProjW, blk.fcProjB, dfc.p, rows: N, inDim: I, outDim: E)
+            linearBackward(dres.p, a.gelu.p, blk.fcProjW, blk.fcProjB, dfc.p,
+                           rows: N, inDim: I, outDim: E, ones: ones.p)
             model.loraBackward(l, .fcProj, dy: dres.p, x: a.gelu.p, dx: dfc.p, rows: N, acts: loraActs(l, .fcProj))
-            let dfp = dfc.p, fcp = a.fc.p
-            parallelRows(N) { range in
-                for i in (range.lowerBound * I)..<(range.upperBound * I) { dfp[i] *= geluNewGrad(fcp[i]) }
-            }
+            Layers.geluBackward(dfc.p, a.fc.p, rows: N, e: I)
             dln.zero()
-            linearBackward(dfc.p, a.ln2.p, blk.fcW, blk.fcB, dln.p, rows: N, inDim: E, outDim: I)
+            linearBackward(dfc.p, a.ln2.p, blk.fcW, blk.fcB, dln.p, rows: N, inDim: E, outDim: I, ones: ones.p)
             model.loraBackward(l, .fc, dy: dfc.p, x: a.ln2.p, dx: dln.p, rows: N, acts: loraActs(l, .fc))
             // d(res1) = dres + LN2 backward
             layerNormBackward(dln.p, a.res1.p, blk.ln2w.value.p, a.ln2Mean.p, a.ln2Rstd.p, dres.p,
                               blk.ln2w.frozen ? nil : blk.ln2w.grad.p, blk.ln2b.frozen ? nil : blk.ln2b.grad.p,
-                              rows: N, e: E)
+                              rows: N, e: E, partial: lnPartial.p)
             // attention branch: res1 = input + proj(attOut)
             dtmp.zero()
-            linearBackward(dres.p, a.attOut.p, blk.projW, blk.projB, dtmp.p, rows: N, inDim: E, outDim: E)
+            linearBackward(dres.p, a.attOut.p, blk.projW, blk.projB, dtmp.p, rows: N, inDim: E, outDim: E, ones: ones.p)
             model.loraBackward(l, .attnProj, dy: dres.p, x: a.attOut.p, dx: dtmp.p, rows: N,
                                acts: loraActs(l, .attnProj))
             dqkv.zero()
-            let qkv = a.qkv.p, att = a.att.p, dao = dtmp.p, dq = dqkv.p, dp = datt.p
-            // dP = dO·Vᵀ ; dV = Pᵀ·dO
-            for bh in 0..<(B * H) {
-                let b = bh / H, h = bh % H
-                let base = b * T * 3 * E + h * D
-                let dO = dao + b * T * E + h * D
-                gemm(false, true, T, T, D, 1, dO, E, qkv + base + 2 * E, 3 * E, 0, dp + bh * T * T, T)
-                gemm(true, false, T, D, T, 1, att + bh * T * T, T, dO, E, 0, dq + base + 2 * E, 3 * E)
-            }
-            // dS = P ⊙ (dP − Σⱼ P·dP) · scale (zero where masked, as P is)
-            parallelRows(B * H * T) { range in
-                for row in range {
-                    let pr = att + row * T, dpr = dp + row * T
-                    let i = row % T
-                    var dot: Float = 0
-                    for j in 0...i { dot += pr[j] * dpr[j] }
-                    for j in 0...i { dpr[j] = pr[j] * (dpr[j] - dot) * scale }
-                    for j in (i + 1)..<T { dpr[j] = 0 }
-                }
-            }
-            // dQ = dS·K ; dK = dSᵀ·Q
-            for bh in 0..<(B * H) {
-                let b = bh / H, h = bh % H
-                let base = b * T * 3 * E + h * D
-                gemm(false, false, T, D, T, 1, dp + bh * T * T, T, qkv + base + E, 3 * E, 0, dq + base, 3 * E)
-                gemm(true, false, T, D, T, 1, dp + bh * T * T, T, qkv + base, 3 * E, 0, dq + base + E, 3 * E)
-            }
+            Layers.attentionBackward(dtmp.p, a.qkv.p, a.att.p, dqkv.p, datt.p, b: B, t: T, h: H, d: D)
             dln.zero()
-            linearBackward(dqkv.p, a.ln1.p, blk.attnW, blk.attnB, dln.p, rows: N, inDim: E, outDim: 3 * E)
+            linearBackward(dqkv.p, a.ln1.p, blk.attnW, blk.attnB, dln.p, rows: N, inDim: E, outDim: 3 * E, ones: ones.p)
             model.loraBackward(l, .cAttn, dy: dqkv.p, x: a.ln1.p, dx: dln.p, rows: N, acts: loraActs(l, .cAttn))
             layerNormBackward(dln.p, a.input.p, blk.ln1w.value.p, a.ln1Mean.p, a.ln1Rstd.p, dres.p,
                               blk.ln1w.frozen ? nil : blk.ln1w.grad.p, blk.ln1b.frozen ? nil : blk.ln1b.grad.p,
-                              rows: N, e: E)
+                              rows: N, e: E, partial: lnPartial.p)
         }
-        // embeddings (in row order: deterministic)
-        let wpe = model.wpe
-        for r in 0..<N {
-            let t = r % T
-            let g = dres.p + r * E
-            if !wpe.frozen { let o = wpe.grad.p + t * E; for i in 0..<E { o[i] += g[i] } }
-        }
-        if !wte.frozen {
-            for r in 0..<N {
-                let id = Int(lastTokens[r])
-                let g = dres.p + r * E, o = wte.grad.p + id * E
-                for i in 0..<E { o[i] += g[i] }
-            }
-        }
+        Layers.embeddingBackward(dres.p, tokens: lastTokens, positions: { $0 % T }, wte: wte, wpe: model.wpe,
+                                 rows: N, e: E)
     }
 
     var lastTokens: [Int32] = []
