@@ -99,6 +99,8 @@ public final class Pretrainer: ResumableTrainer {
     public let model: GPT2
     /// The optimizer over every model parameter.
     public let optimizer: AdamW
+    /// The time of this process's steps per phase (validation excluded).
+    public var profile = StepProfile()
     /// Optimizer steps done so far.
     public private(set) var step = 0
     /// One metrics record per step done.
@@ -164,16 +166,26 @@ public final class Pretrainer: ResumableTrainer {
     /// One optimizer step (with gradient accumulation); returns its metrics record.
     public func trainStep() -> PretrainMetrics {
         let start = Date()
+        var mark = StepProfile.now()
         model.zeroGrad()
         var loss: Double = 0
+        let shape = model.config.shape, tokens = options.batch * options.seq
         for _ in 0..<options.gradAccum {
             let (x, y) = sampleBatch()
+            profile.lap(\.data, &mark)
             loss += Double(ctx.forward(tokens: x, targets: y))
+            profile.lap(\.forward, &mark)
             ctx.backward(lossScale: 1 / Float(options.gradAccum))
+            profile.lap(\.backward, &mark)
+            let f = Cost.forward(shape, tokens: tokens, context: options.seq)
+            profile.forwardFLOPs += f
+            profile.backwardFLOPs += 2 * f
         }
         let norm = clipGradNorm(model.parameters, maxNorm: options.maxGradNorm)
         let lr = cosineSchedule(step: step, baseLR: options.lr, warmup: options.warmup, total: options.steps)
         optimizer.update(lr: lr)
+        profile.lap(\.optimizer, &mark)
+        profile.steps += 1
         step += 1
         let secs = Date().timeIntervalSince(start)
         var m = PretrainMetrics(step: step, train_loss: Float(loss / Double(options.gradAccum)), val_loss: nil, lr: lr,

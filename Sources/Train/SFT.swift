@@ -107,6 +107,8 @@ public final class SFTTrainer {
     public let lora: LoRA
     /// The optimizer over the adapter's parameters.
     public let optimizer: AdamW
+    /// The time of this process's steps per phase.
+    public var profile = StepProfile()
     /// Optimizer steps done so far.
     public private(set) var step = 0
     /// One metrics record per step done.
@@ -187,22 +189,34 @@ public final class SFTTrainer {
     /// One optimizer step over `gradAccum` micro-batches.
     public func trainStep() -> SFTMetrics {
         let start = Date()
+        var mark = StepProfile.now()
         model.zeroGrad()
         var loss: Double = 0
         var counted = 0
         let warmup = Int((Float(totalSteps) * options.warmupRatio).rounded(.up))
+        let shape = model.config.shape
         for _ in 0..<options.gradAccum {
             let pb = Self.pack(nextExamples(options.batch), maxLength: options.maxLength,
                                positions: model.config.nPositions, pad: model.config.eosTokenId)
             let ctx = pool.context(b: pb.b, t: pb.t)
-            loss += Double(ctx.forward(tokens: pb.tokens, targets: pb.targets,
-                                         headRows: TrainContext.targetRuns(pb.targets)))
+            let runs = TrainContext.targetRuns(pb.targets)
+            profile.lap(\.data, &mark)
+            loss += Double(ctx.forward(tokens: pb.tokens, targets: pb.targets, headRows: runs))
+            profile.lap(\.forward, &mark)
             counted += ctx.count
             ctx.backward(lossScale: 1 / Float(options.gradAccum))
+            profile.lap(\.backward, &mark)
+            let head = runs.reduce(0) { $0 + $1.count }
+            let f = Cost.forward(shape, tokens: pb.b * pb.t, context: pb.t, headTokens: head)
+            profile.forwardFLOPs += f
+            profile.backwardFLOPs += Cost.loraStep(shape, batch: pb.b, seq: pb.t, rank: lora.r,
+                                                   adaptedPerLayer: lora.adaptedPerLayer(model.config), headTokens: head) - f
         }
         let norm = clipGradNorm(lora.parameters, maxNorm: options.maxGradNorm)
         let lr = cosineSchedule(step: step, baseLR: options.lr, warmup: warmup, total: totalSteps)
         optimizer.update(lr: lr)
+        profile.lap(\.optimizer, &mark)
+        profile.steps += 1
         step += 1
         let done = Double(epoch) + Double(position) / Double(examples.count)
         let m = SFTMetrics(step: step, epoch: done, loss: Float(loss / Double(options.gradAccum)), learning_rate: lr,

@@ -94,6 +94,8 @@ extension PretrainStage: Stage {
         public var tokenizer: String?
         @Option(help: "Threads (default: all cores).") public var threads: Int?
         @Option(name: .customLong("log-every"), help: "Print a progress line every N steps.") public var logEvery = 10
+        @Flag(help: ArgumentHelp("At the end, print the steps' time per phase (data, forward, backward, optimizer) "
+                                 + "with the forward and backward passes' GFLOP/s.")) public var profile = false
 
         /// The defaults.
         public init() {}
@@ -181,7 +183,7 @@ extension PretrainStage: Stage {
         return StageResult(stage: name, status: .ran, lines: [
             "pretrain: \(result.step) steps, train loss \(last.map { fmt("%.4f", $0.train_loss) } ?? "-")"
                 + (last?.val_loss.map { ", val loss " + fmt("%.4f", $0) } ?? "") + " -> \(work.stageDir("pretrain"))",
-        ])
+        ] + (a.profile ? result.profile.lines : []))
     }
 }
 
@@ -216,6 +218,8 @@ extension SFTStage: Stage {
         @Option(help: "Random seed (LoRA init, dropout, shuffling).") public var seed: UInt64 = 42
         @Option(help: "Threads (default: all cores).") public var threads: Int?
         @Option(name: .customLong("log-every"), help: "Print a progress line every N steps.") public var logEvery = 10
+        @Flag(help: ArgumentHelp("At the end, print the steps' time per phase (data, forward, backward, optimizer) "
+                                 + "with the forward and backward passes' GFLOP/s.")) public var profile = false
 
         /// The defaults.
         public init() {}
@@ -288,7 +292,7 @@ extension SFTStage: Stage {
         return StageResult(stage: name, status: .ran, lines: [
             "sft: \(t.step) steps, loss \(fmt("%.4f", first)) -> \(fmt("%.4f", last)); "
                 + "LoRA \(t.lora.parameterCount) parameters -> \(work.stageDir("sft"))",
-        ])
+        ] + (a.profile ? t.profile.lines : []))
     }
 }
 

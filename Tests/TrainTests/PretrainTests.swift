@@ -67,6 +67,28 @@ final class PretrainTests: XCTestCase {
         XCTAssertNotEqual(a.model.parameters[0].value.array, c.model.parameters[0].value.array)
     }
 
+    /// `--profile`: every step's time lands in one of the four phases, and the FLOPs are Core's count of a
+    /// training step (forward one third, backward two thirds).
+    func testProfileCountsPhasesAndFLOPs() throws {
+        let root = NSTemporaryDirectory() + "pretrain-profile-\(getpid())"
+        defer { FileSystem.remove(root) }
+        let tokens = try makeTokens(root + "/data")
+        var o = options(); o.steps = 3; o.saveEvery = 10; o.evalEvery = 100
+        let data = try TokenData(path: tokens, seq: o.seq, valFraction: o.valFraction)
+        let t = try Pretrainer(options: o, data: data)
+        for _ in 0..<3 { _ = t.trainStep() }
+        let p = t.profile
+        XCTAssertEqual(p.steps, 3)
+        XCTAssertTrue([p.data, p.forward, p.backward, p.optimizer].allSatisfy { $0 >= 0 })
+        XCTAssertGreaterThan(p.forward, 0); XCTAssertGreaterThan(p.backward, 0)
+        let step = Cost.trainStep(o.config.shape, batch: o.batch, seq: o.seq) * Double(o.gradAccum)
+        XCTAssertEqual(p.forwardFLOPs + p.backwardFLOPs, 3 * step, accuracy: step * 1e-12)
+        XCTAssertEqual(p.backwardFLOPs, 2 * p.forwardFLOPs, accuracy: step * 1e-12)
+        XCTAssertEqual(p.lines.count, 6)
+        XCTAssertTrue(p.lines[2].hasPrefix("forward") && p.lines[2].contains("GFLOP/s"), p.lines[2])
+        XCTAssertEqual(StepProfile().lines, [])
+    }
+
     func testGPT2InitStatistics() {
         let m = GPT2(config: GPT2Config(vocabSize: 500, nPositions: 64, nEmbd: 64, nLayer: 4, nHead: 4))
         m.initialize(seed: 1)
