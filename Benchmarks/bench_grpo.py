@@ -9,7 +9,8 @@ generations per micro-batch, 4 micro-batches per step (8 completions), temperatu
 --completion tokens (EOS suppressed on both sides by the random model's odds: a random model rarely ends early;
 the mean lengths are printed), beta 0.04 (reference pass included), the four reward functions.
 Ours is timed from its metrics (step_time, generation_time of steps 2..N); TRL from its step timestamps
-(steps 2..N). With --gpt2 also our GRPO steps per hour for GPT-2 124M (random weights, same settings).
+(steps 2..N). With --gpt2 also our GRPO steps per hour for GPT-2 124M (random weights, same settings). Ours
+prints its peak resident memory (the kernel's maxrss of the grpo process), TRL that of the benchmark process.
 Each row also prints the step's hardware bound: `pipeline bench bound --work grpo` (Core/Cost.swift: the 8
 completions generated as one batch after prompts of the records' mean token length, the LoRA policy's forward and
 backward with the LM head only on completion positions, and the reference forward) over the sgemm peak and read
@@ -74,19 +75,24 @@ def ours(tmp, model_dir, data, steps, completion):
     work = os.path.join(tmp, "work-" + os.path.basename(model_dir))
     shutil.rmtree(work, ignore_errors=True)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    subprocess.run([BIN, "grpo", "-q", "--workdir", work, "--model", model_dir,
-                    "--tokenizer", os.path.join(SHARED, "gpt2-tokenizer"), "--data", data,
-                    "--max-steps", str(steps), "--num-generations", "2", "--batch", "2", "--grad-accum", "4",
-                    "--max-completion-length", str(completion), "--max-prompt-length", "256", "--beta", "0.04",
-                    "--threads", str(THREADS), "--save-every", "1000", "--sample-every", "0"],
-                   check=True, env=env, stdout=subprocess.DEVNULL)
+    cmd = [BIN, "grpo", "-q", "--workdir", work, "--model", model_dir,
+           "--tokenizer", os.path.join(SHARED, "gpt2-tokenizer"), "--data", data,
+           "--max-steps", str(steps), "--num-generations", "2", "--batch", "2", "--grad-accum", "4",
+           "--max-completion-length", str(completion), "--max-prompt-length", "256", "--beta", "0.04",
+           "--threads", str(THREADS), "--save-every", "1000", "--sample-every", "0"]
+    # Its peak resident memory from the kernel's accounting of this one child (wait4).
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise subprocess.CalledProcessError(os.waitstatus_to_exitcode(status), cmd)
+    peak_mib = usage.ru_maxrss / 1024   # Linux reports KiB
     text = subprocess.run(["zstd", "-dcq", os.path.join(work, "grpo/metrics.jsonl.zst")], capture_output=True,
                           text=True, check=True).stdout
     m = [json.loads(l) for l in text.splitlines()][1:]
     step = sum(r["step_time"] for r in m) / len(m)
     gen = sum(r["generation_time"] for r in m) / len(m)
     length = sum(r["completions/mean_length"] for r in m) / len(m)
-    return step, gen, length
+    return step, gen, length, peak_mib
 
 
 def trl(model_dir, records, steps, completion):
@@ -146,20 +152,23 @@ def main():
     print(f"sgemm peak (system OpenBLAS, kernel {p['kernel']}, {THREADS} threads): {p['sgemm_gflops']:.1f} GFLOP/s; "
           f"read bandwidth {p['read_gbs']:.1f} GB/s; mean prompt {prompt_len:.1f} tokens")
     small = make_model(tmp, "small")
-    o_step, o_gen, o_len = ours(tmp, small, data, a.steps, a.completion)
+    o_step, o_gen, o_len, o_peak = ours(tmp, small, data, a.steps, a.completion)
     t_step, t_len = trl(small, records, a.steps, a.completion)
+    import resource
+    t_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024   # this process: torch, TRL, the model
     b = bound(p, small, prompt_len, o_len)
     print(f"GRPO step, GPT-2 small shape (6x384, vocab 50257), LoRA r=8 c_attn, 8 completions of <= {a.completion} tokens, beta 0.04:")
-    print(f"  pipeline grpo: {o_step:.2f} s/step (generation {o_gen:.2f} s, training {o_step - o_gen:.2f} s), mean length {o_len:.1f}")
-    print(f"  TRL GRPOTrainer + PEFT (torch, {THREADS} threads): {t_step:.2f} s/step, mean length {t_len:.1f}")
+    print(f"  pipeline grpo: {o_step:.2f} s/step (generation {o_gen:.2f} s, training {o_step - o_gen:.2f} s), mean length {o_len:.1f}, peak resident {o_peak:.0f} MiB")
+    print(f"  TRL GRPOTrainer + PEFT (torch, {THREADS} threads): {t_step:.2f} s/step, mean length {t_len:.1f}, peak resident {t_peak:.0f} MiB (the benchmark process)")
     print(f"  ratio {t_step / o_step:.2f}x; step bound {b:.3f} s: pipeline {100 * b / o_step:.1f}% of it, "
           f"TRL {100 * b / t_step:.1f}%")
     if a.gpt2:
         big = make_model(tmp, "gpt2")
-        g_step, g_gen, g_len = ours(tmp, big, data, 3, a.completion)
+        g_step, g_gen, g_len, g_peak = ours(tmp, big, data, 3, a.completion)
         gb = bound(p, big, prompt_len, g_len)
         print(f"GPT-2 124M, same settings: pipeline grpo {g_step:.1f} s/step (generation {g_gen:.1f} s), "
-              f"{3600 / g_step:.0f} steps/hour; step bound {gb:.3f} s, pipeline {100 * gb / g_step:.1f}% of it")
+              f"{3600 / g_step:.0f} steps/hour; step bound {gb:.3f} s, pipeline {100 * gb / g_step:.1f}% of it; "
+              f"peak resident {g_peak:.0f} MiB (goal: 3 GiB)")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -169,6 +169,10 @@ def main():
         "cannot dont wont im gonna 0km 0mm 0kg 0m² 0t 0in x©y ©start end® ° 0°c ←→ ★★",
         "ΟΔΟΣ Σίσυφος İstanbul ǅemal ﬁnal ﬀ ½ ² ᾞ",
         "tab\there\u00a0nbsp\u2003em\u3000ideographic\u0085nel\u001cfs",
+        # Characters that simplify_text's NFD turns into punctuation spaCy splits (seen in real TeX manuals):
+        # U+2329/U+232A angle brackets → U+3008/U+3009, ≠ → "=", the Greek question mark → ";", ≮ ≯ → "<" ">".
+        "write \u2329argument\u232a circlewithcenter\u2329center\u232a \u2329point0\u232a x\u2260\u221e "
+        "thesis\u037e latex \u226espace\u226f",
     ]
     words = [{"text": t, "simple": simplify_text(t), "words": tokenizer.word_tokenize(simplify_text(t))}
              for t in samples]
