@@ -113,7 +113,7 @@ public enum DedupStage {
         try forEachUnit(input.pages, level: level) { _, text in
             defer { position += 1 }
             guard shard.owns(position: position) else { return }
-            let key = Hashing.sha256(exactText(text))
+            let key = exactKey(text)
             let signature = seen.insert(key).inserted ? minhash.signature(text) : nil
             if signature != nil { outcome.signed += 1 }
             try out.write(UnitSignature(unit: position, key: key, signature: signature))
@@ -196,7 +196,7 @@ public enum DedupStage {
             let i = units.count
             units.append(unit)
             let record = try fromShards?.next(unit: i)
-            let key = record?.key ?? Hashing.sha256(exactText(text))
+            let key = record?.key ?? exactKey(text)
             if let first = firstByKey[key] {
                 removals[i] = Removal(kept: first, exact: true, estimated: 1)
                 signatures.append(nil)
@@ -330,9 +330,30 @@ public enum DedupStage {
     }
 
     /// The text compared for exact duplicates: NFKC, every whitespace run (Python's `str.split`) one space.
-    public static func exactText(_ text: String) -> String {
-        // ASCII text is its own NFKC.
-        collapsed(text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCompatibilityMapping)
+    public static func exactText(_ text: String) -> String { String(decoding: exactBytes(text), as: UTF8.self) }
+
+    /// The exact-duplicate key of `text`: SHA-256 (hex) of `exactText`'s UTF-8.
+    static func exactKey(_ text: String) -> String { Hashing.sha256(exactBytes(text)) }
+
+    /// `exactText` as UTF-8 bytes, built without intermediate strings (ASCII text, its own NFKC, byte by byte).
+    static func exactBytes(_ text: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count)
+        var pending = false
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            for b in text.utf8 {
+                if SimplifiedText.isSpace(UInt32(b)) { pending = !out.isEmpty; continue }
+                if pending { out.append(0x20); pending = false }
+                out.append(b)
+            }
+            return out
+        }
+        for s in text.precomposedStringWithCompatibilityMapping.unicodeScalars {
+            if SimplifiedText.isSpace(s.value) { pending = !out.isEmpty; continue }
+            if pending { out.append(0x20); pending = false }
+            SimplifiedText.appendUTF8(s.value, to: &out)
+        }
+        return out
     }
 
     /// `text` with every whitespace run (Python's `str.split`) one space and none at either end; at most `limit`

@@ -125,14 +125,38 @@ public enum SimplifiedText {
     }
 
     /// NFD, nonspacing marks dropped, whitespace stripped (a decomposition never makes whitespace).
+    /// ASCII passes through (its own NFD, no marks); each run of non-ASCII code points is decomposed on its own
+    /// — exact, because canonical reordering never moves a mark across a starter and every ASCII character is
+    /// one — and the results of short runs (a quote, a dash, a ligature between ASCII words) are remembered for
+    /// the rest of the text.
     static func stripMarks(_ scalars: [UInt32]) -> [UInt32] {
-        var s = String.UnicodeScalarView()
-        for c in scalars { if let u = Unicode.Scalar(c) { s.append(u) } }
-        let decomposed = String(s).decomposedStringWithCanonicalMapping
         var out: [UInt32] = []
         out.reserveCapacity(scalars.count)
-        for u in decomposed.unicodeScalars where u.properties.generalCategory != .nonspacingMark {
-            out.append(u.value)
+        var cache: [[UInt32]: [UInt32]] = [:]
+        func decompose(_ run: ArraySlice<UInt32>) -> [UInt32] {
+            var s = String.UnicodeScalarView()
+            for c in run { if let u = Unicode.Scalar(c) { s.append(u) } }
+            return String(s).decomposedStringWithCanonicalMapping.unicodeScalars
+                .filter { $0.properties.generalCategory != .nonspacingMark }.map(\.value)
+        }
+        var i = 0
+        let n = scalars.count
+        while i < n {
+            if scalars[i] < 0x80 { out.append(scalars[i]); i += 1; continue }
+            var j = i + 1
+            while j < n && scalars[j] >= 0x80 { j += 1 }
+            let run = scalars[i..<j]
+            if run.count <= 4 {
+                let key = Array(run)
+                if let d = cache[key] { out.append(contentsOf: d) } else {
+                    let d = decompose(run)
+                    cache[key] = d
+                    out.append(contentsOf: d)
+                }
+            } else {
+                out.append(contentsOf: decompose(run))
+            }
+            i = j
         }
         while let last = out.last, whitespace.contains(last) { out.removeLast() }
         let start = out.firstIndex { !whitespace.contains($0) } ?? out.count
