@@ -127,35 +127,21 @@ public enum SimplifiedText {
     /// NFD, nonspacing marks dropped, whitespace stripped (a decomposition never makes whitespace).
     /// ASCII passes through (its own NFD, no marks); each run of non-ASCII code points is decomposed on its own
     /// — exact, because canonical reordering never moves a mark across a starter and every ASCII character is
-    /// one — and the results of short runs (a quote, a dash, a ligature between ASCII words) are remembered for
-    /// the rest of the text.
+    /// one — and the results of short runs (a quote, a dash, a ligature between ASCII words) are remembered
+    /// (`NormalizationCache`).
     static func stripMarks(_ scalars: [UInt32]) -> [UInt32] {
         var out: [UInt32] = []
         out.reserveCapacity(scalars.count)
-        var cache: [[UInt32]: [UInt32]] = [:]
-        func decompose(_ run: ArraySlice<UInt32>) -> [UInt32] {
-            var s = String.UnicodeScalarView()
-            for c in run { if let u = Unicode.Scalar(c) { s.append(u) } }
-            return String(s).decomposedStringWithCanonicalMapping.unicodeScalars
-                .filter { $0.properties.generalCategory != .nonspacingMark }.map(\.value)
-        }
         var i = 0
         let n = scalars.count
         while i < n {
             if scalars[i] < 0x80 { out.append(scalars[i]); i += 1; continue }
             var j = i + 1
             while j < n && scalars[j] >= 0x80 { j += 1 }
-            let run = scalars[i..<j]
-            if run.count <= 4 {
-                let key = Array(run)
-                if let d = cache[key] { out.append(contentsOf: d) } else {
-                    let d = decompose(run)
-                    cache[key] = d
-                    out.append(contentsOf: d)
-                }
-            } else {
-                out.append(contentsOf: decompose(run))
-            }
+            out.append(contentsOf: NormalizationCache.nfdWithoutMarks.get(scalars[i..<j]) { run in
+                String(NormalizationCache.string(run)).decomposedStringWithCanonicalMapping.unicodeScalars
+                    .filter { $0.properties.generalCategory != .nonspacingMark }.map(\.value)
+            })
             i = j
         }
         while let last = out.last, whitespace.contains(last) { out.removeLast() }
@@ -307,5 +293,40 @@ public enum SpaCyWords {
             }
         }
         out += suffixTokens.reversed()
+    }
+}
+
+/// Normalisations of short runs of code points, remembered across texts (thread-safe; runs of at most 8 code points,
+/// at most 1 << 16 of them): real text repeats the same few non-ASCII characters, and Foundation's normalisation
+/// of a string costs far more than a lookup.
+final class NormalizationCache: @unchecked Sendable {
+    private var table: [[UInt32]: [UInt32]] = [:]
+    private let lock = NSLock()
+
+    /// NFD with the nonspacing marks dropped (simplify_text's last step).
+    static let nfdWithoutMarks = NormalizationCache()
+    /// NFKC (the exact-duplicate key).
+    static let nfkc = NormalizationCache()
+
+    /// `compute(run)`, remembered when the run is short.
+    func get(_ run: ArraySlice<UInt32>, _ compute: (ArraySlice<UInt32>) -> [UInt32]) -> [UInt32] {
+        guard run.count <= 8 else { return compute(run) }
+        let key = Array(run)
+        lock.lock()
+        let hit = table[key]
+        lock.unlock()
+        if let hit { return hit }
+        let value = compute(run)
+        lock.lock()
+        if table.count < 1 << 16 { table[key] = value }
+        lock.unlock()
+        return value
+    }
+
+    /// The code points as a string's scalars.
+    static func string(_ run: ArraySlice<UInt32>) -> String.UnicodeScalarView {
+        var s = String.UnicodeScalarView()
+        for c in run { if let u = Unicode.Scalar(c) { s.append(u) } }
+        return s
     }
 }

@@ -121,6 +121,20 @@ final class DedupStageTests: XCTestCase {
     func testExactText() {
         XCTAssertEqual(DedupStage.exactText("  ﬁne\t\n day\u{00A0}x "), "fine day x")
         XCTAssertNotEqual(DedupStage.exactText("Fine"), DedupStage.exactText("fine"))
+        // Piecewise NFKC (ASCII alone, each non-ASCII run with the ASCII starter before it) equals the whole text's.
+        for t in ["cafe\u{0301} ﬁne", "e\u{0341}x", "A\u{030A}\u{0327}b", "\u{1100}\u{1161}\u{11A8} x \u{1100}a",
+                  "\u{0301}start", "x\u{2329}y\u{232A} ½ ㈱ Ａｂ", "o\u{0308}\u{0301}\u{0323}", "\u{212B}ngstro\u{0308}m"] {
+            let whole = DedupStage.collapsed(t.precomposedStringWithCompatibilityMapping)
+            XCTAssertEqual(DedupStage.exactText(t), whole, t.debugDescription)
+            XCTAssertEqual(DedupStage.exactText(t + " " + t), whole + " " + whole)
+        }
+        // NFD without marks, run by run, equals the whole text's.
+        for t in ["cafe\u{0301} naïve", "a\u{0323}\u{0301}b", "\u{2329}x\u{232A} \u{2260} \u{037E}"] {
+            let scalars = t.unicodeScalars.map(\.value)
+            let whole = t.decomposedStringWithCanonicalMapping.unicodeScalars
+                .filter { $0.properties.generalCategory != .nonspacingMark }.map(\.value)
+            XCTAssertEqual(SimplifiedText.stripMarks(scalars), whole, t.debugDescription)
+        }
     }
 
     // MARK: shards
@@ -179,6 +193,28 @@ final class DedupStageTests: XCTestCase {
         _ = try DedupStage.runShard(workdir: work, level: .page, shard: try Shard(index: 1, count: 2))
         XCTAssertThrowsError(try DedupStage.merge(workdir: work, level: .page, threshold: 0, shards: 2)) {
             XCTAssertTrue("\($0)".contains("shard 0/2 is"), "\($0)")
+        }
+    }
+
+    /// The merge's reader of shard lines gives what JSONDecoder gives, and leaves other layouts to it.
+    func testSignatureLineReader() throws {
+        let path = temp + "/s.jsonl"
+        let records = [UnitSignature(unit: 0, key: String(repeating: "ab", count: 32), signature: [0, 1, UInt64.max]),
+                       UnitSignature(unit: 12345, key: "k", signature: nil),
+                       UnitSignature(unit: 7, key: "", signature: [])]
+        let w = try JSONLWriter<UnitSignature>(path: path)
+        for r in records { try w.write(r) }
+        try w.close()
+        let reader = try LineReader(path: path)
+        for r in records {
+            let line = try XCTUnwrap(try reader.next())
+            XCTAssertEqual(DedupStage.ShardSignatures.parse(line), r)
+            XCTAssertEqual(try JSONDecoder().decode(UnitSignature.self, from: Data(line)), r)
+        }
+        for other in [#"{"unit":1,"key":"k","signature":null}"#, #"{"key":"k","signature":[1,],"unit":1}"#,
+                      #"{"key":"k","signature":[18446744073709551616],"unit":1}"#,
+                      #"{"key":"k\"","signature":null,"unit":1}"#, #"{"key":"k","signature":null,"unit":1} x"#] {
+            XCTAssertNil(DedupStage.ShardSignatures.parse(Array(other.utf8)), other)
         }
     }
 }
