@@ -118,7 +118,7 @@ def main():
     ap.add_argument("--workdir", help="override [run] workdir")
     ap.add_argument("--train", type=int, default=4000, help="synthetic training problems")
     ap.add_argument("--test", type=int, default=500, help="held-out synthetic problems")
-    ap.add_argument("--steps", type=int, default=2, help="steps per synthetic problem (1 or 2)")
+    ap.add_argument("--steps", type=int, default=1, help="steps per synthetic problem (1 or 2)")
     ap.add_argument("--max-number", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0, help="the task's seed (the stages' seeds are in the config)")
     default_real = "/work/shared/data/gsm8k/test.jsonl"
