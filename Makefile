@@ -51,7 +51,7 @@ demo: setup model
 	@echo "outputs are under $(WORKDIR)/<stage>/ (zstd: read them with zstdcat); the run report is runs/<newest>/report.html"
 	@echo "note: the demo is a smoke test (a 6-layer GPT-2 pretrained for 30 steps, SFT and GRPO on 12 GSM8K rows:" \
 	  "its answers are not right); make learn (~15 min) measures whether SFT and then GRPO raise accuracy on a" \
-	  "synthetic task sized for a CPU (last measured: SFT 5.4%, GRPO 4.8%, see README \"Does it learn?\")"
+	  "synthetic task sized for a CPU (last measured: SFT 31.4%, GRPO 31.8%, see README \"Does it learn?\")"
 
 ## learn: does it learn? a synthetic GSM8K-format task (synth-gsm8k), a small GPT-2 pretrained on its reasoning
 ## text, SFT of a LoRA, GRPO from it, greedy evals after SFT and after GRPO (configs/learn.toml, scripts/learn.py);
