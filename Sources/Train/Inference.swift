@@ -59,7 +59,7 @@ public final class Decoder {
             positions[i] = lengths[s]
             lengths[s] += 1
         }
-        let w = workspace(rows: N, heads: H, logits: logitsFor.count)
+        let w = workspace(rows: N, logits: logitsFor.count)
         let x = w.x.p, wte = model.wte.value.p
         tokens.withUnsafeBufferPointer { tk in
             Layers.embeddingForward(x, tokens: tk, positions: { positions[$0] }, wte: wte, wpe: model.wpe.value.p,
@@ -119,7 +119,7 @@ public final class Decoder {
 
     var work: Workspace?
 
-    func workspace(rows: Int, heads: Int, logits: Int) -> Workspace {
+    func workspace(rows: Int, logits: Int) -> Workspace {
         if let w = work, w.rows >= rows, w.logitRows >= logits { return w }
         let w = Workspace(model.config, rows: max(rows, work?.rows ?? 0), logitRows: max(logits, work?.logitRows ?? 0),
                           span: cache.capacity)
