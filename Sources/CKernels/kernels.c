@@ -2,6 +2,7 @@
 // has it; the portable version is plain loops. Both sum every dot product in the same order for any `rows`, so a
 // row's result never depends on the other rows of the call.
 #include "ckernels.h"
+#include <math.h>
 #include <stddef.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -32,59 +33,97 @@ static void rows_matmul_t_portable(const float *x, const float *w, float *y, int
         }
 }
 
+
+static void attend_portable(const float *q, const float *keys, const float *values, int stride, int len, int D,
+                            float scale, float *sc, float *out) {
+    float mx = -__builtin_inff();
+    for (int j = 0; j < len; j++) {
+        const float *k = keys + (size_t)j * stride;
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s += q[d] * k[d];
+        s *= scale;
+        sc[j] = s;
+        if (s > mx) mx = s;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < len; j++) { const float e = expf(sc[j] - mx); sc[j] = e; sum += e; }
+    for (int d = 0; d < D; d++) out[d] = 0.0f;
+    for (int j = 0; j < len; j++) {
+        const float p = sc[j] / sum, *v = values + (size_t)j * stride;
+        sc[j] = p;
+        for (int d = 0; d < D; d++) out[d] += p * v[d];
+    }
+}
+
 #ifdef PL_X86
-// 16 columns at a time, four rows at a time (8 independent FMA chains over k); the same strip of w stays in L1
-// for the next rows. A row's arithmetic (an FMA chain over k from the bias) is the same in a group or alone.
+// The weight matrix streamed row by row (four rows of w at a time, each read left to right, which the hardware
+// prefetchers follow), the outputs of a chunk of columns kept in L1 and updated in place, two x rows at a time
+// (8 FMAs per 6 loads). Walking w down a 16-column strip instead touches a new page at every k, which no
+// prefetcher follows: that version ran at ~20 GFLOP/s on two cores. A row's arithmetic is unchanged: one FMA
+// chain over k, in order, from the bias, whatever the grouping of rows or columns.
+#define PL_CHUNK 512
 __attribute__((target("avx2,fma")))
 static void rows_matmul_avx2(const float *x, const float *w, const float *bias, float *y,
                              int rows, int in, int out, int c0, int c1) {
-    int c = c0;
-    for (; c + 16 <= c1; c += 16) {
-        const __m256 b0 = bias ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
-        const __m256 b1 = bias ? _mm256_loadu_ps(bias + c + 8) : _mm256_setzero_ps();
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) {
-            const float *x0 = x + (size_t)r * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
-            __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-            for (int k = 0; k < in; k++) {
-                const float *wk = w + (size_t)k * out + c;
-                const __m256 w0 = _mm256_loadu_ps(wk), w1 = _mm256_loadu_ps(wk + 8);
-                __m256 xv = _mm256_broadcast_ss(x0 + k);
-                a00 = _mm256_fmadd_ps(xv, w0, a00); a01 = _mm256_fmadd_ps(xv, w1, a01);
-                xv = _mm256_broadcast_ss(x1 + k);
-                a10 = _mm256_fmadd_ps(xv, w0, a10); a11 = _mm256_fmadd_ps(xv, w1, a11);
-                xv = _mm256_broadcast_ss(x2 + k);
-                a20 = _mm256_fmadd_ps(xv, w0, a20); a21 = _mm256_fmadd_ps(xv, w1, a21);
-                xv = _mm256_broadcast_ss(x3 + k);
-                a30 = _mm256_fmadd_ps(xv, w0, a30); a31 = _mm256_fmadd_ps(xv, w1, a31);
+    const int n8 = c0 + (c1 - c0) / 8 * 8;
+    for (int cb = c0; cb < n8; cb += PL_CHUNK) {
+        const int ce = cb + PL_CHUNK < n8 ? cb + PL_CHUNK : n8;
+        for (int r = 0; r < rows; r++)
+            for (int c = cb; c < ce; c += 8)
+                _mm256_storeu_ps(y + (size_t)r * out + c, bias ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps());
+        int k = 0;
+        for (; k + 4 <= in; k += 4) {
+            const float *w0 = w + (size_t)k * out, *w1 = w0 + out, *w2 = w1 + out, *w3 = w2 + out;
+            int r = 0;
+            for (; r + 2 <= rows; r += 2) {
+                const float *xa = x + (size_t)r * in + k, *xb = xa + in;
+                const __m256 a0 = _mm256_broadcast_ss(xa), a1 = _mm256_broadcast_ss(xa + 1);
+                const __m256 a2 = _mm256_broadcast_ss(xa + 2), a3 = _mm256_broadcast_ss(xa + 3);
+                const __m256 b0 = _mm256_broadcast_ss(xb), b1 = _mm256_broadcast_ss(xb + 1);
+                const __m256 b2 = _mm256_broadcast_ss(xb + 2), b3 = _mm256_broadcast_ss(xb + 3);
+                float *ya = y + (size_t)r * out, *yb = ya + out;
+                for (int c = cb; c < ce; c += 8) {
+                    const __m256 u0 = _mm256_loadu_ps(w0 + c), u1 = _mm256_loadu_ps(w1 + c);
+                    const __m256 u2 = _mm256_loadu_ps(w2 + c), u3 = _mm256_loadu_ps(w3 + c);
+                    __m256 s = _mm256_loadu_ps(ya + c), t = _mm256_loadu_ps(yb + c);
+                    s = _mm256_fmadd_ps(a0, u0, s); t = _mm256_fmadd_ps(b0, u0, t);
+                    s = _mm256_fmadd_ps(a1, u1, s); t = _mm256_fmadd_ps(b1, u1, t);
+                    s = _mm256_fmadd_ps(a2, u2, s); t = _mm256_fmadd_ps(b2, u2, t);
+                    s = _mm256_fmadd_ps(a3, u3, s); t = _mm256_fmadd_ps(b3, u3, t);
+                    _mm256_storeu_ps(ya + c, s); _mm256_storeu_ps(yb + c, t);
+                }
             }
-            float *y0 = y + (size_t)r * out + c;
-            _mm256_storeu_ps(y0, a00); _mm256_storeu_ps(y0 + 8, a01); y0 += out;
-            _mm256_storeu_ps(y0, a10); _mm256_storeu_ps(y0 + 8, a11); y0 += out;
-            _mm256_storeu_ps(y0, a20); _mm256_storeu_ps(y0 + 8, a21); y0 += out;
-            _mm256_storeu_ps(y0, a30); _mm256_storeu_ps(y0 + 8, a31);
+            for (; r < rows; r++) {
+                const float *xa = x + (size_t)r * in + k;
+                const __m256 a0 = _mm256_broadcast_ss(xa), a1 = _mm256_broadcast_ss(xa + 1);
+                const __m256 a2 = _mm256_broadcast_ss(xa + 2), a3 = _mm256_broadcast_ss(xa + 3);
+                float *ya = y + (size_t)r * out;
+                for (int c = cb; c < ce; c += 8) {
+                    __m256 s = _mm256_loadu_ps(ya + c);
+                    s = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w0 + c), s);
+                    s = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w1 + c), s);
+                    s = _mm256_fmadd_ps(a2, _mm256_loadu_ps(w2 + c), s);
+                    s = _mm256_fmadd_ps(a3, _mm256_loadu_ps(w3 + c), s);
+                    _mm256_storeu_ps(ya + c, s);
+                }
+            }
         }
-        for (; r < rows; r++) {
-            const float *xr = x + (size_t)r * in;
-            __m256 a0 = b0, a1 = b1;
-            for (int k = 0; k < in; k++) {
-                const float *wk = w + (size_t)k * out + c;
-                const __m256 xv = _mm256_broadcast_ss(xr + k);
-                a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wk), a0);
-                a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wk + 8), a1);
+        for (; k < in; k++) {
+            const float *wk = w + (size_t)k * out;
+            for (int r = 0; r < rows; r++) {
+                const __m256 a = _mm256_broadcast_ss(x + (size_t)r * in + k);
+                float *ya = y + (size_t)r * out;
+                for (int c = cb; c < ce; c += 8)
+                    _mm256_storeu_ps(ya + c, _mm256_fmadd_ps(a, _mm256_loadu_ps(wk + c), _mm256_loadu_ps(ya + c)));
             }
-            _mm256_storeu_ps(y + (size_t)r * out + c, a0);
-            _mm256_storeu_ps(y + (size_t)r * out + c + 8, a1);
         }
     }
-    if (c < c1) {
-        for (int r = 0; r < rows; r++) {
-            const float *xr = x + (size_t)r * in;
-            for (int cc = c; cc < c1; cc++) {
-                float s = bias ? bias[cc] : 0.0f;
-                for (int k = 0; k < in; k++) s = __builtin_fmaf(xr[k], w[(size_t)k * out + cc], s);
-                y[(size_t)r * out + cc] = s;
-            }
+    for (int r = 0; r < rows; r++) {
+        const float *xr = x + (size_t)r * in;
+        for (int cc = n8; cc < c1; cc++) {
+            float s = bias ? bias[cc] : 0.0f;
+            for (int k = 0; k < in; k++) s = __builtin_fmaf(xr[k], w[(size_t)k * out + cc], s);
+            y[(size_t)r * out + cc] = s;
         }
     }
 }
@@ -162,6 +201,56 @@ static void rows_matmul_t_avx2(const float *x, const float *w, float *y, int row
     }
 }
 
+// Attention of one query: the dot products as 8-wide FMA chains over the head dimension (two chains when D ≥ 16,
+// added at the end), the weighted sum of values 8 columns at a time.
+__attribute__((target("avx2,fma")))
+static void attend_avx2(const float *q, const float *keys, const float *values, int stride, int len, int D,
+                        float scale, float *sc, float *out) {
+    const int d8 = D / 8 * 8;
+    float mx = -__builtin_inff();
+    for (int j = 0; j < len; j++) {
+        const float *k = keys + (size_t)j * stride;
+        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+        int d = 0;
+        for (; d + 16 <= d8; d += 16) {
+            a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a);
+            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_loadu_ps(k + d + 8), b);
+        }
+        if (d < d8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a);
+        float s = hsum256(_mm256_add_ps(a, b));
+        for (d = d8; d < D; d++) s = __builtin_fmaf(q[d], k[d], s);
+        s *= scale;
+        sc[j] = s;
+        if (s > mx) mx = s;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < len; j++) { const float e = expf(sc[j] - mx); sc[j] = e; sum += e; }
+    for (int j = 0; j < len; j++) sc[j] /= sum;
+    int d = 0;
+    for (; d + 32 <= d8; d += 32) {
+        __m256 o0 = _mm256_setzero_ps(), o1 = o0, o2 = o0, o3 = o0;
+        for (int j = 0; j < len; j++) {
+            const float *v = values + (size_t)j * stride + d;
+            const __m256 p = _mm256_broadcast_ss(sc + j);
+            o0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), o0); o1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), o1);
+            o2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), o2); o3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), o3);
+        }
+        _mm256_storeu_ps(out + d, o0); _mm256_storeu_ps(out + d + 8, o1);
+        _mm256_storeu_ps(out + d + 16, o2); _mm256_storeu_ps(out + d + 24, o3);
+    }
+    for (; d + 8 <= d8; d += 8) {
+        __m256 o = _mm256_setzero_ps();
+        for (int j = 0; j < len; j++)
+            o = _mm256_fmadd_ps(_mm256_broadcast_ss(sc + j), _mm256_loadu_ps(values + (size_t)j * stride + d), o);
+        _mm256_storeu_ps(out + d, o);
+    }
+    for (; d < D; d++) {
+        float o = 0.0f;
+        for (int j = 0; j < len; j++) o = __builtin_fmaf(sc[j], values[(size_t)j * stride + d], o);
+        out[d] = o;
+    }
+}
+
 static int has_avx2_fma(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -185,4 +274,12 @@ void pl_rows_matmul_t(const float *x, const float *w, float *y, int rows, int in
     if (has_avx2_fma()) { rows_matmul_t_avx2(x, w, y, rows, in, V, v0, v1); return; }
 #endif
     rows_matmul_t_portable(x, w, y, rows, in, V, v0, v1);
+}
+
+void pl_attend(const float *q, const float *keys, const float *values, int stride, int len, int D, float scale,
+               float *scores, float *out) {
+#ifdef PL_X86
+    if (has_avx2_fma()) { attend_avx2(q, keys, values, stride, len, D, scale, scores, out); return; }
+#endif
+    attend_portable(q, keys, values, stride, len, D, scale, scores, out);
 }

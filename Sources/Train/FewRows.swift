@@ -12,7 +12,7 @@ enum FewRows {
     /// The column ranges (starting at multiples of `align`) the cores take.
     @inline(__always)
     static func split(_ n: Int, align: Int, _ body: @escaping (Int, Int) -> Void) {
-        let parts = min(Compute.threads, max(1, n / 256))
+        let parts = min(Compute.threads, max(1, n / 64))
         let per = (n / parts + align - 1) / align * align
         DispatchQueue.concurrentPerform(iterations: parts) { p in
             let c0 = min(n, p * per), c1 = p == parts - 1 ? n : min(n, c0 + per)

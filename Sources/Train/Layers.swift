@@ -1,3 +1,4 @@
+import CKernels
 import COpenBLAS
 import Foundation
 
@@ -149,26 +150,9 @@ enum Layers {
                 DispatchQueue.concurrentPerform(iterations: N * H) { ih in
                     let i = ih / H, hd = ih % H
                     let q = qkv + i * 3 * E + hd * D
-                    let len = positions[i] + 1
                     let base = seqs[i] * cap * E + hd * D
-                    let sc = scores + ih * span
-                    var mx = -Float.infinity
-                    for j in 0..<len {
-                        let k = keys + base + j * E
-                        var s: Float = 0
-                        for d in 0..<D { s += q[d] * k[d] }
-                        s *= scale
-                        sc[j] = s
-                        if s > mx { mx = s }
-                    }
-                    var sum: Float = 0
-                    for j in 0..<len { let e = expf(sc[j] - mx); sc[j] = e; sum += e }
-                    let o = out + i * E + hd * D
-                    for d in 0..<D { o[d] = 0 }
-                    for j in 0..<len {
-                        let w = sc[j] / sum, v = values + base + j * E
-                        for d in 0..<D { o[d] += w * v[d] }
-                    }
+                    pl_attend(q, keys + base, values + base, Int32(E), Int32(positions[i] + 1), Int32(D), scale,
+                              scores + ih * span, out + i * E + hd * D)
                 }
             }
         }
