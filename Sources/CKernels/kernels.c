@@ -55,6 +55,19 @@ static void attend_portable(const float *q, const float *keys, const float *valu
     }
 }
 
+static void rows_matmul_packed_portable(const float *x, const float *wp, const float *bias, float *y, int rows,
+                                        int in, int ystride, int s0, int s1) {
+    for (int s = s0; s < s1; s++) {
+        const float *ws = wp + (size_t)s * in * 16;
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < 16; j++) {
+                float a = bias ? bias[16 * s + j] : 0.0f;
+                for (int k = 0; k < in; k++) a = __builtin_fmaf(x[(size_t)r * in + k], ws[k * 16 + j], a);
+                y[(size_t)r * ystride + 16 * s + j] = a;
+            }
+    }
+}
+
 #ifdef PL_X86
 // The weight matrix streamed row by row (four rows of w at a time, each read left to right, which the hardware
 // prefetchers follow), the outputs of a chunk of columns kept in L1 and updated in place, two x rows at a time
@@ -251,6 +264,51 @@ static void attend_avx2(const float *q, const float *keys, const float *values, 
     }
 }
 
+// A packed strip (16 columns, k-major, contiguous) read front to back, four rows at a time against it (8
+// independent FMA chains); the strip stays in L1/L2 for the next rows.
+__attribute__((target("avx2,fma")))
+static void rows_matmul_packed_avx2(const float *x, const float *wp, const float *bias, float *y, int rows,
+                                    int in, int ystride, int s0, int s1) {
+    for (int s = s0; s < s1; s++) {
+        const float *ws = wp + (size_t)s * in * 16;
+        const int c = 16 * s;
+        const __m256 b0 = bias ? _mm256_loadu_ps(bias + c) : _mm256_setzero_ps();
+        const __m256 b1 = bias ? _mm256_loadu_ps(bias + c + 8) : _mm256_setzero_ps();
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) {
+            const float *x0 = x + (size_t)r * in, *x1 = x0 + in, *x2 = x1 + in, *x3 = x2 + in;
+            __m256 a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+            for (int k = 0; k < in; k++) {
+                const __m256 w0 = _mm256_loadu_ps(ws + k * 16), w1 = _mm256_loadu_ps(ws + k * 16 + 8);
+                __m256 xv = _mm256_broadcast_ss(x0 + k);
+                a00 = _mm256_fmadd_ps(xv, w0, a00); a01 = _mm256_fmadd_ps(xv, w1, a01);
+                xv = _mm256_broadcast_ss(x1 + k);
+                a10 = _mm256_fmadd_ps(xv, w0, a10); a11 = _mm256_fmadd_ps(xv, w1, a11);
+                xv = _mm256_broadcast_ss(x2 + k);
+                a20 = _mm256_fmadd_ps(xv, w0, a20); a21 = _mm256_fmadd_ps(xv, w1, a21);
+                xv = _mm256_broadcast_ss(x3 + k);
+                a30 = _mm256_fmadd_ps(xv, w0, a30); a31 = _mm256_fmadd_ps(xv, w1, a31);
+            }
+            float *y0 = y + (size_t)r * ystride + c;
+            _mm256_storeu_ps(y0, a00); _mm256_storeu_ps(y0 + 8, a01); y0 += ystride;
+            _mm256_storeu_ps(y0, a10); _mm256_storeu_ps(y0 + 8, a11); y0 += ystride;
+            _mm256_storeu_ps(y0, a20); _mm256_storeu_ps(y0 + 8, a21); y0 += ystride;
+            _mm256_storeu_ps(y0, a30); _mm256_storeu_ps(y0 + 8, a31);
+        }
+        for (; r < rows; r++) {
+            const float *xr = x + (size_t)r * in;
+            __m256 a0 = b0, a1 = b1;
+            for (int k = 0; k < in; k++) {
+                const __m256 xv = _mm256_broadcast_ss(xr + k);
+                a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(ws + k * 16), a0);
+                a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(ws + k * 16 + 8), a1);
+            }
+            _mm256_storeu_ps(y + (size_t)r * ystride + c, a0);
+            _mm256_storeu_ps(y + (size_t)r * ystride + c + 8, a1);
+        }
+    }
+}
+
 static int has_avx2_fma(void) {
     static int cached = -1;
     if (cached < 0) {
@@ -282,4 +340,26 @@ void pl_attend(const float *q, const float *keys, const float *values, int strid
     if (has_avx2_fma()) { attend_avx2(q, keys, values, stride, len, D, scale, scores, out); return; }
 #endif
     attend_portable(q, keys, values, stride, len, D, scale, scores, out);
+}
+
+void pl_pack_strips(const float *w, float *wp, int in, int out) {
+    for (int s = 0; s < out / 16; s++)
+        for (int k = 0; k < in; k++)
+            for (int j = 0; j < 16; j++) wp[((size_t)s * in + k) * 16 + j] = w[(size_t)k * out + 16 * s + j];
+}
+
+void pl_pack_strips_t(const float *w, float *wp, int V, int in) {
+    for (int s = 0; s < V / 16; s++)
+        for (int j = 0; j < 16; j++) {
+            const float *row = w + (size_t)(16 * s + j) * in;
+            for (int k = 0; k < in; k++) wp[((size_t)s * in + k) * 16 + j] = row[k];
+        }
+}
+
+void pl_rows_matmul_packed(const float *x, const float *wp, const float *bias, float *y, int rows, int in,
+                           int ystride, int s0, int s1) {
+#ifdef PL_X86
+    if (has_avx2_fma()) { rows_matmul_packed_avx2(x, wp, bias, y, rows, in, ystride, s0, s1); return; }
+#endif
+    rows_matmul_packed_portable(x, wp, bias, y, rows, in, ystride, s0, s1);
 }

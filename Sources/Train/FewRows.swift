@@ -20,20 +20,72 @@ enum FewRows {
         }
     }
 
-    /// y[rows, outDim] = x[rows, inDim] · W + b (W is `[inDim, outDim]`, GPT-2's Conv1D layout).
+    /// y[rows, outDim] = x[rows, inDim] · W + b (W is `[inDim, outDim]`, GPT-2's Conv1D layout). With `packed`
+    /// (W's strips from `Packed`), the strips are read from it, the same bits.
     static func linear(_ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?, _ y: UnsafeMutablePointer<Float>,
-                       rows: Int, inDim: Int, outDim: Int) {
+                       rows: Int, inDim: Int, outDim: Int, packed: FloatBuffer? = nil) {
         let wp = UnsafePointer(w.value.p), bp = b.map { UnsafePointer($0.value.p) }
-        split(outDim, align: 16) { c0, c1 in
-            pl_rows_matmul(x, wp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(c0), Int32(c1))
+        guard let packed else {
+            split(outDim, align: 16) { c0, c1 in
+                pl_rows_matmul(x, wp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(c0), Int32(c1))
+            }
+            return
+        }
+        let strips = outDim / 16, pp = UnsafePointer(packed.p)
+        split(strips * 16, align: 16) { c0, c1 in
+            pl_rows_matmul_packed(x, pp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(c0 / 16),
+                                  Int32(c1 / 16))
+        }
+        if strips * 16 < outDim {
+            pl_rows_matmul(x, wp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(strips * 16), Int32(outDim))
         }
     }
 
-    /// logits[rows, V] = x[rows, E] · wteᵀ (the tied LM head; wte is `[V, E]`).
+    /// logits[rows, V] = x[rows, E] · wteᵀ (the tied LM head; wte is `[V, E]`). With `packed` (wte's strips from
+    /// `Packed`), one FMA chain per logit over the packed strips.
     static func head(_ x: UnsafePointer<Float>, _ wte: UnsafePointer<Float>, _ logits: UnsafeMutablePointer<Float>,
-                     rows: Int, width: Int, vocab: Int) {
-        split(vocab, align: 4) { v0, v1 in
-            pl_rows_matmul_t(x, wte, logits, Int32(rows), Int32(width), Int32(vocab), Int32(v0), Int32(v1))
+                     rows: Int, width: Int, vocab: Int, packed: FloatBuffer? = nil) {
+        guard let packed else {
+            split(vocab, align: 4) { v0, v1 in
+                pl_rows_matmul_t(x, wte, logits, Int32(rows), Int32(width), Int32(vocab), Int32(v0), Int32(v1))
+            }
+            return
+        }
+        let strips = vocab / 16, pp = UnsafePointer(packed.p)
+        split(strips * 16, align: 16) { v0, v1 in
+            pl_rows_matmul_packed(x, pp, nil, logits, Int32(rows), Int32(width), Int32(vocab), Int32(v0 / 16),
+                                  Int32(v1 / 16))
+        }
+        if strips * 16 < vocab {
+            pl_rows_matmul_t(x, wte, logits, Int32(rows), Int32(width), Int32(vocab), Int32(strips * 16), Int32(vocab))
+        }
+    }
+
+    /// A model's weights repacked for batched decoding steps: every linear weight and the LM head as contiguous
+    /// strips of 16 output columns (k-major), so that a few rows read each strip front to back, where the
+    /// prefetchers follow, and keep 8 accumulators in registers. A copy of the weights (it does not follow later
+    /// updates: made for one generation call, during which the base weights are fixed).
+    final class Packed {
+        let linear: [ObjectIdentifier: FloatBuffer]
+        let head: FloatBuffer
+
+        init(_ model: GPT2) {
+            let c = model.config
+            let weights = model.blocks.flatMap { [$0.attnW, $0.projW, $0.fcW, $0.fcProjW] }
+            let bufs = weights.map { FloatBuffer(max(1, $0.shape[0] * ($0.shape[1] / 16) * 16)) }
+            let head = FloatBuffer(max(1, (c.vocabSize / 16) * 16 * c.nEmbd))
+            DispatchQueue.concurrentPerform(iterations: weights.count + 1) { i in
+                if i == weights.count {
+                    pl_pack_strips_t(model.wte.value.p, head.p, Int32(c.vocabSize), Int32(c.nEmbd))
+                } else {
+                    let w = weights[i]
+                    pl_pack_strips(w.value.p, bufs[i].p, Int32(w.shape[0]), Int32(w.shape[1]))
+                }
+            }
+            var map: [ObjectIdentifier: FloatBuffer] = [:]
+            for (w, b) in zip(weights, bufs) { map[ObjectIdentifier(w)] = b }
+            self.linear = map
+            self.head = head
         }
     }
 }

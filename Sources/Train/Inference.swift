@@ -34,10 +34,16 @@ public final class Decoder {
     /// The keys and values fed so far.
     public let cache: KVCache
 
-    /// A decoder for `sequences` sequences of up to `capacity` tokens.
+    /// The weights repacked for decoding steps of several sequences (nil for one sequence, whose steps are
+    /// bound by reading the weights, which the unpacked kernels do at the same speed without the copy).
+    let packed: FewRows.Packed?
+
+    /// A decoder for `sequences` sequences of up to `capacity` tokens. With two or more sequences the weights
+    /// are repacked (a copy, made now: the model must not change while the decoder is used).
     public init(model: GPT2, sequences: Int, capacity: Int? = nil) {
         self.model = model
         cache = KVCache(config: model.config, sequences: sequences, capacity: capacity)
+        packed = sequences >= 2 ? FewRows.Packed(model) : nil
     }
 
     /// Feeds `tokens[i]` to sequence `seqs[i]` (appended after what the sequence holds; a sequence's tokens
@@ -78,7 +84,7 @@ public final class Decoder {
                               fc: w.fc.p, gelu: w.fc.p, out: x)
         for l in 0..<model.blocks.count {
             let kc = cache.keys[l].p, vc = cache.values[l].p
-            Layers.blockForward(model, layer: l, io, rows: N, few: few, acts: { _ in lora }) { qkv, ao in
+            Layers.blockForward(model, layer: l, io, rows: N, few: few, packed: packed, acts: { _ in lora }) { qkv, ao in
                 for i in 0..<N {
                     let off = (seqs[i] * cap + positions[i]) * E
                     (kc + off).update(from: qkv + i * 3 * E + E, count: E)
@@ -94,7 +100,8 @@ public final class Decoder {
         for (r, i) in logitsFor.enumerated() { (w.sel.p + r * E).update(from: x + i * E, count: E) }
         layerNorm(w.sel.p, model.lnfW.value.p, model.lnfB.value.p, w.normed.p, nil, nil, rows: M, e: E,
                   eps: c.layerNormEpsilon)
-        Layers.lmHead(w.normed.p, wte: wte, w.logits.p, runs: [0..<M], e: E, v: V, few: M <= FewRows.maxRows)
+        Layers.lmHead(w.normed.p, wte: wte, w.logits.p, runs: [0..<M], e: E, v: V, few: M <= FewRows.maxRows,
+                      packed: packed)
         return (0..<M).map { Array(UnsafeBufferPointer(start: w.logits.p + $0 * V, count: V)) }
     }
 

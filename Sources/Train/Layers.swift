@@ -161,14 +161,17 @@ enum Layers {
     /// One transformer block forward over `rows` rows: x → LN1 → c_attn (+LoRA) → `attention(qkv, attOut)` →
     /// c_proj (+LoRA) → res1 = x + · → LN2 → c_fc (+LoRA) → GELU → c_proj (+LoRA) → out = res1 + ·.
     /// `few` runs the linear layers through the few-row kernels (decoding steps) instead of OpenBLAS; `acts`
-    /// gives the LoRA buffers of a target.
+    /// gives the LoRA buffers of a target; `packed`, the weights repacked for them.
     static func blockForward(_ model: GPT2, layer l: Int, _ io: BlockBuffers, rows N: Int, few: Bool,
-                             acts: (LoRATarget) -> LoRAActs?,
+                             packed: FewRows.Packed? = nil, acts: (LoRATarget) -> LoRAActs?,
                              attention: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         let c = model.config, blk = model.blocks[l], E = c.nEmbd, I = c.inner
         func linear(_ x: UnsafePointer<Float>, _ w: Parameter, _ b: Parameter?, _ y: UnsafeMutablePointer<Float>,
                     inDim: Int, outDim: Int) {
-            if few { FewRows.linear(x, w, b, y, rows: N, inDim: inDim, outDim: outDim) } else {
+            if few {
+                FewRows.linear(x, w, b, y, rows: N, inDim: inDim, outDim: outDim,
+                               packed: packed?.linear[ObjectIdentifier(w)])
+            } else {
                 Train.linear(x, w, b, y, rows: N, inDim: inDim, outDim: outDim)
             }
         }
@@ -192,10 +195,10 @@ enum Layers {
 
     /// The LM head (tied to wte): logits[r] = x[r]·wteᵀ for the rows of `runs`; `few` uses the few-row kernel.
     static func lmHead(_ x: UnsafePointer<Float>, wte: UnsafePointer<Float>, _ logits: UnsafeMutablePointer<Float>,
-                       runs: [Range<Int>], e E: Int, v V: Int, few: Bool) {
+                       runs: [Range<Int>], e E: Int, v V: Int, few: Bool, packed: FewRows.Packed? = nil) {
         for run in runs where !run.isEmpty {
             let xr = x + run.lowerBound * E, lr = logits + run.lowerBound * V
-            if few { FewRows.head(xr, wte, lr, rows: run.count, width: E, vocab: V) } else {
+            if few { FewRows.head(xr, wte, lr, rows: run.count, width: E, vocab: V, packed: packed?.head) } else {
                 gemm(false, true, run.count, V, E, 1, xr, E, wte, E, 0, lr, V)
             }
         }

@@ -53,6 +53,31 @@ final class FewRowsTests: XCTestCase {
         FewRows.head(x.p + 3 * width, wte.p, one.p, rows: 1, width: width, vocab: vocab)
         for v in 0..<vocab { XCTAssertEqual(one.p[v].bitPattern, ours.p[3 * vocab + v].bitPattern, "token \(v)") }
     }
+
+    /// The packed strips of batched decoding: the linear layers give the unpacked kernel's bits (outputs not a
+    /// multiple of 16 included), the LM head OpenBLAS's product within rounding, each row independent of the others.
+    func testPackedWeightsGiveTheSameProducts() {
+        let c = GPT2Config(vocabSize: 1_003, nPositions: 16, nEmbd: 40, nLayer: 1, nHead: 2)
+        let model = GPT2(config: c)
+        model.initialize(seed: 3)
+        let packed = FewRows.Packed(model)
+        let rows = 9, E = c.nEmbd, V = c.vocabSize
+        let x = random(rows * c.inner, seed: 6)
+        let blk = model.blocks[0]
+        for (w, b, inDim, outDim) in [(blk.attnW, blk.attnB, E, 3 * E), (blk.fcProjW, blk.fcProjB, c.inner, E)] {
+            let plain = FloatBuffer(rows * outDim), fromPacked = FloatBuffer(rows * outDim)
+            FewRows.linear(x.p, w, b, plain.p, rows: rows, inDim: inDim, outDim: outDim)
+            FewRows.linear(x.p, w, b, fromPacked.p, rows: rows, inDim: inDim, outDim: outDim,
+                           packed: packed.linear[ObjectIdentifier(w)])
+            for i in 0..<rows * outDim { XCTAssertEqual(plain.p[i].bitPattern, fromPacked.p[i].bitPattern, "\(w.name) \(i)") }
+        }
+        let ours = FloatBuffer(rows * V), blas = FloatBuffer(rows * V), one = FloatBuffer(V)
+        FewRows.head(x.p, model.wte.value.p, ours.p, rows: rows, width: E, vocab: V, packed: packed.head)
+        gemm(false, true, rows, V, E, 1, x.p, E, model.wte.value.p, E, 0, blas.p, V)
+        XCTAssertLessThan(relativeError(ours, blas, rows * V), 1e-6)
+        FewRows.head(x.p + 5 * E, model.wte.value.p, one.p, rows: 1, width: E, vocab: V, packed: packed.head)
+        for v in 0..<V { XCTAssertEqual(one.p[v].bitPattern, ours.p[5 * V + v].bitPattern, "token \(v)") }
+    }
 }
 
 /// The LM head on the loss's rows only (`headRows`, transformers' logits_to_keep).
