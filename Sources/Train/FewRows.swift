@@ -31,14 +31,22 @@ enum FewRows {
             }
             return
         }
+        let done = packedProduct(x, packed, bp, y, rows: rows, inDim: inDim, outDim: outDim)
+        if done < outDim {
+            pl_rows_matmul(x, wp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(done), Int32(outDim))
+        }
+    }
+
+    /// The columns of the whole strips of `packed` (split over the cores); returns how many that is (the rest, fewer
+    /// than 16, are the caller's).
+    static func packedProduct(_ x: UnsafePointer<Float>, _ packed: FloatBuffer, _ bias: UnsafePointer<Float>?,
+                              _ y: UnsafeMutablePointer<Float>, rows: Int, inDim: Int, outDim: Int) -> Int {
         let strips = outDim / 16, pp = UnsafePointer(packed.p)
         split(strips * 16, align: 16) { c0, c1 in
-            pl_rows_matmul_packed(x, pp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(c0 / 16),
+            pl_rows_matmul_packed(x, pp, bias, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(c0 / 16),
                                   Int32(c1 / 16))
         }
-        if strips * 16 < outDim {
-            pl_rows_matmul(x, wp, bp, y, Int32(rows), Int32(inDim), Int32(outDim), Int32(strips * 16), Int32(outDim))
-        }
+        return strips * 16
     }
 
     /// logits[rows, V] = x[rows, E] · wteᵀ (the tied LM head; wte is `[V, E]`). With `packed` (wte's strips from
@@ -51,13 +59,9 @@ enum FewRows {
             }
             return
         }
-        let strips = vocab / 16, pp = UnsafePointer(packed.p)
-        split(strips * 16, align: 16) { v0, v1 in
-            pl_rows_matmul_packed(x, pp, nil, logits, Int32(rows), Int32(width), Int32(vocab), Int32(v0 / 16),
-                                  Int32(v1 / 16))
-        }
-        if strips * 16 < vocab {
-            pl_rows_matmul_t(x, wte, logits, Int32(rows), Int32(width), Int32(vocab), Int32(strips * 16), Int32(vocab))
+        let done = packedProduct(x, packed, nil, logits, rows: rows, inDim: width, outDim: vocab)
+        if done < vocab {
+            pl_rows_matmul_t(x, wte, logits, Int32(rows), Int32(width), Int32(vocab), Int32(done), Int32(vocab))
         }
     }
 
